@@ -1,0 +1,92 @@
+"""Areas and what the map shows about them. Set-based SQL; callers pass an open connection.
+
+Area membership is spatial (``ST_Covers`` on the EPSG:27700 geometry), never the area codes a
+source happens to publish, so any boundary set the officers load works the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+
+from .db import SCHEMA
+from .errors import BadRequest, NotFound
+
+LEVELS = ("country", "la", "ward", "lsoa", "msoa", "constituency", "oa")
+
+_SUMMARY_SQL = f"""
+SELECT a.code, a.name_en, a.name_cy, a.vintage,
+       round((ST_Area(a.geom) / 1e6)::numeric, 1)::float8 AS area_km2,
+       (SELECT count(*) FROM {SCHEMA}.postcode p WHERE ST_Covers(a.geom, p.geom)) AS postcodes,
+       (SELECT count(*) FROM {SCHEMA}.premises r WHERE ST_Covers(a.geom, r.geom)) AS premises
+FROM {SCHEMA}.area a
+WHERE a.level = %(level)s {{where}}
+ORDER BY a.code
+"""
+
+_GEOJSON_SQL = f"""
+SELECT json_build_object(
+    'type', 'FeatureCollection',
+    'features', coalesce(json_agg(json_build_object(
+        'type', 'Feature',
+        'id', s.code,
+        'geometry', ST_AsGeoJSON(a.geom_simple, 5)::json,
+        'properties', json_build_object(
+            'code', s.code, 'name_en', s.name_en, 'name_cy', s.name_cy,
+            'postcodes', s.postcodes, 'premises', s.premises, 'area_km2', s.area_km2))
+        ORDER BY s.code), '[]'::json))
+FROM ({_SUMMARY_SQL.format(where="")}) s
+JOIN {SCHEMA}.area a ON a.level = %(level)s AND a.code = s.code
+"""
+
+_KEYS = ("code", "name_en", "name_cy", "vintage", "area_km2", "postcodes", "premises")
+
+
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise BadRequest(f"unknown area level {level!r}; expected one of {', '.join(LEVELS)}")
+    return level
+
+
+def area_summaries(conn: psycopg.Connection, level: str = "la") -> list[dict[str, Any]]:
+    """Every area of ``level`` with its names and counts of postcodes and premises inside it."""
+    rows = conn.execute(_SUMMARY_SQL.format(where=""), {"level": check_level(level)}).fetchall()
+    return [dict(zip(_KEYS, row, strict=True)) | {"level": level} for row in rows]
+
+
+def area_detail(conn: psycopg.Connection, code: str) -> dict[str, Any]:
+    """One area by code (any level)."""
+    level_row = conn.execute(
+        f"SELECT level FROM {SCHEMA}.area WHERE code = %s ORDER BY level LIMIT 1", (code.upper(),)
+    ).fetchone()
+    if level_row is None:
+        raise NotFound(f"no area with code {code!r}")
+    row = conn.execute(
+        _SUMMARY_SQL.format(where="AND a.code = %(code)s"),
+        {"level": level_row[0], "code": code.upper()},
+    ).fetchone()
+    bbox = conn.execute(
+        f"""SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)
+            FROM (SELECT ST_Extent(geom_simple) AS b FROM {SCHEMA}.area
+                  WHERE level = %s AND code = %s) e""",
+        (level_row[0], code.upper()),
+    ).fetchone()
+    return dict(zip(_KEYS, row, strict=True)) | {"level": level_row[0], "bbox": list(bbox)}
+
+
+def area_geojson(conn: psycopg.Connection, level: str = "la") -> dict[str, Any]:
+    """A GeoJSON FeatureCollection (WGS84, simplified) of the areas of ``level`` with their counts."""
+    row = conn.execute(_GEOJSON_SQL, {"level": check_level(level)}).fetchone()
+    value = row[0]
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+def counts(conn: psycopg.Connection) -> dict[str, int]:
+    """How many areas (by level), postcodes and premises the database holds."""
+    out = {f"areas_{level}": n for level, n in conn.execute(
+        f"SELECT level, count(*) FROM {SCHEMA}.area GROUP BY level ORDER BY level").fetchall()}
+    out["postcodes"] = conn.execute(f"SELECT count(*) FROM {SCHEMA}.postcode").fetchone()[0]
+    out["premises"] = conn.execute(f"SELECT count(*) FROM {SCHEMA}.premises").fetchone()[0]
+    return out

@@ -1,0 +1,434 @@
+"""The ``connectivity`` command: one group, verbs as subcommands, ``--json`` where scripts read.
+
+Exit codes: 0 success, 1 unexpected error, 2 usage or configuration error, 3 database unreachable,
+4 schema out of date, 5 local cluster error, 6 bad input file, 7 not found.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import GapmapError
+from .settings import SETTINGS, Settings, load_settings
+
+
+class _Group(click.Group):
+    """Turns :class:`GapmapError` into a one-line message (plus hint) and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GapmapError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_root().obj["settings"]
+
+
+def _emit(data: Any, as_json: bool, human) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False))
+    else:
+        human(data)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="connectivity")
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="TOML config file (default: $CONNECTIVITY_CONFIG, else ./connectivity.toml).")
+@click.option("--database-url", default=None, metavar="URL",
+              help="PostgreSQL URL; overrides DATABASE_URL and the config file.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, database_url: str | None) -> None:
+    """Broadband gap map for Wales: load open data into PostGIS, classify premises, serve the map.
+
+    Start with `connectivity demo`, which sets up a local PostGIS, loads the bundled Welsh data
+    and serves the map on http://127.0.0.1:5000.
+    """
+    try:
+        settings = load_settings({"database_url": database_url}, config_file=config)
+    except GapmapError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+    ctx.obj = {"settings": settings}
+
+
+# ---------------------------------------------------------------------------------------------
+@main.command("config")
+@json_option
+@click.pass_context
+def config_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Show every setting, its value and where the value came from."""
+    settings = _settings(ctx)
+    values = settings.as_dict()
+    data = [{"name": s.name, "value": values[s.name], "source": settings.sources[s.name],
+             "env": s.env, "help": s.help} for s in SETTINGS]
+
+    def human(rows):
+        for row in rows:
+            click.echo(f"{row['name']:<22} {row['value']!s:<45} [{row['source']}]")
+    _emit(data, as_json, human)
+
+
+# ---------------------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def db() -> None:
+    """The database: a project-local PostGIS (up/down) and the schema (migrate/reset/status)."""
+
+
+def _local_cluster(settings: Settings):
+    from .db.cluster import LocalCluster
+
+    if not settings.uses_local_cluster:
+        raise GapmapError(
+            "DATABASE_URL (or PG* variables) is set, so there is no project-local cluster to manage",
+            "unset DATABASE_URL to use the local cluster; manage your own server yourself",
+        )
+    return LocalCluster.from_settings(settings)
+
+
+@db.command("up")
+@click.option("--no-migrate", is_flag=True, help="Start the server but leave the schema alone.")
+@json_option
+@click.pass_context
+def db_up(ctx: click.Context, no_migrate: bool, as_json: bool) -> None:
+    """Create (once) and start the project-local PostGIS, then migrate the schema."""
+    settings = _settings(ctx)
+    cluster = _local_cluster(settings)
+    result = cluster.up() | {"data_dir": str(cluster.data_dir), "url": settings.conninfo}
+    if not no_migrate:
+        result["migrations_applied"] = _migrate(settings)
+
+    def human(r):
+        state = "started" if r["started"] else "already running"
+        click.echo(f"PostGIS {state} at {r['url']} (data in {r['data_dir']})")
+        if r.get("migrations_applied"):
+            click.echo("applied migrations: " + ", ".join(r["migrations_applied"]))
+    _emit(result, as_json, human)
+
+
+@db.command("down")
+@click.pass_context
+def db_down(ctx: click.Context) -> None:
+    """Stop the project-local PostGIS (data is kept)."""
+    cluster = _local_cluster(_settings(ctx))
+    click.echo("stopped" if cluster.stop() else "not running")
+
+
+def _migrate(settings: Settings) -> list[str]:
+    from .db import connect, migrate
+
+    with connect(settings, autocommit=True) as conn:
+        return [f"{m.version:04d}_{m.name}" for m in migrate(conn)]
+
+
+@db.command("migrate")
+@json_option
+@click.pass_context
+def db_migrate(ctx: click.Context, as_json: bool) -> None:
+    """Apply pending schema migrations (safe to run any time)."""
+    applied = _migrate(_settings(ctx))
+    _emit({"applied": applied}, as_json, lambda d: click.echo(
+        "applied: " + ", ".join(d["applied"]) if d["applied"] else "schema is up to date"))
+
+
+@db.command("reset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def db_reset(ctx: click.Context, yes: bool) -> None:
+    """Drop every table of the product (all loaded data) and migrate from nothing."""
+    from .db import connect, reset
+
+    settings = _settings(ctx)
+    if not yes:
+        click.confirm(f"Delete all gap-map data in {settings.redacted_conninfo()}?", abort=True)
+    with connect(settings, autocommit=True) as conn:
+        applied = reset(conn)
+    click.echo("reset; applied: " + ", ".join(f"{m.version:04d}_{m.name}" for m in applied))
+
+
+@db.command("status")
+@json_option
+@click.pass_context
+def db_status(ctx: click.Context, as_json: bool) -> None:
+    """Server, PostGIS and schema versions, and the local cluster's state. Exit 3 if unreachable."""
+    from .areas import counts
+    from .db import connect, server_info
+    from .db.migrate import applied_migrations, available_migrations, current_version
+
+    settings = _settings(ctx)
+    data: dict[str, Any] = {"url": settings.redacted_conninfo(), "reachable": False}
+    if settings.uses_local_cluster:
+        from .db.cluster import LocalCluster
+
+        data["local_cluster"] = LocalCluster.from_settings(settings).status()
+    latest = available_migrations()[-1].version
+    data["schema_latest"] = latest
+    error = None
+    try:
+        with connect(settings, autocommit=True, connect_timeout=5) as conn:
+            data.update(server_info(conn), reachable=True)
+            data["schema_version"] = current_version(conn)
+            data["schema_current"] = data["schema_version"] == latest
+            if applied_migrations(conn):
+                data["contents"] = counts(conn)
+    except GapmapError as exc:
+        error = exc
+        data["error"] = exc.message
+
+    def human(d):
+        click.echo(f"database:  {d['url']}")
+        if d.get("local_cluster"):
+            lc = d["local_cluster"]
+            click.echo(f"local:     {'running' if lc['running'] else 'stopped'} "
+                       f"(port {lc['port']}, data {lc['data_dir']})")
+        if d["reachable"]:
+            click.echo(f"server:    PostgreSQL {d['server_version']}, "
+                       f"PostGIS {d['postgis_version'] or 'not installed'}")
+            click.echo(f"schema:    version {d['schema_version']} of {d['schema_latest']}"
+                       + ("" if d["schema_current"] else "  (run `connectivity db migrate`)"))
+            if d.get("contents"):
+                click.echo("contents:  " + ", ".join(f"{k} {v:,}" for k, v in d["contents"].items()))
+        else:
+            click.echo(f"unreachable: {d['error']}")
+    _emit(data, as_json, human)
+    if error is not None:
+        ctx.exit(error.exit_code)
+
+
+# ---------------------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def load() -> None:
+    """Load source files into PostGIS (one transaction per load; safe to re-run)."""
+
+
+def _load_common(func):
+    func = click.option("--release", default=None, metavar="LABEL",
+                        help="Release label recorded with the load, e.g. 2025-10.")(func)
+    func = click.option("--force", is_flag=True,
+                        help="Load even if these exact files were loaded before.")(func)
+    func = json_option(func)
+    func = click.argument("paths", nargs=-1, required=True,
+                          type=click.Path(path_type=Path, dir_okay=False))(func)
+    return func
+
+
+def _do_load(ctx, kind: str, paths, release, force, as_json, options=None) -> None:
+    from etl import LOADERS, run_load
+
+    settings = _settings(ctx)
+    result = run_load(settings, LOADERS[kind](), paths, release=release, options=options,
+                      force=force, show_progress=not as_json and sys.stderr.isatty())
+
+    def human(r):
+        if r["status"] == "skipped":
+            click.echo(f"{kind}: {r['message']}")
+            return
+        click.echo(f"{kind}: run {r['run_id']}: read {r['rows_read']:,}, loaded {r['rows_loaded']:,}, "
+                   f"rejected {r['rows_rejected']:,} in {r['seconds']:.1f} s")
+        for note in r["notes"]:
+            click.echo(f"  note: {note}")
+        if r["rows_rejected"]:
+            click.echo(f"  see the rejects with: connectivity rejects {r['run_id']}")
+    _emit(result.as_dict(), as_json, human)
+
+
+@load.command("postcodes")
+@_load_common
+@click.pass_context
+def load_postcodes(ctx, paths, release, force, as_json) -> None:
+    """Postcode centroids: OS Code-Point Open (area CSVs or the zip), headered CSVs, ONS NSPL."""
+    _do_load(ctx, "postcodes", paths, release, force, as_json)
+
+
+@load.command("boundaries")
+@_load_common
+@click.option("--level", required=True,
+              type=click.Choice(["country", "la", "ward", "lsoa", "msoa", "constituency", "oa"]),
+              help="What the polygons are.")
+@click.option("--code-column", default=None, help="Code column (default: found by prefix, e.g. LAD25CD).")
+@click.option("--name-column", default=None, help="English name column (default: <prefix>NM).")
+@click.option("--name-cy-column", default=None, help="Welsh name column (default: <prefix>NMW).")
+@click.option("--crs", default=None, help="CRS for files that declare none, e.g. EPSG:27700.")
+@click.pass_context
+def load_boundaries(ctx, paths, release, force, as_json, level, code_column, name_column,
+                    name_cy_column, crs) -> None:
+    """Area boundaries from GeoJSON, GeoPackage or Shapefile (plain, .gz or .zip)."""
+    _do_load(ctx, "boundaries", paths, release, force, as_json, {
+        "level": level, "code_column": code_column, "name_column": name_column,
+        "name_cy_column": name_cy_column, "crs": crs})
+
+
+# ---------------------------------------------------------------------------------------------
+@main.command("status")
+@click.option("--limit", default=50, show_default=True, help="How many recent runs to list.")
+@json_option
+@click.pass_context
+def status_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """List load runs, newest first."""
+    from etl.runs import list_runs
+
+    from .db import connect
+
+    with connect(_settings(ctx)) as conn:
+        runs = list_runs(conn, limit)
+
+    def human(rows):
+        if not rows:
+            click.echo("no loads yet")
+        for r in rows:
+            names = ", ".join(f["name"] for f in r["files"])
+            click.echo(f"{r['id']:>5} {r['status']:<9} {r['kind']:<12} {r['release'] or '-':<9} "
+                       f"read {r['rows_read']:>9,} loaded {r['rows_loaded']:>9,} "
+                       f"rejected {r['rows_rejected']:>7,}  {names}")
+            if r["status"] == "failed":
+                click.echo(f"      {r['message']}")
+    _emit(runs, as_json, human)
+
+
+@main.command("rejects")
+@click.argument("run_id", type=int)
+@click.option("--csv", "as_csv", is_flag=True, help="Write CSV (file, line, column, value, reason).")
+@click.option("--limit", type=int, default=None, help="At most this many rows.")
+@json_option
+@click.pass_context
+def rejects_cmd(ctx: click.Context, run_id: int, as_csv: bool, limit: int | None, as_json: bool) -> None:
+    """List the rows a load rejected, with file, line, column, value and reason."""
+    from etl.runs import list_rejects
+
+    from .db import connect
+    from .errors import NotFound
+
+    with connect(_settings(ctx)) as conn:
+        if conn.execute("SELECT 1 FROM gapmap.load_run WHERE id = %s", (run_id,)).fetchone() is None:
+            raise NotFound(f"no load run {run_id}", "list runs with `connectivity status`")
+        rows = list_rejects(conn, run_id, limit)
+    if as_csv:
+        writer = csv.DictWriter(sys.stdout, ["file", "line", "column", "value", "reason"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+
+    def human(items):
+        if not items:
+            click.echo(f"run {run_id} rejected nothing")
+        for r in items:
+            click.echo(f"{r['file']}:{r['line']} [{r['column'] or '-'}] {r['value']!r}: {r['reason']}")
+    _emit(rows, as_json, human)
+
+
+# ---------------------------------------------------------------------------------------------
+@main.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default: setting host).")
+@click.option("--port", type=int, default=None, help="Port (default: setting port, 5000).")
+@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--dev", is_flag=True, help="Flask's development server with reloading.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int, dev: bool) -> None:
+    """Serve the web map and API (gunicorn; --dev for Flask's development server)."""
+    settings = _settings(ctx)
+    settings = settings.replace(host=host or settings.host, port=port or settings.port)
+    _check_ready(settings)
+    _serve(settings, workers, dev)
+
+
+def _check_ready(settings: Settings) -> None:
+    from .db import connect
+    from .db.migrate import require_current
+
+    with connect(settings, autocommit=True) as conn:
+        require_current(conn)
+
+
+def _serve(settings: Settings, workers: int, dev: bool) -> None:
+    from webmap import create_app
+
+    click.echo(f"serving the map on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)")
+    if dev:
+        create_app(settings).run(host=settings.host, port=settings.port, debug=True)
+        return
+    from webmap.server import run_gunicorn
+
+    run_gunicorn(settings, workers=workers)
+
+
+@main.command("demo")
+@click.option("--serve/--no-serve", "do_serve", default=True, show_default=True,
+              help="Serve the map when the data is in.")
+@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
+@json_option
+@click.pass_context
+def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> None:
+    """Set up everything and run the main job on the bundled Welsh data, then serve the map.
+
+    Starts the project-local PostGIS (unless DATABASE_URL is set), migrates, loads the 22 local
+    authorities and 92,248 Welsh postcodes from data/ (skipped when already loaded), and serves.
+    Safe and quick to run again.
+    """
+    from etl import LOADERS, run_load
+
+    settings = _settings(ctx)
+    steps: dict[str, Any] = {}
+    if settings.uses_local_cluster:
+        from .db.cluster import LocalCluster
+
+        steps["database"] = LocalCluster.from_settings(settings).up()
+    steps["migrations_applied"] = _migrate(settings)
+    bundled = bundled_inputs(settings)
+    show = not as_json and sys.stderr.isatty()
+    results = []
+    for kind, paths, options in bundled:
+        result = run_load(settings, LOADERS[kind](), paths, options=options, show_progress=show)
+        results.append(result.as_dict())
+        if not as_json:
+            if result.status == "skipped":
+                click.echo(f"{kind}: already loaded (run {result.run_id})")
+            else:
+                click.echo(f"{kind}: loaded {result.rows_loaded:,} of {result.rows_read:,} rows "
+                           f"({result.rows_rejected:,} rejected, see `connectivity rejects "
+                           f"{result.run_id}`) in {result.seconds:.1f} s")
+    steps["loads"] = results
+    if as_json:
+        _emit(steps, True, None)
+    if do_serve:
+        _serve(settings, workers, dev=False)
+
+
+def bundled_inputs(settings: Settings) -> list[tuple[str, list[Path], dict]]:
+    """The loads `demo` runs, from the bundled data folder."""
+    data = settings.data_dir
+    inputs = [
+        ("boundaries", [data / "boundaries/wales_lad_2025_05_bgc.geojson.gz"], {"level": "la"}),
+        ("postcodes", [data / "postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz"], {}),
+    ]
+    for _, paths, _ in inputs:
+        for path in paths:
+            if not path.exists():
+                raise GapmapError(f"bundled data file {path} is missing",
+                                  "run from a full checkout, or set CONNECTIVITY_DATA_DIR")
+    return inputs
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

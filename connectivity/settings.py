@@ -1,0 +1,299 @@
+"""Settings, declared once.
+
+Every setting has a name, a type, a default and a help text, and is read from (later wins):
+
+    defaults  <  config file (TOML)  <  environment  <  command-line flags
+
+The config file is ``--config PATH``, else ``$CONNECTIVITY_CONFIG``, else ``connectivity.toml`` in the
+working directory if it exists. Environment variables are ``CONNECTIVITY_<NAME>`` (upper case);
+the database also honours the standard ``DATABASE_URL`` and libpq's ``PG*`` variables.
+Nothing here is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from .errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The checkout the package runs from, when it runs from one (editable install or source tree).
+SOURCE_ROOT = PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").exists() else None
+
+ENV_PREFIX = "CONNECTIVITY_"
+PG_ENV_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSERVICE")
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _port(value: Any) -> int:
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise ValueError("expected a TCP port between 1 and 65535")
+    return port
+
+
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("expected a whole number of at least 1")
+    return number
+
+
+def _path(value: Any) -> Path:
+    return Path(str(value)).expanduser()
+
+
+def _optional_str(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _language(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in {"en", "cy"}:
+        raise ValueError("expected 'en' (English) or 'cy' (Cymraeg)")
+    return text
+
+
+def _default_cache_dir() -> Path:
+    if SOURCE_ROOT is not None:
+        return SOURCE_ROOT / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wales-gapmap"
+
+
+def _default_data_dir() -> Path:
+    if SOURCE_ROOT is not None:
+        return SOURCE_ROOT / "data"
+    return Path.cwd() / "data"
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    def resolve_default(self) -> Any:
+        return self.default() if callable(self.default) else self.default
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        _optional_str,
+        None,
+        "PostgreSQL/PostGIS connection URL. Also read from DATABASE_URL, or from libpq's PG* "
+        "variables. Unset: the project-local cluster started by `connectivity db up`.",
+    ),
+    Setting(
+        "local_port", _port, 54329, "TCP port of the project-local PostgreSQL cluster (loopback only)."
+    ),
+    Setting("local_dbname", str, "gapmap", "Database name in the project-local cluster."),
+    Setting(
+        "cache_dir",
+        _path,
+        _default_cache_dir,
+        "Folder for the project-local cluster and other caches (default: .cache in the checkout).",
+    ),
+    Setting(
+        "data_dir",
+        _path,
+        _default_data_dir,
+        "Folder of the bundled data that `connectivity demo` loads.",
+    ),
+    Setting("host", str, "127.0.0.1", "Address the web map listens on."),
+    Setting("port", _port, 5000, "Port the web map listens on."),
+    Setting("default_language", _language, "en", "Language when the browser states none: en or cy."),
+    Setting(
+        "online_basemap",
+        _bool,
+        False,
+        "Show online base tiles under the map. Off by default: the map needs no network.",
+    ),
+    Setting(
+        "basemap_url",
+        str,
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "Tile URL template used when online_basemap is on.",
+    ),
+    Setting(
+        "basemap_attribution",
+        str,
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+        "Attribution shown for the online base tiles.",
+    ),
+    Setting("pool_min_size", _positive_int, 1, "Web app: smallest number of pooled connections."),
+    Setting("pool_max_size", _positive_int, 8, "Web app: largest number of pooled connections."),
+    Setting(
+        "statement_timeout_ms",
+        _positive_int,
+        15000,
+        "Web app: longest a single query may run before the request fails with 503.",
+    ),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    local_port: int
+    local_dbname: str
+    cache_dir: Path
+    data_dir: Path
+    host: str
+    port: int
+    default_language: str
+    online_basemap: bool
+    basemap_url: str
+    basemap_attribution: str
+    pool_min_size: int
+    pool_max_size: int
+    statement_timeout_ms: int
+    #: where each value came from: default, file, env or cli (for `connectivity config`)
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    @property
+    def uses_local_cluster(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def conninfo(self) -> str:
+        """The libpq connection string: the explicit URL, the PG* variables, or the local cluster."""
+        if self.database_url is not None:
+            return "" if self.database_url == "libpq-env" else self.database_url
+        return local_cluster_url(self.local_port, self.local_dbname)
+
+    def redacted_conninfo(self) -> str:
+        return redact_url(self.conninfo) if self.conninfo else "(libpq PG* environment variables)"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            if setting.name == "database_url" and value:
+                value = redact_url(value)
+            out[setting.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def local_cluster_url(port: int, dbname: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:{port}/{quote(dbname)}"
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a connection URL."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparseable URL)"
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def _read_config_file(path: Path | None, environ: Mapping[str, str]) -> tuple[dict, Path | None]:
+    explicit = path is not None or bool(environ.get(ENV_PREFIX + "CONFIG"))
+    if path is None:
+        path = Path(environ[ENV_PREFIX + "CONFIG"]) if environ.get(ENV_PREFIX + "CONFIG") else None
+    if path is None:
+        candidate = Path.cwd() / "connectivity.toml"
+        path = candidate if candidate.exists() else None
+    if path is None:
+        return {}, None
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist", "check the --config path")
+        return {}, None
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("connectivity", data)
+    unknown = sorted(set(section) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown setting(s) {', '.join(unknown)}",
+            "known settings: " + ", ".join(_BY_NAME),
+        )
+    return section, path
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build validated settings: defaults < config file < environment < ``overrides`` (CLI)."""
+    environ = os.environ if environ is None else environ
+    file_values, file_path = _read_config_file(config_file, environ)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        raw, origin = None, "default"
+        if setting.name in file_values:
+            raw, origin = file_values[setting.name], f"file {file_path}"
+        if setting.env in environ:
+            raw, origin = environ[setting.env], f"env {setting.env}"
+        elif setting.name == "database_url" and environ.get("DATABASE_URL"):
+            raw, origin = environ["DATABASE_URL"], "env DATABASE_URL"
+        elif (
+            setting.name == "database_url"
+            and origin == "default"
+            and any(environ.get(v) for v in PG_ENV_VARS)
+        ):
+            raw, origin = "libpq-env", "env PG*"
+        if overrides and overrides.get(setting.name) is not None:
+            raw, origin = overrides[setting.name], "cli"
+        if raw is None:
+            values[setting.name] = setting.resolve_default()
+        else:
+            try:
+                values[setting.name] = setting.parse(raw)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"setting {setting.name} ({origin}) has the value {raw!r}: {exc}",
+                    f"{setting.help} Set it with {setting.env}=... or in the config file.",
+                ) from None
+        sources[setting.name] = origin
+    url = values["database_url"]
+    if url and url != "libpq-env" and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"database_url ({sources['database_url']}) must start with postgresql://, got "
+            f"{redact_url(url)!r}",
+            "for example DATABASE_URL=postgresql://user:password@host:5432/dbname",
+        )
+    if values["pool_min_size"] > values["pool_max_size"]:
+        raise ConfigError(
+            f"pool_min_size ({values['pool_min_size']}) is larger than pool_max_size "
+            f"({values['pool_max_size']})"
+        )
+    return Settings(**values, sources=sources)

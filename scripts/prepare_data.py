@@ -1,0 +1,63 @@
+"""Rebuild the bundled data in data/ from the staged originals in ../shared/data/wales/.
+
+A developer tool, run by hand when a source is refreshed; the product and CI never run it and never
+read ../shared. Output is deterministic (gzip without timestamps), so a re-run changes no bytes
+unless a source changed.
+
+    .venv/bin/python scripts/prepare_data.py [--shared ../shared/data/wales]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import tempfile
+from pathlib import Path
+
+import pyogrio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gzip_file(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with src.open("rb") as fin, dest.open("wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as fout:
+            shutil.copyfileobj(fin, fout)
+
+
+def local_authorities(shared: Path) -> None:
+    lad = pyogrio.read_dataframe(shared / "wales_boundaries_ons_2024_2025/wales_lad_2025_05_bgc.geojson")
+    ua = pyogrio.read_dataframe(shared / "wales_ua_2021_census_martinjc/wales_ctyua_2021.geojson",
+                                read_geometry=False)
+    welsh = dict(zip(ua["CTYUA21CD"], ua["CTYUA21NMW"], strict=True))
+    lad["LAD25NMW"] = lad["LAD25CD"].map(welsh)
+    missing = lad[lad["LAD25NMW"].isna()]
+    if len(missing):
+        raise SystemExit(f"no Welsh name for {list(missing['LAD25CD'])}")
+    lad = lad[["LAD25CD", "LAD25NM", "LAD25NMW", "geometry"]].sort_values("LAD25CD")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "la.geojson"
+        pyogrio.write_dataframe(lad, out, driver="GeoJSON", layer_options={
+            "COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"})
+        gzip_file(out, ROOT / "data/boundaries/wales_lad_2025_05_bgc.geojson.gz")
+
+
+def postcodes(shared: Path) -> None:
+    gzip_file(shared / "wales_postcodes_codepoint_open/wales_postcodes_codepoint_open_2025_10.csv",
+              ROOT / "data/postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared/data/wales")
+    args = parser.parse_args()
+    local_authorities(args.shared)
+    postcodes(args.shared)
+    for path in sorted((ROOT / "data").rglob("*.gz")):
+        print(f"{path.relative_to(ROOT)}  {path.stat().st_size:,} bytes")
+
+
+if __name__ == "__main__":
+    main()

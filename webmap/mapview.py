@@ -1,0 +1,152 @@
+"""The map itself, composed with folium and rendered into our own page.
+
+folium writes the Leaflet set-up; we render its element and script into ``map.html`` (not folium's
+own page head, which disables pinch-zoom and links CDNs) and point it at the vendored Leaflet, so
+the map needs no network. Online base tiles are added only when the setting asks for them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from jinja2 import Template
+
+from connectivity.settings import Settings
+
+from .i18n import area_name, other_language
+
+# ColorBrewer YlGnBu, 5 classes: light to dark, each darker than the one before.
+PALETTE = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
+OUTLINE = "#333333"
+WALES_BOUNDS = [[51.33, -5.35], [53.45, -2.64]]
+
+
+
+class _Controls(MacroElement):
+    """Zoom buttons and attribution with translated labels (Leaflet's are English only)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.zoom({
+            zoomInTitle: {{ this.zoom_in|tojson }},
+            zoomOutTitle: {{ this.zoom_out|tojson }}
+        }).addTo({{ this._parent.get_name() }});
+        {{ this._parent.get_name() }}.attributionControl.setPrefix(false);
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.attribution|tojson }});
+        {{ this._parent.get_name() }}.getContainer().setAttribute("aria-label", {{ this.label|tojson }});
+        {{ this._parent.get_name() }}.getContainer().setAttribute("role", "region");
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, zoom_in: str, zoom_out: str, attribution: str, label: str):
+        super().__init__()
+        self._name = "Controls"
+        self.zoom_in, self.zoom_out = zoom_in, zoom_out
+        self.attribution, self.label = attribution, label
+
+
+@dataclasses.dataclass
+class LegendClass:
+    colour: str
+    low: int
+    high: int
+
+
+@dataclasses.dataclass
+class RenderedMap:
+    name: str  # the JavaScript variable holding the Leaflet map
+    html: str
+    script: str
+    js: list[str]
+    css: list[str]
+    legend: list[LegendClass]
+
+
+def class_breaks(values: list[int], classes: int = len(PALETTE)) -> list[int]:
+    """Upper bounds of ``classes`` quantile classes (the last is the maximum)."""
+    if not values:
+        return [0] * classes
+    ordered = sorted(values)
+    breaks = []
+    for k in range(1, classes + 1):
+        index = min(len(ordered) - 1, math.ceil(k * len(ordered) / classes) - 1)
+        breaks.append(ordered[index])
+    return breaks
+
+
+def colour_for(value: int, breaks: list[int]) -> str:
+    for colour, upper in zip(PALETTE, breaks, strict=True):
+        if value <= upper:
+            return colour
+    return PALETTE[-1]
+
+
+def build_map(
+    geojson: dict[str, Any], lang: str, settings: Settings, static_url
+) -> RenderedMap:
+    """A Leaflet map of the areas in ``geojson``, shaded by postcode count, labelled in ``lang``."""
+    features = geojson["features"]
+    breaks = class_breaks([f["properties"]["postcodes"] for f in features])
+    other = other_language(lang)
+    for feature in features:
+        props = feature["properties"]
+        name = area_name(props, lang)
+        alt = area_name(props, other)
+        props["label"] = name if alt == name else f"{name} ({alt})"
+        props["postcodes_text"] = format_decimal(props["postcodes"])
+        props["fill"] = colour_for(props["postcodes"], breaks)
+
+    fmap = folium.Map(
+        location=[52.35, -3.9], zoom_start=8, tiles=None, zoom_control=False,
+        control_scale=True, prefer_canvas=False, min_zoom=6, max_zoom=18, zoom_snap=0.25,
+    )
+    fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js"))]
+    fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
+    attribution = _(
+        "Boundaries and postcodes: © Crown copyright and database right 2025 (OS, Royal Mail, "
+        "ONS), OGL v3"
+    )
+    if settings.online_basemap:
+        folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution,
+                         name=_("Base map"), max_zoom=19).add_to(fmap)
+    folium.GeoJson(
+        geojson,
+        name=_("Local authorities"),
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"], "color": OUTLINE, "weight": 1,
+            "fillOpacity": 0.75,
+        },
+        highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.9},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["label", "postcodes_text"],
+            aliases=[_("Local authority"), _("Postcodes")],
+            sticky=True,
+        ),
+    ).add_to(fmap)
+    _Controls(_("Zoom in"), _("Zoom out"), attribution,
+              _("Map of Welsh local authorities")).add_to(fmap)
+    fmap.fit_bounds(WALES_BOUNDS)
+
+    root = fmap.get_root()
+    root.render()
+    legend = []
+    low = 0
+    for colour, upper in zip(PALETTE, breaks, strict=True):
+        legend.append(LegendClass(colour, low, upper))
+        low = upper + 1
+    return RenderedMap(
+        name=fmap.get_name(),
+        html=root.html.render(),
+        script=root.script.render(),
+        js=[url for _n, url in fmap.default_js],
+        css=[url for _n, url in fmap.default_css],
+        legend=legend,
+    )

@@ -1,0 +1,76 @@
+"""Pages for people, under /en/... and /cy/...; ``/`` picks the language from the browser."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+
+from connectivity.areas import area_geojson, area_summaries
+
+from .i18n import LANGUAGES, negotiate
+from .mapview import build_map
+from .pool import db_connection
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.url_value_preprocessor
+def pull_lang(endpoint, values):
+    if values and "lang" in values:
+        lang = values.pop("lang")
+        if lang not in LANGUAGES:
+            abort(404)
+        g.lang = lang
+
+
+@bp.url_defaults
+def add_lang(endpoint, values):
+    if "lang" not in values and current_app.url_map.is_endpoint_expecting(endpoint, "lang"):
+        values["lang"] = getattr(g, "lang", None) or negotiate()
+
+
+@bp.after_request
+def vary(response):
+    response.headers.add("Vary", "Accept-Language")
+    response.headers.setdefault("Content-Language", getattr(g, "lang", "en"))
+    return response
+
+
+@bp.get("/")
+def root():
+    return redirect(url_for("pages.map_page", lang=negotiate()), code=302)
+
+
+@bp.get("/<lang>/")
+def map_page():
+    settings = current_app.config["GAPMAP_SETTINGS"]
+    with db_connection() as conn:
+        geojson = area_geojson(conn, "la")
+    rendered = build_map(geojson, g.lang, settings,
+                         lambda path: url_for("static", filename=path))
+    total = sum(f["properties"]["postcodes"] for f in geojson["features"])
+    return render_template("map.html", map=rendered, areas=len(geojson["features"]),
+                           postcodes_total=total)
+
+
+@bp.get("/<lang>/areas")
+def areas_page():
+    with db_connection() as conn:
+        areas = area_summaries(conn, "la")
+    return render_template("areas.html", areas=areas,
+                           postcodes_total=sum(a["postcodes"] for a in areas))
+
+
+def switch_url(lang: str) -> str:
+    """The current page in ``lang`` (for the language switch)."""
+    endpoint = request.endpoint or "pages.map_page"
+    args = dict(request.view_args or {})
+    args["lang"] = lang
+    try:
+        return url_for(endpoint, **args)
+    except Exception:  # pages without a language in their URL
+        return url_for("pages.map_page", lang=lang)
+
+
+@bp.app_context_processor
+def inject():
+    return {"switch_url": switch_url, "lang": getattr(g, "lang", None) or negotiate()}
