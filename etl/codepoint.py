@@ -8,6 +8,7 @@ has no grid columns; both end up as EPSG:27700 points.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from .reading import DecodedLines, members, read_csv
 from .runs import Counts, LoadContext
 
 KIND = "postcodes"
+_DOC = re.compile(r"(^|[!/])doc/", re.I)
 CHUNK_ROWS = 50_000
 
 #: Code-Point Open's header-less column order (Doc/Code-Point_Open_Column_Headers.csv, short names).
@@ -62,7 +64,9 @@ class PostcodesLoader:
                 srid int, pqi smallint, la_code text, ward_code text) ON COMMIT DROP"""
         )
         rows_read = 0
-        for file_no, member in enumerate(m for p in paths for m in members(p) if "/doc/" not in m.label.lower()):
+        # Code-Point Open zips carry a Doc/ folder of header and code lists beside Data/CSV/
+        inputs = [m for p in paths for m in members(p) if not _DOC.search(m.label)]
+        for file_no, member in enumerate(inputs):
             rows_read += self._stage_member(ctx, file_no, member)
         return Counts(rows_read, self._publish(ctx))
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    Progress as RichProgress,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.console import Console
+from rich.progress import (
+    Progress as RichProgress,
+)
 
 
 class Progress:

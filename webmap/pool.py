@@ -35,7 +35,7 @@ class Database:
                     },
                     # replace connections broken by a server restart before handing them out
                     check=ConnectionPool.check_connection,
-                    timeout=5,
+                    timeout=3,
                     open=False,
                     name="gapmap",
                 )

@@ -1,0 +1,162 @@
+"""Fixtures: a real PostGIS, one migrated template database per session, a fresh copy per test.
+
+The server is the one the settings point at: ``DATABASE_URL`` / ``PG*`` if set, else the
+project-local cluster (``scripts/test.sh`` starts it with ``connectivity db up``). The role needs
+CREATEDB. Databases made here are named ``gapmap_test_<pid>_...`` and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from connectivity.db import migrate
+from connectivity.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+_counter = itertools.count()
+
+
+def _url(base: str, dbname: str) -> str:
+    params = conninfo_to_dict(base)
+    user = quote(params.get("user") or os.environ.get("PGUSER") or "postgres")
+    password = params.get("password") or os.environ.get("PGPASSWORD")
+    auth = f"{user}:{quote(password)}@" if password else f"{user}@"
+    host = params.get("host") or os.environ.get("PGHOST") or "127.0.0.1"
+    port = params.get("port") or os.environ.get("PGPORT") or "5432"
+    return f"postgresql://{auth}{host}:{port}/{dbname}"
+
+
+class Server:
+    """Creates and drops databases on the test server."""
+
+    def __init__(self):
+        self.base = load_settings().conninfo
+        self.admin_url = _url(self.base, "postgres")
+        try:
+            self.admin = psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            pytest.exit(
+                f"no PostgreSQL for the tests at {self.admin_url}: {exc}\n"
+                "run the tests with scripts/test.sh (it starts the local PostGIS), "
+                "or set DATABASE_URL to a server where you may create databases",
+                returncode=3,
+            )
+        self.prefix = f"gapmap_test_{os.getpid()}"
+        self.created: list[str] = []
+
+    def create(self, template: str | None = None) -> str:
+        name = f"{self.prefix}_{next(_counter)}"
+        self.admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        self.created.append(name)
+        return name
+
+    def drop(self, name: str) -> None:
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name in self.created:
+            self.created.remove(name)
+
+    def url(self, name: str) -> str:
+        return _url(self.base, name)
+
+    def close(self) -> None:
+        for name in list(reversed(self.created)):
+            self.drop(name)
+        self.admin.close()
+
+
+@pytest.fixture(scope="session")
+def server():
+    srv = Server()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="session")
+def template_db(server) -> str:
+    """An empty database migrated to the latest schema; copied for each test."""
+    name = server.create()
+    with psycopg.connect(server.url(name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        migrate(conn)
+    return name
+
+
+@pytest.fixture()
+def settings(server, template_db, tmp_path, monkeypatch):
+    """Settings for a fresh, migrated, empty database of this test's own."""
+    name = server.create(template=template_db)
+    monkeypatch.chdir(tmp_path)  # no stray connectivity.toml
+    yield load_settings({"database_url": server.url(name)}, environ={})
+    server.drop(name)
+
+
+@pytest.fixture()
+def empty_settings(server, tmp_path, monkeypatch):
+    """Settings for a fresh database with nothing in it (not even PostGIS)."""
+    name = server.create()
+    monkeypatch.chdir(tmp_path)
+    yield load_settings({"database_url": server.url(name)}, environ={})
+    server.drop(name)
+
+
+@pytest.fixture()
+def db(settings):
+    with psycopg.connect(settings.conninfo, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def loaded_settings(server, template_db):
+    """A database with the bundled real Welsh data loaded (once per session; read-only)."""
+    from connectivity.cli import bundled_inputs
+    from etl import LOADERS, run_load
+
+    name = server.create(template=template_db)
+    settings = load_settings({"database_url": server.url(name)}, environ={})
+    for kind, paths, options in bundled_inputs(settings):
+        run_load(settings, LOADERS[kind](), paths, options=options)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def app(loaded_settings):
+    from webmap import create_app
+
+    application = create_app(loaded_settings)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["gapmap_db"].close()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over real HTTP on loopback, for the browser tests."""
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    httpd = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    httpd.shutdown()

@@ -1,0 +1,121 @@
+"""The map in a real browser: Debian's Chromium driven by Playwright, axe-core for accessibility."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules/axe-core/axe.min.js"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture()
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    pg = context.new_page()
+    pg.failed = []
+    pg.external = []
+    pg.on("requestfailed", lambda r: pg.failed.append(r.url))
+    pg.on("response", lambda r: pg.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    def offline(route):
+        pg.external.append(route.request.url)
+        route.abort()
+
+    # the map must work with no network: anything not on our server is refused and recorded
+    pg.route(lambda url: not url.startswith(live_server), offline)
+    yield pg
+    context.close()
+
+
+def test_the_map_renders_22_authorities_with_no_failed_or_external_requests(page, live_server):
+    page.goto(f"{live_server}/en/")
+    page.wait_for_selector("path.leaflet-interactive")
+    assert page.locator("path.leaflet-interactive").count() == 22
+    assert page.failed == [] and page.external == []
+    # pixels: the map frame is not blank - the fills of the authorities are drawn
+    png = page.locator(".map-frame").screenshot()
+    from io import BytesIO
+
+    from PIL import Image
+
+    image = Image.open(BytesIO(png)).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    background = (0xD4, 0xE4, 0xF2)
+    drawn = sum(n for n, c in colours if c != background and c != (255, 255, 255))
+    assert drawn > 0.15 * image.width * image.height
+
+
+def test_hovering_an_authority_shows_its_names_and_count(page, live_server):
+    page.goto(f"{live_server}/cy/")
+    page.wait_for_selector("path.leaflet-interactive")
+    box = page.evaluate("""() => {
+        const layers = []; window.gapmap.eachLayer(l => { if (l.feature) layers.push(l); });
+        const cardiff = layers.find(l => l.feature.properties.code === 'W06000015');
+        const p = window.gapmap.latLngToContainerPoint(cardiff.getBounds().getCenter());
+        const r = window.gapmap.getContainer().getBoundingClientRect();
+        return {x: r.left + p.x, y: r.top + p.y};
+    }""")
+    page.mouse.move(box["x"], box["y"])
+    tooltip = page.wait_for_selector(".leaflet-tooltip")
+    text = tooltip.inner_text()
+    assert "Caerdydd (Cardiff)" in text and "7,678" in text
+
+
+def test_the_language_switch_and_keyboard_skip_link(page, live_server):
+    page.goto(f"{live_server}/en/")
+    page.click("text=Cymraeg")
+    page.wait_for_url(f"{live_server}/cy/")
+    assert page.locator("html").get_attribute("lang") == "cy"
+    assert page.locator("h1").inner_text() == "Map bylchau band eang Cymru"
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == "Neidio i'r prif gynnwys"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # the zoom buttons are labelled in Welsh and reachable by keyboard
+    assert page.locator("a.leaflet-control-zoom-in").get_attribute("title") == "Chwyddo i mewn"
+
+
+@pytest.mark.parametrize("path", ["/en/", "/cy/", "/en/areas", "/cy/areas", "/en/missing"])
+def test_axe_finds_no_serious_or_critical_violations(page, live_server, path):
+    page.goto(f"{live_server}{path}")
+    page.add_script_tag(content=AXE.read_text())
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"
+    )
+    serious = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
+
+
+def test_a_phone_screen_gets_the_map_and_legend_stacked(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.route(lambda url: not url.startswith(live_server), lambda route: route.abort())
+    pg.goto(f"{live_server}/en/")
+    pg.wait_for_selector("path.leaflet-interactive")
+    frame = pg.locator(".map-frame").bounding_box()
+    legend = pg.locator(".legend").bounding_box()
+    assert frame["width"] <= 390 and legend["y"] >= frame["y"] + frame["height"]
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()

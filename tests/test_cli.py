@@ -1,0 +1,173 @@
+"""The `connectivity` command: help, exit codes, --json, and the local PostGIS lifecycle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from connectivity.cli import main
+from tests.conftest import ROOT, free_port
+
+BIN = Path(sys.executable).parent / "connectivity"
+
+
+def run(settings, *args, input=None):
+    result = CliRunner().invoke(main, ["--database-url", settings.database_url, *args], input=input)
+    return result
+
+
+def test_help_lists_the_command_groups():
+    out = subprocess.run([BIN, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("config", "db", "demo", "load", "rejects", "serve", "status"):
+        assert f"  {command} " in out
+    db_help = subprocess.run([BIN, "db", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("down", "migrate", "reset", "status", "up"):
+        assert f"  {command} " in db_help
+
+
+def test_every_command_has_help():
+    groups = {"": main}
+    for name, command in main.commands.items():
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Usage:" in result.output
+        if hasattr(command, "commands"):
+            groups[name] = command
+            for sub in command.commands:
+                sub_result = CliRunner().invoke(main, [name, sub, "--help"])
+                assert sub_result.exit_code == 0, f"{name} {sub}"
+
+
+def test_db_status_json_reports_server_postgis_and_schema(settings):
+    result = run(settings, "db", "status", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["reachable"] is True
+    assert data["server_version"].startswith("15.")
+    assert data["postgis_version"].startswith("3.")
+    assert (data["schema_version"], data["schema_latest"], data["schema_current"]) == (1, 1, True)
+    assert data["contents"] == {"postcodes": 0, "premises": 0}
+
+
+def test_db_status_exits_3_when_the_server_is_unreachable():
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    result = CliRunner().invoke(main, ["--database-url", url, "db", "status", "--json"])
+    assert result.exit_code == 3
+    data = json.loads(result.output)
+    assert data["reachable"] is False
+    assert "cannot connect to PostgreSQL" in data["error"]
+
+
+def test_load_status_and_rejects(settings, tmp_path):
+    path = tmp_path / "pcs.csv"
+    path.write_text("postcode,eastings,northings\nCF10 1AA,318284,176230\nnope,1,2\n")
+    result = run(settings, "load", "postcodes", str(path), "--release", "2025-10", "--json")
+    assert result.exit_code == 0, result.output
+    loaded = json.loads(result.output)
+    assert (loaded["status"], loaded["rows_read"], loaded["rows_loaded"], loaded["rows_rejected"]) == (
+        "succeeded", 2, 1, 1)
+    again = run(settings, "load", "postcodes", str(path), "--release", "2025-10")
+    assert again.exit_code == 0
+    assert again.output == f"postcodes: already loaded as run {loaded['run_id']}; use --force to load again\n"
+
+    status = json.loads(run(settings, "status", "--json").output)
+    assert len(status) == 1
+    assert {"id", "kind", "release", "files", "rows_read", "rows_loaded", "rows_rejected",
+            "started_at", "finished_at"} <= set(status[0])
+    assert (status[0]["kind"], status[0]["release"]) == ("postcodes", "2025-10")
+
+    rejects = run(settings, "rejects", str(loaded["run_id"]), "--csv")
+    assert rejects.output.splitlines() == [
+        "file,line,column,value,reason", "pcs.csv,3,postcode,nope,not a UK postcode"]
+    missing = run(settings, "rejects", "999")
+    assert missing.exit_code == 7
+    assert "no load run 999" in missing.output
+
+
+def test_a_bad_file_exits_6_with_a_one_line_message(settings, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    result = run(settings, "load", "postcodes", str(path))
+    assert result.exit_code == 6
+    assert result.output == "error: empty.csv: the file is empty\n"
+    result = run(settings, "load", "postcodes", str(tmp_path / "absent.csv"))
+    assert result.exit_code == 6
+    assert result.output == (f"error: {tmp_path / 'absent.csv'}: file not found\n"
+                             "  hint: check the path\n")
+
+
+def test_a_bad_setting_exits_2():
+    result = CliRunner().invoke(main, ["--database-url", "mysql://x", "db", "status"])
+    assert result.exit_code == 2
+    assert "must start with postgresql://" in result.output
+
+
+def test_config_json_shows_values_and_sources(settings):
+    data = json.loads(run(settings, "config", "--json").output)
+    by_name = {d["name"]: d for d in data}
+    assert by_name["database_url"]["source"] == "cli"
+    assert by_name["port"] == {**by_name["port"], "value": 5000, "source": "default",
+                               "env": "CONNECTIVITY_PORT"}
+
+
+def test_demo_loads_the_bundled_data_and_a_second_run_skips(settings, monkeypatch):
+    monkeypatch.setenv("CONNECTIVITY_DATA_DIR", str(ROOT / "data"))
+    first = run(settings, "demo", "--no-serve", "--json")
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.output)
+    assert [(r["kind"], r["status"], r["rows_loaded"]) for r in data["loads"]] == [
+        ("boundaries", "succeeded", 22), ("postcodes", "succeeded", 92_247)]
+    second = json.loads(run(settings, "demo", "--no-serve", "--json").output)
+    assert [(r["kind"], r["status"]) for r in second["loads"]] == [
+        ("boundaries", "skipped"), ("postcodes", "skipped")]
+    assert second["migrations_applied"] == []
+
+
+def test_reset_drops_data_and_migrates(settings, tmp_path):
+    path = tmp_path / "pcs.csv"
+    path.write_text("postcode,eastings,northings\nCF10 1AA,318284,176230\n")
+    run(settings, "load", "postcodes", str(path))
+    result = run(settings, "db", "reset", "--yes")
+    assert result.output == "reset; applied: 0001_initial\n"
+    assert json.loads(run(settings, "status", "--json").output) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0 and not Path("/usr/lib/postgresql").exists(),
+                    reason="needs PostgreSQL server binaries")
+def test_local_cluster_lifecycle(tmp_path):
+    """`db up` creates and starts a cluster (as the postgres user when root), `db down` stops it."""
+    env = {k: v for k, v in os.environ.items()
+           if k != "DATABASE_URL" and not k.startswith("PG")}
+    env.update(CONNECTIVITY_CACHE_DIR=str(tmp_path / "cache"),
+               CONNECTIVITY_LOCAL_PORT=str(free_port()), CONNECTIVITY_LOCAL_DBNAME="lifecycle")
+
+    def cli(*args, check=True):
+        return subprocess.run([BIN, *args], capture_output=True, text=True, env=env, check=check,
+                              cwd=tmp_path, timeout=180)
+
+    from connectivity.db.cluster import LocalCluster
+    from connectivity.settings import load_settings
+
+    cluster = LocalCluster.from_settings(load_settings(environ=env))
+    try:
+        up = json.loads(cli("db", "up", "--json").stdout)
+        assert (up["initialised"], up["started"], up["database_created"]) == (True, True, True)
+        assert up["migrations_applied"] == ["0001_initial"]
+        again = json.loads(cli("db", "up", "--json").stdout)
+        assert (again["initialised"], again["started"], again["database_created"]) == (False, False, False)
+        status = json.loads(cli("db", "status", "--json").stdout)
+        assert status["local_cluster"]["running"] is True
+        assert status["schema_version"] == 1 and status["postgis_version"].startswith("3.")
+        assert cli("db", "down").stdout == "stopped\n"
+        down = cli("db", "status", "--json", check=False)
+        assert down.returncode == 3
+        assert json.loads(down.stdout)["local_cluster"]["running"] is False
+        assert cli("db", "down").stdout == "not running\n"
+    finally:
+        cluster.destroy()

@@ -1,0 +1,48 @@
+"""Docs that cannot drift: the README's commands are the ones CI and the CLI really have."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from connectivity.cli import main
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def readme_commands() -> list[str]:
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", README, re.S)]
+
+
+def test_readme_starts_with_the_setup_command_then_the_test_command():
+    assert readme_commands()[:2] == ["scripts/quickstart.sh", "scripts/test.sh"]
+    for command in readme_commands()[:2]:
+        assert (ROOT / command).exists()
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci/run").read_text()
+    test_command = readme_commands()[1]
+    assert re.search(rf"^bash {re.escape(test_command)}\s*$", ci, re.M)
+
+
+def test_quickstart_runs_the_demo_and_the_test_script_runs_pytest():
+    assert "connectivity demo" in (ROOT / "scripts/quickstart.sh").read_text()
+    assert "python -m pytest" in (ROOT / "scripts/test.sh").read_text()
+
+
+def test_every_command_in_the_readme_table_exists():
+    documented = re.findall(r"^\| `connectivity ([a-z-]+)(?: ([a-z-]+))?", README, re.M)
+    assert len(documented) >= 9
+    for group, sub in documented:
+        args = [group] + ([sub] if sub and group in ("db", "load") else []) + ["--help"]
+        assert CliRunner().invoke(main, args).exit_code == 0, args
+
+
+def test_bundled_data_has_a_readme_naming_source_and_licence_for_each_file():
+    text = (ROOT / "data/README.md").read_text()
+    for path in sorted((ROOT / "data").rglob("*.gz")):
+        assert f"`{path.relative_to(ROOT / 'data')}`" in text
+    assert "Open Government Licence" in text

@@ -1,0 +1,154 @@
+"""Pages and API through Flask's test client, against the bundled data in a real PostGIS."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from connectivity.settings import load_settings
+from tests.conftest import free_port
+from webmap import create_app
+
+
+@pytest.mark.parametrize(
+    ("accept", "target"),
+    [("cy-GB,cy;q=0.9,en;q=0.5", "/cy/"), ("en-GB,en;q=0.9", "/en/"), ("fr", "/en/"), (None, "/en/")],
+)
+def test_root_redirects_by_accept_language(client, accept, target):
+    headers = {"Accept-Language": accept} if accept else {}
+    response = client.get("/", headers=headers)
+    assert response.status_code == 302
+    assert response.headers["Location"] == target
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "lead", "switch"),
+    [
+        ("en", "Broadband gap map for Wales",
+         "The 22 local authorities of Wales and the 92,244 postcodes inside them.",
+         '<a class="lang-switch" href="/cy/" hreflang="cy" lang="cy">Cymraeg</a>'),
+        ("cy", "Map bylchau band eang Cymru",
+         "22 awdurdod lleol Cymru a'r 92,244 cod post ynddynt.",
+         '<a class="lang-switch" href="/en/" hreflang="en" lang="en">English</a>'),
+    ],
+)
+def test_map_page_in_both_languages(client, lang, title, lead, switch):
+    response = client.get(f"/{lang}/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f'<html lang="{lang}">' in html
+    assert f"<title>{title}</title>" in html
+    assert lead in html
+    assert switch in html
+    assert response.headers["Content-Language"] == lang
+    # vendored assets only: nothing from another host
+    assert re.findall(r'(?:src|href)="(https?://[^"]+)"', html) == []
+    assert '<script src="/static/vendor/leaflet/leaflet.js"></script>' in html
+    assert html.count('"type": "Feature"') == 22 or html.count('"type":"Feature"') == 22
+
+
+def test_welsh_names_lead_on_the_welsh_map(client):
+    cy = client.get("/cy/").get_data(as_text=True)
+    assert '"label": "Caerdydd (Cardiff)"' in cy
+    en = client.get("/en/").get_data(as_text=True)
+    assert '"label": "Cardiff (Caerdydd)"' in en
+    assert '"label": "Powys"' in en  # same in both languages: shown once
+
+
+def test_areas_table_page(client):
+    html = client.get("/cy/areas").get_data(as_text=True)
+    assert "<caption>Codau post fesul awdurdod lleol</caption>" in html
+    rows = re.findall(r"<tr>\s*<td>(W06\d{6})</td>\s*<th scope=\"row\">([^<]+)</th>", html)
+    assert len(rows) == 22
+    assert ("W06000015", "Caerdydd") in rows
+    assert '<td class="num">7,678</td>' in html
+    assert '<td class="num">92,244</td>' in html
+
+
+def test_unknown_language_and_page_are_404_pages_in_the_right_language(client):
+    response = client.get("/fr/", headers={"Accept-Language": "cy"})
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert '<html lang="cy">' in html and "Heb ddod o hyd i&#39;r dudalen" in html
+
+
+def test_api_areas(client):
+    response = client.get("/api/v1/areas?level=la")
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    data = response.get_json()
+    assert (data["level"], data["count"]) == ("la", 22)
+    cardiff = next(a for a in data["areas"] if a["code"] == "W06000015")
+    assert cardiff == {"code": "W06000015", "name_en": "Cardiff", "name_cy": "Caerdydd",
+                       "vintage": "LAD25", "area_km2": 142.4, "postcodes": 7678, "premises": 0,
+                       "level": "la"}
+
+
+def test_api_area_detail_and_geojson(client):
+    detail = client.get("/api/v1/areas/w06000015").get_json()
+    assert detail["name_cy"] == "Caerdydd" and detail["postcodes"] == 7678
+    west, south, east, north = detail["bbox"]
+    assert -3.35 < west < east < -3.06 and 51.37 < south < north < 51.57
+    response = client.get("/api/v1/areas.geojson?level=la")
+    assert response.mimetype == "application/geo+json"
+    collection = response.get_json()
+    assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 22
+    assert collection["features"][0]["geometry"]["type"] == "MultiPolygon"
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "code", "message"),
+    [
+        ("/api/v1/areas/W06999999", 404, "not_found", "no area with code 'W06999999'"),
+        ("/api/v1/areas?level=county", 400, "bad_request",
+         "unknown area level 'county'; expected one of country, la, ward, lsoa, msoa, constituency, oa"),
+        ("/api/v1/nothing", 404, "not_found", None),
+    ],
+)
+def test_api_errors_share_one_shape(client, url, status, code, message):
+    response = client.get(url)
+    assert response.status_code == status
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"status", "code", "message"}
+    assert (body["error"]["status"], body["error"]["code"]) == (status, code)
+    if message:
+        assert body["error"]["message"] == message
+
+
+def test_health(client):
+    data = client.get("/api/v1/health").get_json()
+    assert data["status"] == "ok" and data["schema_version"] == 1
+
+
+def test_database_down_gives_503_not_a_stack_trace(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        {"database_url": f"postgresql://postgres@127.0.0.1:{free_port()}/none"}, environ={})
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        api = client.get("/api/v1/areas")
+        assert api.status_code == 503
+        assert api.headers["Retry-After"] == "5"
+        assert api.get_json() == {"error": {
+            "status": 503, "code": "database_unavailable",
+            "message": "the database is unavailable; try again shortly"}}
+        page = client.get("/en/")
+        assert page.status_code == 503
+        assert "The map is temporarily unavailable" in page.get_data(as_text=True)
+        assert "Traceback" not in page.get_data(as_text=True)
+    finally:
+        app.extensions["gapmap_db"].close()
+
+
+def test_create_app_reads_nothing_at_import():
+    import importlib
+    import sys
+
+    for name in [m for m in sys.modules if m == "webmap" or m.startswith("webmap.")]:
+        del sys.modules[name]
+    module = importlib.import_module("webmap")
+    assert callable(module.create_app)
