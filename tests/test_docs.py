@@ -46,3 +46,20 @@ def test_bundled_data_has_a_readme_naming_source_and_licence_for_each_file():
     for path in sorted((ROOT / "data").rglob("*.gz")):
         assert f"`{path.relative_to(ROOT / 'data')}`" in text
     assert "Open Government Licence" in text
+
+
+def test_docker_compose_wires_postgis_and_the_app():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    db, app = compose["services"]["db"], compose["services"]["app"]
+    assert db["image"].startswith("postgis/postgis:15")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    env = db["environment"]
+    assert app["environment"]["DATABASE_URL"] == (
+        f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@db:5432/{env['POSTGRES_DB']}")
+    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "pgdata" in compose["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (\S+)", dockerfile, re.M):
+        assert (ROOT / source).exists(), source
