@@ -415,6 +415,50 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
         _serve(settings, workers, dev=False)
 
 
+@main.command("demo-data")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder to write into (created if missing).")
+@click.option("--scale", default="small", show_default=True,
+              help="small (Ceredigion + Merthyr Tydfil), wales (about 1.5 million premises), "
+                   "or a premises total for all of Wales such as 2000000 or 0.5m.")
+@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
+@click.option("--authorities", default=None, metavar="CODES",
+              help="Comma-separated W06 codes to generate instead of the scale's set.")
+@click.option("--api-share", type=float, default=0.2, show_default=True,
+              help="Share of postcodes with saved Ofcom coverage-API responses.")
+@json_option
+@click.pass_context
+def demo_data(ctx: click.Context, out: Path, scale: str, seed: int, authorities: str | None,
+              api_share: float, as_json: bool) -> None:
+    """Generate synthetic premises and speed releases in the real published formats.
+
+    Deterministic (same seed, same bytes), calibrated to Ofcom's January 2026 gigabit figure for
+    each authority, with a second release six months later and a ground-truth file. Everything is
+    labelled synthetic; see docs/demo-data.md.
+    """
+    from .demodata import generate
+
+    settings = _settings(ctx)
+    codes = [c.strip().upper() for c in authorities.split(",") if c.strip()] if authorities else None
+    show = not as_json and sys.stderr.isatty()
+    manifest = generate(out, data_dir=settings.data_dir, scale=scale, seed=seed,
+                        authorities=codes, api_share=api_share,
+                        progress=(lambda m: click.echo(f"  {m}", err=True)) if show else
+                        (lambda m: None))
+    summary = {k: manifest[k] for k in ("scale", "seed", "authorities", "premises", "summary",
+                                         "per_authority", "seconds", "peak_rss_mb")}
+    summary["files"] = len(manifest["files"])
+    summary["out"] = str(out)
+
+    def human(d):
+        click.echo(f"wrote {d['files']} files for {d['premises']:,} synthetic premises to {d['out']} "
+                   f"in {d['seconds']} s (peak memory {d['peak_rss_mb']:.0f} MB)")
+        for release, figures in d["summary"].items():
+            click.echo(f"  {release}: gigabit {figures['gigabit']:,}, below 30 Mbit/s "
+                       f"{figures['below_30']:,}, below USO {figures['below_uso']:,}")
+    _emit(summary, as_json, human)
+
+
 def bundled_inputs(settings: Settings) -> list[tuple[str, list[Path], dict]]:
     """The loads `demo` runs, from the bundled data folder."""
     data = settings.data_dir

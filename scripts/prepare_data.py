@@ -49,13 +49,40 @@ def postcodes(shared: Path) -> None:
               ROOT / "data/postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz")
 
 
+def calibration_targets(shared: Path) -> None:
+    """Ofcom gigabit-capable % by authority (every period), Census 2021 population density."""
+    import csv
+
+    src = shared / "wales_ofcom_la_indicators_ons/wales_la_connectivity_indicators_ofcom_via_ons.csv"
+    dest = ROOT / "data/ofcom/wales_la_gigabit_capable_ofcom_via_ons.csv"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with src.open(newline="") as fin, dest.open("w", newline="") as fout:
+        writer = csv.writer(fout, lineterminator="\n")
+        writer.writerow(["areacd", "areanm", "period", "gigabit_capable_pct_premises"])
+        rows = [r for r in csv.DictReader(fin)
+                if r["indicator"] == "gigabit_capable_broadband_pct_premises"]
+        for r in sorted(rows, key=lambda r: (r["areacd"], r["period"])):
+            writer.writerow([r["areacd"], r["areanm"], r["period"][:7], r["value"]])
+    dest = ROOT / "data/census/wales_la_population_density_census2021.csv"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shared / "wales_ua_2021_census_martinjc/wales_la_population_density_census2021.csv",
+                    dest)
+
+
+def osm_places(shared: Path) -> None:
+    gzip_file(shared / "wales_osm_places_geofabrik_2021/wales_osm_places_2021-01-17.geojson",
+              ROOT / "data/osm/wales_osm_places_2021-01-17.geojson.gz")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared/data/wales")
     args = parser.parse_args()
     local_authorities(args.shared)
     postcodes(args.shared)
-    for path in sorted((ROOT / "data").rglob("*.gz")):
+    calibration_targets(args.shared)
+    osm_places(args.shared)
+    for path in sorted(p for p in (ROOT / "data").rglob("*") if p.is_file() and p.name != "README.md"):
         print(f"{path.relative_to(ROOT)}  {path.stat().st_size:,} bytes")
 
 
