@@ -228,25 +228,30 @@ def _load_common(func):
                         help="Release label recorded with the load, e.g. 2025-10.")(func)
     func = click.option("--force", is_flag=True,
                         help="Load even if these exact files were loaded before.")(func)
+    func = click.option("--synthetic", is_flag=True,
+                        help="Label the data as synthetic demo data (shown on the map).")(func)
     func = json_option(func)
-    func = click.argument("paths", nargs=-1, required=True,
-                          type=click.Path(path_type=Path, dir_okay=False))(func)
+    func = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))(func)
     return func
 
 
-def _do_load(ctx, kind: str, paths, release, force, as_json, options=None) -> None:
+def _do_load(ctx, kind: str, paths, release, force, as_json, options=None, synthetic=False) -> None:
     from etl import LOADERS, run_load
 
     settings = _settings(ctx)
     result = run_load(settings, LOADERS[kind](), paths, release=release, options=options,
-                      force=force, show_progress=not as_json and sys.stderr.isatty())
+                      force=force, show_progress=not as_json and sys.stderr.isatty(),
+                      synthetic=synthetic)
 
     def human(r):
         if r["status"] == "skipped":
             click.echo(f"{kind}: {r['message']}")
             return
-        click.echo(f"{kind}: run {r['run_id']}: read {r['rows_read']:,}, loaded {r['rows_loaded']:,}, "
-                   f"rejected {r['rows_rejected']:,} in {r['seconds']:.1f} s")
+        filtered = f", filtered {r['rows_filtered']:,}" if r["rows_filtered"] else ""
+        click.echo(f"{kind}: run {r['run_id']}"
+                   + (f" (release {r['release']})" if r["release"] else "")
+                   + f": read {r['rows_read']:,}, loaded {r['rows_loaded']:,}, "
+                   f"rejected {r['rows_rejected']:,}{filtered} in {r['seconds']:.1f} s")
         for note in r["notes"]:
             click.echo(f"  note: {note}")
         if r["rows_rejected"]:
@@ -257,9 +262,21 @@ def _do_load(ctx, kind: str, paths, release, force, as_json, options=None) -> No
 @load.command("postcodes")
 @_load_common
 @click.pass_context
-def load_postcodes(ctx, paths, release, force, as_json) -> None:
-    """Postcode centroids: OS Code-Point Open (area CSVs or the zip), headered CSVs, ONS NSPL."""
-    _do_load(ctx, "postcodes", paths, release, force, as_json)
+def load_postcodes(ctx, paths, release, force, synthetic, as_json) -> None:
+    """Postcode centroids: OS Code-Point Open (area CSVs, the Data/CSV folder or the zip),
+    headered CSVs, ONS NSPL/ONSPD."""
+    _do_load(ctx, "postcodes", paths, release, force, as_json, synthetic=synthetic)
+
+
+@load.command("uprn")
+@_load_common
+@click.option("--within", default=None, metavar="AREAS",
+              help="Keep only premises in these loaded areas: 'wales' (every authority) or "
+                   "comma-separated codes. Others are counted as filtered.")
+@click.pass_context
+def load_uprn(ctx, paths, release, force, synthetic, as_json, within) -> None:
+    """OS Open UPRN premises (CSV with BOM, plain, .gz or .zip)."""
+    _do_load(ctx, "uprn", paths, release, force, as_json, {"within": within}, synthetic)
 
 
 @load.command("boundaries")
@@ -272,12 +289,12 @@ def load_postcodes(ctx, paths, release, force, as_json) -> None:
 @click.option("--name-cy-column", default=None, help="Welsh name column (default: <prefix>NMW).")
 @click.option("--crs", default=None, help="CRS for files that declare none, e.g. EPSG:27700.")
 @click.pass_context
-def load_boundaries(ctx, paths, release, force, as_json, level, code_column, name_column,
-                    name_cy_column, crs) -> None:
+def load_boundaries(ctx, paths, release, force, synthetic, as_json, level, code_column,
+                    name_column, name_cy_column, crs) -> None:
     """Area boundaries from GeoJSON, GeoPackage or Shapefile (plain, .gz or .zip)."""
     _do_load(ctx, "boundaries", paths, release, force, as_json, {
         "level": level, "code_column": code_column, "name_column": name_column,
-        "name_cy_column": name_cy_column, "crs": crs})
+        "name_cy_column": name_cy_column, "crs": crs}, synthetic)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,11 +5,13 @@
 
 from .boundaries import BoundariesLoader
 from .codepoint import PostcodesLoader
+from .os_open_uprn import UprnLoader
 from .runs import LoadResult, run_load
 
 LOADERS = {
     BoundariesLoader.kind: BoundariesLoader,
     PostcodesLoader.kind: PostcodesLoader,
+    UprnLoader.kind: UprnLoader,
 }
 
 __all__ = ["LOADERS", "LoadResult", "run_load"]

@@ -42,6 +42,7 @@ class LoadResult:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_filtered: int = 0
     seconds: float = 0.0
     notes: list[str] = dataclasses.field(default_factory=list)
     message: str | None = None
@@ -93,12 +94,15 @@ class LoadContext:
     rejects: RejectSink
     progress: Progress
     notes: list[str]
+    synthetic: bool = False
 
 
 @dataclasses.dataclass
 class Counts:
     rows_read: int
     rows_loaded: int
+    #: rows skipped on purpose (outside --within, raster cells without data): counted, not stored
+    rows_filtered: int = 0
 
 
 class Loader(Protocol):
@@ -109,6 +113,23 @@ class Loader(Protocol):
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
         """Read, stage, validate and publish inside ``ctx.conn``'s transaction."""
+
+
+#: file name endings a folder given as input is searched for, per loader (default: any file)
+def expand_inputs(paths: Sequence[Path], suffixes: tuple[str, ...] | None) -> list[Path]:
+    """Folders become the files inside them (sorted, recursively) that end with ``suffixes``."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file()
+                           and (suffixes is None or p.name.lower().endswith(suffixes)))
+            if not found:
+                raise InputError(f"the folder holds no {'/'.join(suffixes or ('',))} files",
+                                 file=str(path))
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -149,9 +170,10 @@ def run_load(
     options: dict[str, Any] | None = None,
     force: bool = False,
     show_progress: bool = False,
+    synthetic: bool = False,
 ) -> LoadResult:
     """Load ``paths`` with ``loader`` in one transaction; see the module docstring."""
-    paths = [Path(p) for p in paths]
+    paths = expand_inputs([Path(p) for p in paths], getattr(loader, "suffixes", None))
     if not paths:
         raise InputError(f"no input files given for {loader.kind}")
     options = loader.check_options(paths, dict(options or {}))
@@ -178,30 +200,35 @@ def run_load(
                 )
             run_id = conn.execute(
                 f"INSERT INTO {SCHEMA}.load_run (kind, release, status, fingerprint, files, "
-                "options, started_at) VALUES (%s, %s, 'succeeded', %s, %s, %s, %s) RETURNING id",
+                "options, started_at, synthetic) VALUES (%s, %s, 'succeeded', %s, %s, %s, %s, %s) "
+                "RETURNING id",
                 (loader.kind, release, print_, json.dumps(files), json.dumps(options, default=str),
-                 started_at),
+                 started_at, synthetic),
             ).fetchone()[0]
             rejects = RejectSink(conn, run_id)
             total = sum(f["bytes"] for f in files)
             with Progress(f"load {loader.kind}", total, enabled=show_progress) as progress:
-                ctx = LoadContext(conn, run_id, release, options, rejects, progress, notes)
+                ctx = LoadContext(conn, run_id, release, options, rejects, progress, notes,
+                                  synthetic)
                 counts = loader.load(ctx, paths)
             rejects.flush()
-            if counts.rows_read != counts.rows_loaded + rejects.count:
+            if counts.rows_read != counts.rows_loaded + rejects.count + counts.rows_filtered:
                 raise GapmapError(
                     f"internal error in the {loader.kind} loader: read {counts.rows_read} rows but "
-                    f"loaded {counts.rows_loaded} and rejected {rejects.count}; nothing was loaded"
+                    f"loaded {counts.rows_loaded}, rejected {rejects.count} and filtered "
+                    f"{counts.rows_filtered}; nothing was loaded"
                 )
             conn.execute(
                 f"UPDATE {SCHEMA}.load_run SET rows_read = %s, rows_loaded = %s, "
-                "rows_rejected = %s, finished_at = clock_timestamp(), message = %s WHERE id = %s",
-                (counts.rows_read, counts.rows_loaded, rejects.count,
-                 "; ".join(notes) or None, run_id),
+                "rows_rejected = %s, rows_filtered = %s, release = %s, "
+                "finished_at = clock_timestamp(), message = %s WHERE id = %s",
+                (counts.rows_read, counts.rows_loaded, rejects.count, counts.rows_filtered,
+                 ctx.release, "; ".join(notes) or None, run_id),
             )
         return LoadResult(
-            loader.kind, "succeeded", run_id, release, files, counts.rows_read,
-            counts.rows_loaded, rejects.count, time.monotonic() - started, notes,
+            loader.kind, "succeeded", run_id, ctx.release, files, counts.rows_read,
+            counts.rows_loaded, rejects.count, counts.rows_filtered,
+            time.monotonic() - started, notes,
         )
     except BaseException as exc:
         # The transaction above has rolled back. Record the failure on its own (best effort:
@@ -233,12 +260,12 @@ def _record_failure(conn, kind, release, print_, files, options, started_at, exc
 def list_runs(conn: psycopg.Connection, limit: int = 100) -> list[dict]:
     rows = conn.execute(
         f"""SELECT id, kind, release, status, files, rows_read, rows_loaded, rows_rejected,
-                   started_at, finished_at, message
+                   rows_filtered, synthetic, started_at, finished_at, message
             FROM {SCHEMA}.load_run ORDER BY id DESC LIMIT %s""",
         (limit,),
     ).fetchall()
     keys = ["id", "kind", "release", "status", "files", "rows_read", "rows_loaded",
-            "rows_rejected", "started_at", "finished_at", "message"]
+            "rows_rejected", "rows_filtered", "synthetic", "started_at", "finished_at", "message"]
     out = []
     for row in rows:
         item = dict(zip(keys, row, strict=True))

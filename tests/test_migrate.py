@@ -40,7 +40,6 @@ def test_geometry_columns_declare_type_and_srid(db):
         ("postcode", "geom", "POINT", 27700),
         ("postcode", "geom_3857", "POINT", 3857),
         ("premises", "geom", "POINT", 27700),
-        ("premises", "geom_3857", "POINT", 3857),
     ]
 
 

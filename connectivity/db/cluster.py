@@ -173,6 +173,9 @@ class LocalCluster:
             "maintenance_work_mem": "'512MB'",
             "max_wal_size": "'4GB'",
             "synchronous_commit": "off",
+            # bulk loads build new tables in their own transaction: minimal WAL skips logging them
+            "wal_level": "minimal",
+            "max_wal_senders": "0",
             "max_connections": "100",
         }
         text = "".join(f"{k} = {v}\n" for k, v in settings.items())

@@ -1,7 +1,8 @@
 -- Schema v1. The reasoning behind every choice is in docs/architecture.md.
 -- Canonical geometry is British National Grid (EPSG:27700): metres, exact areas and distances for
--- clustering and buffers in Wales. A web-mercator copy (EPSG:3857) is a generated column, so vector
--- tiles never transform per request and the copy can never drift from the original.
+-- clustering and buffers in Wales. Areas and postcodes also carry a web-mercator copy (EPSG:3857)
+-- as a generated column; premises do not (it would cost a third of a bulk load; tiles transform
+-- the few thousand points of a tile instead).
 
 CREATE EXTENSION IF NOT EXISTS postgis;
 
@@ -18,10 +19,14 @@ CREATE TABLE gapmap.load_run (
     rows_read     bigint      NOT NULL DEFAULT 0 CHECK (rows_read >= 0),
     rows_loaded   bigint      NOT NULL DEFAULT 0 CHECK (rows_loaded >= 0),
     rows_rejected bigint      NOT NULL DEFAULT 0 CHECK (rows_rejected >= 0),
+    -- rows skipped on purpose (outside --within, raster cells without data): counted, not stored
+    rows_filtered bigint      NOT NULL DEFAULT 0 CHECK (rows_filtered >= 0),
+    synthetic     boolean     NOT NULL DEFAULT false,   -- demo data, labelled up to the map
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     message       text,
-    CHECK (status <> 'succeeded' OR rows_read = rows_loaded + rows_rejected)
+    CONSTRAINT load_run_rows_add_up
+        CHECK (status <> 'succeeded' OR rows_read = rows_loaded + rows_rejected + rows_filtered)
 );
 CREATE INDEX load_run_fingerprint_idx ON gapmap.load_run (fingerprint) WHERE status = 'succeeded';
 CREATE INDEX load_run_kind_idx ON gapmap.load_run (kind, release);
@@ -82,16 +87,17 @@ CREATE TABLE gapmap.postcode (
 CREATE INDEX postcode_geom_idx ON gapmap.postcode USING gist (geom);
 CREATE INDEX postcode_geom_3857_idx ON gapmap.postcode USING gist (geom_3857);
 
--- Premises: one row per UPRN. Narrow on purpose: classification writes its own tables.
+-- Premises: one row per UPRN. Narrow on purpose: classification writes its own tables. Bulk
+-- loads rebuild this table and swap it in (etl/premises_table.py): never reference it by foreign
+-- key or view.
 CREATE TABLE gapmap.premises (
-    uprn      bigint PRIMARY KEY CHECK (uprn > 0),
-    geom      geometry(Point, 27700) NOT NULL,
-    geom_3857 geometry(Point, 3857) GENERATED ALWAYS AS (ST_Transform(geom, 3857)) STORED,
-    postcode  text,    -- from an address source or the BDUK release; no FK: sources arrive in any order
-    run_id    bigint NOT NULL REFERENCES gapmap.load_run (id)
+    uprn        bigint PRIMARY KEY CHECK (uprn > 0),
+    geom        geometry(Point, 27700) NOT NULL,
+    postcode    text,    -- from an address source or the BDUK release; no FK: sources arrive in any order
+    approximate boolean NOT NULL DEFAULT false,  -- placed at its postcode centroid (no coordinates)
+    run_id      bigint NOT NULL REFERENCES gapmap.load_run (id)
 );
 CREATE INDEX premises_geom_idx ON gapmap.premises USING gist (geom);
-CREATE INDEX premises_geom_3857_idx ON gapmap.premises USING gist (geom_3857);
 CREATE INDEX premises_postcode_idx ON gapmap.premises (postcode);
 
 -- ---------------------------------------------------------------------------------------------
