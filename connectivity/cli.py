@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from .settings import SETTINGS, Settings, load_settings
 
 
 class _Group(click.Group):
-    """Turns :class:`GapmapError` into a one-line message (plus hint) and its exit code."""
+    """Turns :class:`GapmapError` into a one-line message (plus hint) and its exit code, and any
+    other failure into one line too (the traceback with CONNECTIVITY_DEBUG=1)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -29,6 +31,15 @@ class _Group(click.Group):
         except GapmapError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("CONNECTIVITY_DEBUG"):
+                raise
+            click.echo(f"error: internal error: {type(exc).__name__}: {exc}".splitlines()[0]
+                       + "\n  hint: run again with CONNECTIVITY_DEBUG=1 for the traceback, "
+                       "and report it", err=True)
+            ctx.exit(1)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -279,6 +290,61 @@ def load_uprn(ctx, paths, release, force, synthetic, as_json, within) -> None:
     _do_load(ctx, "uprn", paths, release, force, as_json, {"within": within}, synthetic)
 
 
+@load.command("premises")
+@_load_common
+@click.option("--crs", default=None, help="CRS of x/y columns in CSVs (default EPSG:27700), or for "
+              "vector files that declare none.")
+@click.pass_context
+def load_premises(ctx, paths, release, force, synthetic, as_json, crs) -> None:
+    """Premises from CSV / GeoPackage / GeoJSON: UPRN with coordinates, lat/lon, or a postcode."""
+    _do_load(ctx, "premises", paths, release, force, as_json, {"crs": crs}, synthetic)
+
+
+@load.command("bduk")
+@_load_common
+@click.pass_context
+def load_bduk(ctx, paths, release, force, synthetic, as_json) -> None:
+    """BDUK UPRN release CSVs (one or many, a folder or the zip); release from YYYYMM_ names."""
+    _do_load(ctx, "bduk", paths, release, force, as_json, synthetic=synthetic)
+
+
+@load.command("ofcom-coverage")
+@_load_common
+@click.pass_context
+def load_ofcom_coverage(ctx, paths, release, force, synthetic, as_json) -> None:
+    """Ofcom Connected Nations fixed coverage: postcode files (many, a folder or the release zip),
+    output-area or local-authority files. Every header vintage we know is recognised."""
+    _do_load(ctx, "ofcom-coverage", paths, release, force, as_json, synthetic=synthetic)
+
+
+@load.command("ofcom-performance")
+@_load_common
+@click.pass_context
+def load_ofcom_performance(ctx, paths, release, force, synthetic, as_json) -> None:
+    """Ofcom Connected Nations postcode performance files (measured line speeds)."""
+    _do_load(ctx, "ofcom-performance", paths, release, force, as_json, synthetic=synthetic)
+
+
+@load.command("ofcom-api")
+@_load_common
+@click.pass_context
+def load_ofcom_api(ctx, paths, release, force, synthetic, as_json) -> None:
+    """Saved Ofcom coverage-API responses (JSON per postcode, or JSON lines): premises level."""
+    _do_load(ctx, "ofcom-api", paths, release, force, as_json, synthetic=synthetic)
+
+
+@load.command("speed-raster")
+@_load_common
+@click.option("--band", type=int, default=1, show_default=True, help="Band holding the speed.")
+@click.option("--nodata", type=float, default=None, help="Nodata value, when the file has none.")
+@click.option("--crs", default=None, help="CRS, when the file declares none.")
+@click.pass_context
+def load_speed_raster(ctx, paths, release, force, synthetic, as_json, band, nodata, crs) -> None:
+    """A GeoTIFF speed surface (Mbit/s), sampled at every loaded premises."""
+    _do_load(ctx, "speed-raster", paths, release, force, as_json,
+             {"band": band, "nodata": nodata, "crs": crs}, synthetic)
+
+
 @load.command("boundaries")
 @_load_common
 @click.option("--level", required=True,
@@ -400,8 +466,9 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
     """Set up everything and run the main job on the bundled Welsh data, then serve the map.
 
     Starts the project-local PostGIS (unless DATABASE_URL is set), migrates, loads the 22 local
-    authorities and 92,248 Welsh postcodes from data/ (skipped when already loaded), and serves.
-    Safe and quick to run again.
+    authorities and 92,248 Welsh postcodes from data/, generates and loads the synthetic small-scale
+    premises and speed releases (labelled synthetic), and serves. Loads already done are skipped,
+    so it is safe and quick to run again.
     """
     from etl import LOADERS, run_load
 
@@ -412,19 +479,19 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
 
         steps["database"] = LocalCluster.from_settings(settings).up()
     steps["migrations_applied"] = _migrate(settings)
-    bundled = bundled_inputs(settings)
     show = not as_json and sys.stderr.isatty()
     results = []
-    for kind, paths, options in bundled:
-        result = run_load(settings, LOADERS[kind](), paths, options=options, show_progress=show)
+    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings, as_json):
+        result = run_load(settings, LOADERS[kind](), paths, options=options, show_progress=show,
+                          **extra)
         results.append(result.as_dict())
         if not as_json:
+            what = f"{kind} {result.release}" if result.release else kind
             if result.status == "skipped":
-                click.echo(f"{kind}: already loaded (run {result.run_id})")
+                click.echo(f"{what}: already loaded (run {result.run_id})")
             else:
-                click.echo(f"{kind}: loaded {result.rows_loaded:,} of {result.rows_read:,} rows "
-                           f"({result.rows_rejected:,} rejected, see `connectivity rejects "
-                           f"{result.run_id}`) in {result.seconds:.1f} s")
+                click.echo(f"{what}: loaded {result.rows_loaded:,} of {result.rows_read:,} rows "
+                           f"({result.rows_rejected:,} rejected) in {result.seconds:.1f} s")
     steps["loads"] = results
     if as_json:
         _emit(steps, True, None)
@@ -476,18 +543,42 @@ def demo_data(ctx: click.Context, out: Path, scale: str, seed: int, authorities:
     _emit(summary, as_json, human)
 
 
-def bundled_inputs(settings: Settings) -> list[tuple[str, list[Path], dict]]:
-    """The loads `demo` runs, from the bundled data folder."""
+def bundled_inputs(settings: Settings) -> list[tuple[str, list[Path], dict, dict]]:
+    """The real data `demo` loads from the bundled data folder: (kind, paths, options, extra)."""
     data = settings.data_dir
     inputs = [
-        ("boundaries", [data / "boundaries/wales_lad_2025_05_bgc.geojson.gz"], {"level": "la"}),
-        ("postcodes", [data / "postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz"], {}),
+        ("boundaries", [data / "boundaries/wales_lad_2025_05_bgc.geojson.gz"], {"level": "la"}, {}),
+        ("postcodes", [data / "postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz"], {}, {}),
     ]
-    for _, paths, _ in inputs:
+    for _, paths, _, _ in inputs:
         for path in paths:
             if not path.exists():
                 raise GapmapError(f"bundled data file {path} is missing",
                                   "run from a full checkout, or set CONNECTIVITY_DATA_DIR")
+    return inputs
+
+
+def synthetic_inputs(settings: Settings, quiet: bool) -> list[tuple[str, list[Path], dict, dict]]:
+    """The synthetic small-scale premises and releases `demo` loads, generated once into the cache."""
+    from .demodata import GENERATOR_VERSION, RELEASES, generate
+
+    folder = settings.cache_dir / f"demo-data/small-seed2026-v{GENERATOR_VERSION}"
+    if not (folder / "manifest.json").exists():
+        if not quiet:
+            click.echo(f"generating synthetic demo premises into {folder} ...")
+        generate(folder, data_dir=settings.data_dir, scale="small", seed=2026)
+    marked = {"synthetic": True}
+    inputs: list[tuple[str, list[Path], dict, dict]] = [
+        ("uprn", [folder / "os_open_uprn/osopenuprn_demo.csv"], {}, marked)]
+    for release in RELEASES:
+        inputs += [
+            ("bduk", [folder / f"bduk/{release}"], {}, marked),
+            ("ofcom-coverage", [folder / f"ofcom_coverage/{release}"], {}, marked),
+            ("ofcom-performance", [folder / f"ofcom_performance/{release}"], {}, marked),
+            ("ofcom-api", [folder / f"ofcom_api/{release}/coverage_api.jsonl"], {}, marked),
+            ("speed-raster", [folder / f"speed_raster/{release}/modelled_download_100m.tif"],
+             {"band": 1}, {"synthetic": True, "release": release}),
+        ]
     return inputs
 
 

@@ -215,6 +215,16 @@ class Stage:
         return read
 
 
+def peek_header(member: Member) -> list[str]:
+    """The first row of a stream, parsed as CSV (for choosing how to load it)."""
+    with member.open_binary() as raw:
+        line = _first_line(raw, member.label)
+    if line is None:
+        raise InputError("the file is empty", file=member.label)
+    row = next(read_csv(DecodedLines(iter([line.encode("utf-8")]), member.label)), None)
+    return row.values if row else []
+
+
 def _first_line(raw, label: str) -> str | None:
     """The first line, decoded (BOM removed); None for an empty file."""
     try:

@@ -117,14 +117,15 @@ def db(settings):
 
 @pytest.fixture(scope="session")
 def loaded_settings(server, template_db):
-    """A database with the bundled real Welsh data loaded (once per session; read-only)."""
-    from connectivity.cli import bundled_inputs
+    """A database loaded as `connectivity demo` loads it: the bundled real Welsh data and the
+    synthetic small-scale premises and releases (once per session; read-only)."""
+    from connectivity.cli import bundled_inputs, synthetic_inputs
     from etl import LOADERS, run_load
 
     name = server.create(template=template_db)
     settings = load_settings({"database_url": server.url(name)}, environ={})
-    for kind, paths, options in bundled_inputs(settings):
-        run_load(settings, LOADERS[kind](), paths, options=options)
+    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings, True):
+        run_load(settings, LOADERS[kind](), paths, options=options, **extra)
     return settings
 
 

@@ -121,11 +121,16 @@ def test_demo_loads_the_bundled_data_and_a_second_run_skips(settings, monkeypatc
     first = run(settings, "demo", "--no-serve", "--json")
     assert first.exit_code == 0, first.output
     data = json.loads(first.output)
-    assert [(r["kind"], r["status"], r["rows_loaded"]) for r in data["loads"]] == [
-        ("boundaries", "succeeded", 22), ("postcodes", "succeeded", 92_247)]
+    loads = [(r["kind"], r["release"], r["status"], r["rows_loaded"]) for r in data["loads"]]
+    assert loads[:3] == [("boundaries", None, "succeeded", 22),
+                         ("postcodes", None, "succeeded", 92_247),
+                         ("uprn", None, "succeeded", 63_225)]
+    assert [(k, r) for k, r, _, _ in loads[3:]] == [
+        (kind, release) for release in ("2026-01", "2026-07")
+        for kind in ("bduk", "ofcom-coverage", "ofcom-performance", "ofcom-api", "speed-raster")]
+    assert all(status == "succeeded" and n > 0 for _, _, status, n in loads)
     second = json.loads(run(settings, "demo", "--no-serve", "--json").output)
-    assert [(r["kind"], r["status"]) for r in second["loads"]] == [
-        ("boundaries", "skipped"), ("postcodes", "skipped")]
+    assert {r["status"] for r in second["loads"]} == {"skipped"}
     assert second["migrations_applied"] == []
 
 

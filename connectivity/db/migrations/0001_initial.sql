@@ -6,6 +6,15 @@
 
 CREATE EXTENSION IF NOT EXISTS postgis;
 
+-- 'cf101aa', ' CF10  1AA' -> 'CF10 1AA'; NULL when it is not shaped like a UK postcode.
+-- The same rule as connectivity.postcodes.normalise_postcode (a test keeps them equal).
+CREATE FUNCTION gapmap.normalise_postcode(raw text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN c ~ '^[A-Z]{1,2}[0-9][0-9A-Z]?[0-9][A-Z]{2}$'
+                THEN left(c, length(c) - 3) || ' ' || right(c, 3) END
+    FROM (SELECT upper(regexp_replace(raw, '[[:space:]' || chr(160) || '"'']', '', 'g')) AS c) s
+$$;
+
 -- One row per load attempt. Data and its successful run record commit together; a failed load rolls
 -- back and then records only a 'failed' run with its message.
 CREATE TABLE gapmap.load_run (

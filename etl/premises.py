@@ -1,0 +1,155 @@
+"""Generic premises files: CSV, GeoPackage, GeoJSON or Shapefile with a UPRN and either
+coordinates in a stated CRS, latitude/longitude, or only a postcode (then the premises is placed
+at the postcode's centroid and marked approximate)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyogrio
+import shapely
+from pyproj import CRS
+
+from connectivity.db import SCHEMA
+from connectivity.errors import InputError
+
+from .checks import normalise_postcodes, reject_duplicates, reject_where
+from .columns import Field
+from .premises_table import publish_premises
+from .reading import members
+from .runs import Counts, LoadContext
+from .staging import Column, Stage
+
+KIND = "premises"
+COLUMNS = [
+    Column(Field("uprn", ("uprn",)), "bigint"),
+    Column(Field("x", ("x_coordinate", "x", "easting", "eastings"), required=False), "float8"),
+    Column(Field("y", ("y_coordinate", "y", "northing", "northings"), required=False), "float8"),
+    Column(Field("lat", ("latitude", "lat"), required=False), "float8"),
+    Column(Field("lon", ("longitude", "lon", "long", "lng"), required=False), "float8"),
+    Column(Field("postcode", ("postcode", "pcds", "postcode_space"), required=False), "text"),
+]
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
+
+
+class PremisesLoader:
+    kind = KIND
+    suffixes = (".csv", ".gz", ".zip") + VECTOR_SUFFIXES
+
+    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
+        crs = options.get("crs")
+        if crs:
+            try:
+                epsg = CRS.from_user_input(crs).to_epsg()
+            except Exception:  # pyproj raises CRSError and others
+                raise InputError(f"--crs {crs!r} is not a coordinate reference system") from None
+            if not epsg:
+                raise InputError(f"--crs {crs!r} has no EPSG code", hint="use e.g. EPSG:27700")
+            return {"crs": f"EPSG:{epsg}"}
+        return {}
+
+    def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
+        conn = ctx.conn
+        stage = Stage(ctx, "stage_premises", COLUMNS)
+        conn.execute("ALTER TABLE stage_premises ADD COLUMN srid integer")
+        read = 0
+        for file_no, path in enumerate(paths):
+            if path.name.lower().endswith(VECTOR_SUFFIXES):
+                read += self._vector(ctx, file_no, path)
+                continue
+            srid = int(ctx.options.get("crs", "EPSG:27700").split(":")[1])
+            conn.execute(f"ALTER TABLE stage_premises ALTER COLUMN srid SET DEFAULT {srid}")
+            for member in members(path, r"\.csv$"):
+                read += stage.load(file_no, member,
+                                   any_of=[("x", "y"), ("lat", "lon"), ("postcode",)])
+        if stage.careful_files:
+            ctx.notes.append("read row by row (COPY refused the file): " + "; ".join(stage.careful_files))
+        return Counts(read, self._check_and_publish(ctx))
+
+    def _vector(self, ctx: LoadContext, file_no: int, path: Path) -> int:
+        label = path.name
+        try:
+            frame = pyogrio.read_dataframe(path)
+        except Exception as exc:  # pyogrio raises several types for unreadable data
+            raise InputError(f"cannot read as a vector dataset ({exc})", file=label) from None
+        if len(frame) == 0:
+            raise InputError("the file holds no features", file=label)
+        crs = frame.crs
+        if crs is None:
+            if not ctx.options.get("crs"):
+                raise InputError("the file declares no coordinate reference system", file=label,
+                                 hint="say which with --crs EPSG:27700 (or EPSG:4326)")
+            crs = CRS.from_user_input(ctx.options["crs"])
+        epsg = CRS.from_user_input(crs).to_epsg()
+        if not epsg:
+            frame, epsg = frame.to_crs(27700), 27700
+        by_lower = {c.lower(): c for c in frame.columns}
+        uprn_col = by_lower.get("uprn")
+        if uprn_col is None:
+            raise InputError(f"missing column uprn. Found: {', '.join(frame.columns)}", file=label)
+        pc_col = next((by_lower[c] for c in ("postcode", "pcds") if c in by_lower), None)
+        rows = []
+        for index, (uprn, geom) in enumerate(zip(frame[uprn_col], frame.geometry, strict=True), 1):
+            postcode = frame[pc_col].iloc[index - 1] if pc_col else None
+            x = y = None
+            if geom is not None and not geom.is_empty:
+                if geom.geom_type != "Point":
+                    ctx.rejects.add(label, index, "geometry", geom.geom_type, "premises must be points")
+                    continue
+                x, y = shapely.get_x(geom), shapely.get_y(geom)
+            try:
+                uprn_value = int(uprn)
+            except (TypeError, ValueError):
+                ctx.rejects.add(label, index, uprn_col, uprn, "not a whole number")
+                continue
+            rows.append((file_no, label, index, uprn_value, x, y,
+                         None if postcode is None or postcode != postcode else str(postcode), epsg))
+        with ctx.conn.cursor().copy(
+            "COPY stage_premises (file_no, file, line, uprn, x, y, postcode, srid) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        ctx.rejects.flush()
+        return len(frame)
+
+    @staticmethod
+    def _check_and_publish(ctx: LoadContext) -> int:
+        conn = ctx.conn
+        t = "stage_premises"
+        reject_where(ctx, t, "uprn IS NULL OR uprn <= 0 OR uprn > 999999999999", "uprn", "uprn",
+                     "CASE WHEN uprn IS NULL THEN 'missing UPRN' ELSE "
+                     "'UPRN must be a positive whole number of at most 12 digits' END")
+        normalise_postcodes(ctx, t)
+        reject_where(ctx, t, "(x = 0 AND y = 0) OR (lat = 0 AND lon = 0)", "coordinates",
+                     "coalesce(x, lat) || ',' || coalesce(y, lon)", "'no coordinates (0,0)'")
+        reject_where(ctx, t, "x IS NULL AND lat BETWEEN -8.75 AND 1.8 AND lon BETWEEN 49.8 AND 60.95",
+                     "latitude/longitude", "lat || ',' || lon", "'latitude and longitude look swapped'")
+        conn.execute(
+            f"""ALTER TABLE {t} ADD COLUMN geom geometry(Point, 27700),
+                              ADD COLUMN approximate boolean NOT NULL DEFAULT false""")
+        conn.execute(
+            f"""UPDATE {t} SET geom = CASE
+                    WHEN x IS NOT NULL AND y IS NOT NULL THEN
+                        CASE WHEN srid = 27700 THEN ST_SetSRID(ST_MakePoint(x, y), 27700)
+                             ELSE ST_Transform(ST_SetSRID(ST_MakePoint(x, y), srid), 27700) END
+                    WHEN lat IS NOT NULL AND lon IS NOT NULL THEN
+                        ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), 27700)
+                    END""")
+        conn.execute(
+            f"""UPDATE {t} s SET geom = p.geom, approximate = true FROM {SCHEMA}.postcode p
+                WHERE s.geom IS NULL AND s.postcode = p.postcode""")
+        reject_where(ctx, t, "geom IS NULL", "coordinates",
+                     "coalesce(postcode, coalesce(x::text, '') || ',' || coalesce(y::text, ''))",
+                     "CASE WHEN postcode IS NOT NULL AND x IS NULL AND lat IS NULL THEN "
+                     "'no coordinates, and the postcode is not loaded' ELSE 'missing coordinates' END")
+        reject_where(ctx, t, "NOT ST_Intersects(geom, ST_MakeEnvelope(0, 0, 700000, 1250000, 27700))",
+                     "coordinates", "round(ST_X(geom)) || ',' || round(ST_Y(geom))",
+                     "'outside Great Britain'")
+        reject_duplicates(ctx, t, ["uprn"], "UPRN", "uprn")
+        approx = conn.execute(f"SELECT count(*) FROM {t} WHERE approximate").fetchone()[0]
+        if approx:
+            ctx.notes.append(f"{approx:,} premises placed at their postcode centroid (approximate)")
+        return publish_premises(ctx, t)
+
