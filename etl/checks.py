@@ -26,14 +26,15 @@ def reject_where(ctx: LoadContext, table: str, condition: str, column: str, valu
 
 
 def reject_duplicates(ctx: LoadContext, table: str, key: list[str], what: str,
-                      column: str) -> int:
-    """Keep the first row of each ``key`` (file order, then line); reject the others."""
+                      column: str, value: str | None = None) -> int:
+    """Keep the first row of each ``key`` (file order, then line); reject the others.
+    ``value`` is the SQL for the reject's value (default: the key columns)."""
     keys = ", ".join(key)
     dup = ctx.conn.execute(
         f"SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1 LIMIT 1").fetchone()
     if not dup:
         return 0
-    value = " || ' ' || ".join(f"{k}::text" for k in key)
+    value = value or " || ' ' || ".join(f"{k}::text" for k in key)
     n = ctx.conn.execute(
         f"""WITH ranked AS (
                 SELECT ctid, file, line, {value} AS value, row_number() OVER w AS rn,

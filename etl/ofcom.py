@@ -150,7 +150,7 @@ class OfcomCoverageLoader:
         reject_where(ctx, "stage_cov", "all_premises < 0 OR all_premises <> trunc(all_premises)",
                      "All Premises", "all_premises", "'premises count must be a whole number >= 0'")
         reject_duplicates(ctx, "stage_cov", ["postcode", "residential_only"], "postcode",
-                          "postcode_space")
+                          "postcode_space", value="postcode")
         cols = ["all_premises"] + [c.name for c in PERCENT_COLUMNS]
         loaded = ctx.conn.execute(
             f"""INSERT INTO {SCHEMA}.ev_postcode_coverage (release_id, postcode, residential_only,
@@ -240,11 +240,11 @@ class OfcomPerformanceLoader:
 
 _REJECTED = object()  # a line already kept as a reject (counts as read)
 
-API_FIELDS = {
-    "max_down": "MaxPredictedDown", "max_up": "MaxPredictedUp",
+API_FIELDS = {  # in the order the API publishes them
     "bb_down": "MaxBbPredictedDown", "bb_up": "MaxBbPredictedUp",
     "sfbb_down": "MaxSfbbPredictedDown", "sfbb_up": "MaxSfbbPredictedUp",
     "ufbb_down": "MaxUfbbPredictedDown", "ufbb_up": "MaxUfbbPredictedUp",
+    "max_down": "MaxPredictedDown", "max_up": "MaxPredictedUp",
 }
 
 

@@ -30,3 +30,9 @@ def test_normalise_postcode(raw, expected):
 def test_postcode_area():
     assert postcode_area("CF10 1AA") == "CF"
     assert postcode_area("W1A 0AX") == "W"
+
+
+@pytest.mark.parametrize("raw", ["CF10 1AA", "cf101aa", "CF10  1AA", " cf10 1aa ", "CF10\u00a01AA",
+                                 '"SA1 1AA"', "W1A0AX", "", "CF10", "12345", "CF10 1AAA", "NP4 0AA"])
+def test_sql_and_python_normalise_postcodes_alike(db, raw):
+    assert db.execute("SELECT gapmap.normalise_postcode(%s)", (raw,)).fetchone()[0] == normalise_postcode(raw)
