@@ -1,21 +1,39 @@
 """Loaders: one module per source format, plus the shared machinery (reading, staging, checks,
-load runs, rejects). ``LOADERS`` maps a load kind (``connectivity load KIND``) to its loader."""
+load runs, rejects). ``LOADERS[kind]`` is the loader class for ``connectivity load KIND``; each
+module is imported only when its kind is used (GDAL and rasterio take a while to import)."""
 
-from .bduk import BdukLoader
-from .boundaries import BoundariesLoader
-from .codepoint import PostcodesLoader
-from .ofcom import OfcomApiLoader, OfcomCoverageLoader, OfcomPerformanceLoader
-from .os_open_uprn import UprnLoader
-from .premises import PremisesLoader
-from .raster import SpeedRasterLoader
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+
 from .runs import LoadResult, run_load
 
-LOADERS = {
-    loader.kind: loader
-    for loader in (
-        BoundariesLoader, PostcodesLoader, UprnLoader, PremisesLoader, BdukLoader,
-        OfcomCoverageLoader, OfcomPerformanceLoader, OfcomApiLoader, SpeedRasterLoader,
-    )
+_WHERE = {
+    "boundaries": "etl.boundaries:BoundariesLoader",
+    "postcodes": "etl.codepoint:PostcodesLoader",
+    "uprn": "etl.os_open_uprn:UprnLoader",
+    "premises": "etl.premises:PremisesLoader",
+    "bduk": "etl.bduk:BdukLoader",
+    "ofcom-coverage": "etl.ofcom:OfcomCoverageLoader",
+    "ofcom-performance": "etl.ofcom:OfcomPerformanceLoader",
+    "ofcom-api": "etl.ofcom:OfcomApiLoader",
+    "speed-raster": "etl.raster:SpeedRasterLoader",
 }
+
+
+class _Loaders(Mapping):
+    def __getitem__(self, kind: str):
+        module, _, name = _WHERE[kind].partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WHERE)
+
+    def __len__(self) -> int:
+        return len(_WHERE)
+
+
+LOADERS = _Loaders()
 
 __all__ = ["LOADERS", "LoadResult", "run_load"]

@@ -63,3 +63,12 @@ def test_docker_compose_wires_postgis_and_the_app():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for source in re.findall(r"^COPY (\S+)", dockerfile, re.M):
         assert (ROOT / source).exists(), source
+
+
+def test_every_loader_kind_is_registered_under_its_own_name_and_has_a_cli_command():
+    from etl import LOADERS
+
+    load_group = main.commands["load"]
+    for kind in LOADERS:
+        assert LOADERS[kind].kind == kind
+        assert kind in load_group.commands

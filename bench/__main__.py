@@ -1,0 +1,47 @@
+"""``python -m bench --scale small|wales [--json] [--only NAME]``"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+from connectivity.settings import load_settings
+
+from . import load_uprn
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALES = {
+    # file sizes (premises) for the OS Open UPRN load; two sizes show memory does not grow
+    "small": [50_000, 200_000],
+    "wales": [500_000, 2_000_000],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    parser.add_argument("--only", choices=["load_uprn"], default=None)
+    args = parser.parse_args()
+    settings = load_settings()
+    cache = settings.cache_dir / "bench"
+    report = {
+        "scale": args.scale,
+        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "benchmarks": [load_uprn.run(settings.conninfo, SCALES[args.scale], cache)],
+    }
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+        return
+    print(f"# Benchmarks ({args.scale}) on {report['machine']['cpus']} CPUs, {report['machine']['platform']}\n")
+    print("## OS Open UPRN load\n")
+    print(load_uprn.markdown(report["benchmarks"][0]))
+
+
+if __name__ == "__main__":
+    main()
