@@ -259,6 +259,7 @@ def _do_load(ctx, kind: str, paths, release, force, as_json, options=None, synth
             click.echo(f"{kind}: {r['message']}")
             return
         filtered = f", filtered {r['rows_filtered']:,}" if r["rows_filtered"] else ""
+        click.echo(f"{kind}: {r['format']}")
         click.echo(f"{kind}: run {r['run_id']}"
                    + (f" (release {r['release']})" if r["release"] else "")
                    + f": read {r['rows_read']:,}, loaded {r['rows_loaded']:,}, "

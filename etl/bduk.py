@@ -51,6 +51,7 @@ _STATUS_SQL = " ".join(
 
 class BdukLoader:
     kind = KIND
+    describes = "BDUK UPRN release (CSV)"
     suffixes = (".csv", ".zip", ".gz")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:

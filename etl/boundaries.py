@@ -76,6 +76,7 @@ def find_columns(columns: Sequence[str], level: str, options: dict[str, Any], fi
 
 class BoundariesLoader:
     kind = KIND
+    describes = "boundaries (GeoJSON / GeoPackage / Shapefile)"
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
         level = options.get("level")

@@ -52,6 +52,7 @@ GB_LON = (-8.75, 1.8)
 
 class PostcodesLoader:
     kind = KIND
+    describes = "postcode centroids (Code-Point Open / headered CSV / NSPL)"
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
         return {}

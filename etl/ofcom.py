@@ -116,6 +116,7 @@ def _reject_out_of_range(ctx: LoadContext, table: str, columns: list[Column], lo
 
 class OfcomCoverageLoader:
     kind = "ofcom-coverage"
+    describes = "Ofcom Connected Nations fixed coverage (CSV)"
     suffixes = (".csv", ".zip", ".gz")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +206,7 @@ PERFORMANCE_COLUMNS = [
 
 class OfcomPerformanceLoader:
     kind = "ofcom-performance"
+    describes = "Ofcom Connected Nations postcode performance (CSV)"
     suffixes = (".csv", ".zip", ".gz")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
@@ -254,6 +256,7 @@ class OfcomApiLoader:
     A reject's line is the JSON-lines line, or the item's position in a one-document file."""
 
     kind = "ofcom-api"
+    describes = "Ofcom coverage-API responses (JSON / JSON lines)"
     suffixes = (".json", ".jsonl", ".ndjson", ".zip", ".gz")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:

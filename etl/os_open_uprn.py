@@ -71,6 +71,7 @@ def within_filter(ctx: LoadContext, codes: list[str]) -> str:
 
 class UprnLoader:
     kind = KIND
+    describes = "OS Open UPRN (CSV)"
     suffixes = (".csv", ".zip", ".gz")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
@@ -108,41 +109,44 @@ class UprnLoader:
                     ELSE 'outside Great Britain''s National Grid extent'
                   END
                 FROM stage_uprn WHERE ({bad_uprn}) OR ({bad_xy})""", (ctx.run_id,)).rowcount)
-        conn.execute(
-            f"""CREATE TEMP TABLE uprn_valid ON COMMIT DROP AS
-                SELECT uprn, ST_SetSRID(ST_MakePoint(x, y), 27700) AS geom,
-                       NULL::text AS postcode, false AS approximate, file_no, file, line
-                FROM stage_uprn WHERE NOT (({bad_uprn}) OR ({bad_xy}))""")
+        good = f"NOT (({bad_uprn}) OR ({bad_xy}))"
         # duplicates: the first occurrence (file order, then line) wins. A unique index proves
         # there are none in a fraction of the time a GROUP BY takes to find them.
         try:
             with conn.transaction():
-                conn.execute("CREATE UNIQUE INDEX ON uprn_valid (uprn)")
+                conn.execute(f"CREATE UNIQUE INDEX stage_uprn_unique ON stage_uprn (uprn) WHERE {good}")
         except psycopg.errors.UniqueViolation:
-            self._drop_duplicates(ctx)
+            self._drop_duplicates(ctx, good)
+        valid = (f"SELECT uprn, ST_SetSRID(ST_MakePoint(x, y), 27700) AS geom, "
+                 f"NULL::text AS postcode, false AS approximate FROM stage_uprn WHERE {good}")
         filtered = 0
         within = ctx.options.get("within")
         if within:
+            conn.execute(f"CREATE TEMP TABLE uprn_valid ON COMMIT DROP AS {valid}")
             parts = within_filter(ctx, within)
             filtered = conn.execute(
                 f"""DELETE FROM uprn_valid v WHERE NOT EXISTS (
                         SELECT 1 FROM {parts} w WHERE ST_DWithin(w.geom, v.geom, {WITHIN_TOLERANCE_M}))"""
             ).rowcount
             ctx.notes.append(f"{filtered:,} premises outside --within were left out")
+        else:
+            # no copy of 2 million rows: the publish step reads through the view
+            conn.execute(f"CREATE TEMP VIEW uprn_valid AS {valid}")
         return publish_premises(ctx, "uprn_valid"), filtered
 
     @staticmethod
-    def _drop_duplicates(ctx: LoadContext) -> None:
+    def _drop_duplicates(ctx: LoadContext, good: str) -> None:
         conn = ctx.conn
         ctx.rejects.counted(conn.execute(
             f"""WITH ranked AS (
                     SELECT ctid, uprn, file, line, row_number() OVER w AS rn,
                            first_value(file) OVER w AS first_file,
                            first_value(line) OVER w AS first_line
-                    FROM uprn_valid
-                    WHERE uprn IN (SELECT uprn FROM uprn_valid GROUP BY uprn HAVING count(*) > 1)
+                    FROM stage_uprn
+                    WHERE {good} AND uprn IN (
+                        SELECT uprn FROM stage_uprn WHERE {good} GROUP BY uprn HAVING count(*) > 1)
                     WINDOW w AS (PARTITION BY uprn ORDER BY file_no, line)),
-                gone AS (DELETE FROM uprn_valid v USING ranked r
+                gone AS (DELETE FROM stage_uprn v USING ranked r
                          WHERE v.ctid = r.ctid AND r.rn > 1
                          RETURNING r.file, r.line, r.uprn, r.first_file, r.first_line)
                 INSERT INTO {SCHEMA}.reject (run_id, file, line, column_name, value, reason)

@@ -36,6 +36,7 @@ VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
 
 class PremisesLoader:
     kind = KIND
+    describes = "premises (CSV / GeoPackage / GeoJSON)"
     suffixes = (".csv", ".gz", ".zip") + VECTOR_SUFFIXES
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ MAX_CELLS = 400_000_000
 
 class SpeedRasterLoader:
     kind = "speed-raster"
+    describes = "speed surface (GeoTIFF)"
     suffixes = (".tif", ".tiff")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:

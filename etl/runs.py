@@ -46,6 +46,7 @@ class LoadResult:
     seconds: float = 0.0
     notes: list[str] = dataclasses.field(default_factory=list)
     message: str | None = None
+    format: str | None = None  # what the loader read the files as
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -228,7 +229,7 @@ def run_load(
         return LoadResult(
             loader.kind, "succeeded", run_id, ctx.release, files, counts.rows_read,
             counts.rows_loaded, rejects.count, counts.rows_filtered,
-            time.monotonic() - started, notes,
+            time.monotonic() - started, notes, format=_format(loader, files),
         )
     except BaseException as exc:
         # The transaction above has rolled back. Record the failure on its own (best effort:
@@ -239,6 +240,14 @@ def run_load(
         raise
     finally:
         conn.close()
+
+
+def _format(loader: Loader, files: list[dict]) -> str:
+    """'OS Open UPRN (CSV), from zip' - the loader's format and the containers it opened."""
+    containers = sorted({c for f in files for c in ("zip", "gzip")
+                         if f["name"].lower().endswith({"zip": ".zip", "gzip": ".gz"}[c])})
+    text = getattr(loader, "describes", loader.kind)
+    return text + (f", from {' and '.join(containers)}" if containers else "")
 
 
 def _record_failure(conn, kind, release, print_, files, options, started_at, exc) -> None:

@@ -95,6 +95,7 @@ def test_duplicates_across_files_and_zip_and_gzip_inputs(settings, db, tmp_path)
     gz.write_bytes(gzip.compress((HEADER + "10002,1,1,,\r\n10003,318300,176230,,\r\n").encode()))
     result = run_load(settings, UprnLoader(), [zipped, gz])
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 3, 1)
+    assert result.format == "OS Open UPRN (CSV), from gzip and zip"
     assert rejects(db, result.run_id) == [(
         "more.csv.gz", 2, "UPRN", "10002",
         "duplicate UPRN: first seen in osopenuprn_202601_csv.zip!osopenuprn_202601.csv line 3")]

@@ -152,3 +152,21 @@ def test_create_app_reads_nothing_at_import():
         del sys.modules[name]
     module = importlib.import_module("webmap")
     assert callable(module.create_app)
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("en", "<strong>Synthetic demo data.</strong>"),
+    ("cy", "<strong>Data arddangos synthetig.</strong>"),
+])
+def test_synthetic_demo_data_is_labelled_on_every_data_page(client, lang, text):
+    for page in (f"/{lang}/", f"/{lang}/areas"):
+        html = client.get(page).get_data(as_text=True)
+        assert text in html, page
+    assert "Synthetic demo premises and speeds" in client.get("/en/").get_data(as_text=True)
+
+
+def test_areas_table_counts_premises(client):
+    html = client.get("/en/areas").get_data(as_text=True)
+    merthyr = re.search(r"<td>W06000024</td>(.*?)</tr>", html, re.S).group(1)
+    assert re.findall(r'<td class="num">([^<]+)</td>', merthyr)[-1] == "28,602"
+    assert '<td class="num">63,225</td>' in html

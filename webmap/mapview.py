@@ -90,7 +90,7 @@ def colour_for(value: int, breaks: list[int]) -> str:
 
 
 def build_map(
-    geojson: dict[str, Any], lang: str, settings: Settings, static_url
+    geojson: dict[str, Any], lang: str, settings: Settings, static_url, synthetic: bool = False
 ) -> RenderedMap:
     """A Leaflet map of the areas in ``geojson``, shaded by postcode count, labelled in ``lang``."""
     features = geojson["features"]
@@ -102,6 +102,7 @@ def build_map(
         alt = area_name(props, other)
         props["label"] = name if alt == name else f"{name} ({alt})"
         props["postcodes_text"] = format_decimal(props["postcodes"])
+        props["premises_text"] = format_decimal(props["premises"])
         props["fill"] = colour_for(props["postcodes"], breaks)
 
     fmap = folium.Map(
@@ -114,6 +115,8 @@ def build_map(
         "Boundaries and postcodes: © Crown copyright and database right 2025 (OS, Royal Mail, "
         "ONS), OGL v3"
     )
+    if synthetic:
+        attribution = _("Synthetic demo premises and speeds") + " | " + attribution
     if settings.online_basemap:
         folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution,
                          name=_("Base map"), max_zoom=19).add_to(fmap)
@@ -126,8 +129,8 @@ def build_map(
         },
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.9},
         tooltip=folium.GeoJsonTooltip(
-            fields=["label", "postcodes_text"],
-            aliases=[_("Local authority"), _("Postcodes")],
+            fields=["label", "postcodes_text", "premises_text"],
+            aliases=[_("Local authority"), _("Postcodes"), _("Premises")],
             sticky=True,
         ),
     ).add_to(fmap)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
 from connectivity.areas import area_geojson, area_summaries
+from connectivity.releases import synthetic_loaded
 
 from .i18n import LANGUAGES, negotiate
 from .mapview import build_map
@@ -45,19 +46,22 @@ def map_page():
     settings = current_app.config["GAPMAP_SETTINGS"]
     with db_connection() as conn:
         geojson = area_geojson(conn, "la")
+        synthetic = synthetic_loaded(conn)
     rendered = build_map(geojson, g.lang, settings,
-                         lambda path: url_for("static", filename=path))
+                         lambda path: url_for("static", filename=path), synthetic=synthetic)
     total = sum(f["properties"]["postcodes"] for f in geojson["features"])
     return render_template("map.html", map=rendered, areas=len(geojson["features"]),
-                           postcodes_total=total)
+                           postcodes_total=total, synthetic=synthetic)
 
 
 @bp.get("/<lang>/areas")
 def areas_page():
     with db_connection() as conn:
         areas = area_summaries(conn, "la")
-    return render_template("areas.html", areas=areas,
-                           postcodes_total=sum(a["postcodes"] for a in areas))
+        synthetic = synthetic_loaded(conn)
+    return render_template("areas.html", areas=areas, synthetic=synthetic,
+                           postcodes_total=sum(a["postcodes"] for a in areas),
+                           premises_total=sum(a["premises"] for a in areas))
 
 
 def switch_url(lang: str) -> str:
