@@ -301,37 +301,26 @@ def load_premises(ctx, paths, release, force, synthetic, as_json, crs) -> None:
     _do_load(ctx, "premises", paths, release, force, as_json, {"crs": crs}, synthetic)
 
 
-@load.command("bduk")
-@_load_common
-@click.pass_context
-def load_bduk(ctx, paths, release, force, synthetic, as_json) -> None:
-    """BDUK UPRN release CSVs (one or many, a folder or the zip); release from YYYYMM_ names."""
-    _do_load(ctx, "bduk", paths, release, force, as_json, synthetic=synthetic)
+def _simple_load_command(kind: str, help_text: str) -> None:
+    """A `load KIND` command with only the common options."""
+
+    @load.command(kind, help=help_text)
+    @_load_common
+    @click.pass_context
+    def command(ctx, paths, release, force, synthetic, as_json) -> None:
+        _do_load(ctx, kind, paths, release, force, as_json, synthetic=synthetic)
 
 
-@load.command("ofcom-coverage")
-@_load_common
-@click.pass_context
-def load_ofcom_coverage(ctx, paths, release, force, synthetic, as_json) -> None:
-    """Ofcom Connected Nations fixed coverage: postcode files (many, a folder or the release zip),
-    output-area or local-authority files. Every header vintage we know is recognised."""
-    _do_load(ctx, "ofcom-coverage", paths, release, force, as_json, synthetic=synthetic)
-
-
-@load.command("ofcom-performance")
-@_load_common
-@click.pass_context
-def load_ofcom_performance(ctx, paths, release, force, synthetic, as_json) -> None:
-    """Ofcom Connected Nations postcode performance files (measured line speeds)."""
-    _do_load(ctx, "ofcom-performance", paths, release, force, as_json, synthetic=synthetic)
-
-
-@load.command("ofcom-api")
-@_load_common
-@click.pass_context
-def load_ofcom_api(ctx, paths, release, force, synthetic, as_json) -> None:
-    """Saved Ofcom coverage-API responses (JSON per postcode, or JSON lines): premises level."""
-    _do_load(ctx, "ofcom-api", paths, release, force, as_json, synthetic=synthetic)
+for _kind, _help in (
+    ("bduk", "BDUK UPRN release CSVs (one or many, a folder or the zip); release from YYYYMM_ names."),
+    ("ofcom-coverage", "Ofcom Connected Nations fixed coverage: postcode files (many, a folder or "
+     "the release zip), output-area or local-authority files. Every header vintage we know is "
+     "recognised."),
+    ("ofcom-performance", "Ofcom Connected Nations postcode performance files (measured line speeds)."),
+    ("ofcom-api", "Saved Ofcom coverage-API responses (JSON per postcode, or JSON lines): "
+     "premises level."),
+):
+    _simple_load_command(_kind, _help)
 
 
 @load.command("speed-raster")

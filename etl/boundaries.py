@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pyogrio
 import shapely
 
 from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
-from .runs import Counts, LoadContext
+from .reading import read_vector
+from .runs import Counts, LoadContext, copy_rows
 
 KIND = "boundaries"
 LEVELS = {
@@ -106,21 +106,8 @@ class BoundariesLoader:
 
     def _stage_file(self, ctx: LoadContext, file_no: int, path: Path, level: str) -> int:
         label = path.name
-        source = f"/vsigzip/{path}" if path.name.lower().endswith(".gz") else str(path)
-        try:
-            frame = pyogrio.read_dataframe(source)
-        except Exception as exc:  # pyogrio raises several types for unreadable data
-            raise InputError(f"cannot read as a vector dataset ({exc})", file=label) from None
-        if len(frame) == 0:
-            raise InputError("the file holds no features", file=label)
-        if frame.crs is None:
-            if not ctx.options.get("crs"):
-                raise InputError(
-                    "the file declares no coordinate reference system", file=label,
-                    hint="say which with --crs EPSG:27700 (or EPSG:4326)",
-                )
-            frame = frame.set_crs(ctx.options["crs"])
-        elif ctx.options.get("crs"):
+        frame, declared = read_vector(path, ctx.options.get("crs"))
+        if declared and ctx.options.get("crs"):
             ctx.notes.append(f"{label}: declared CRS {frame.crs.to_string()} used, --crs ignored")
         columns = [c for c in frame.columns if c != "geometry"]
         cols = find_columns(columns, level, ctx.options, label)
@@ -152,11 +139,8 @@ class BoundariesLoader:
                 continue
             rows.append((file_no, label, index, code.upper(), _text(name_en), _text(name_cy),
                          cols["vintage"], shapely.to_wkb(geom)))
-        with ctx.conn.cursor().copy(
-            "COPY stage_area (file_no, file, line, code, name_en, name_cy, vintage, wkb) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(ctx.conn, "stage_area",
+                  ("file_no", "file", "line", "code", "name_en", "name_cy", "vintage", "wkb"), rows)
         ctx.rejects.flush()
         return len(frame)
 

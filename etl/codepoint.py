@@ -19,7 +19,7 @@ from connectivity.postcodes import normalise_postcode
 
 from .columns import Field, match_columns
 from .reading import DecodedLines, members, read_csv
-from .runs import Counts, LoadContext
+from .runs import Counts, LoadContext, copy_rows
 
 KIND = "postcodes"
 _DOC = re.compile(r"(^|[!/])doc/", re.I)
@@ -93,12 +93,9 @@ class PostcodesLoader:
             def flush() -> None:
                 nonlocal seen_bytes
                 if chunk:
-                    with ctx.conn.cursor().copy(
-                        "COPY stage_postcode (file_no, file, line, postcode, x, y, srid, pqi, "
-                        "la_code, ward_code) FROM STDIN"
-                    ) as copy:
-                        for row in chunk:
-                            copy.write_row(row)
+                    copy_rows(ctx.conn, "stage_postcode",
+                              ("file_no", "file", "line", "postcode", "x", "y", "srid", "pqi",
+                               "la_code", "ward_code"), chunk)
                     chunk.clear()
                 ctx.rejects.flush()
                 ctx.progress.advance(lines.bytes_read - seen_bytes)

@@ -22,7 +22,7 @@ from .checks import normalise_postcodes, reject_duplicates, reject_where
 from .columns import Field
 from .reading import members, normalise_header
 from .releases import ensure_release
-from .runs import Counts, LoadContext
+from .runs import Counts, LoadContext, copy_rows
 from .staging import Column, Stage, peek_header
 
 
@@ -272,11 +272,7 @@ class OfcomApiLoader:
         rows: list[tuple] = []
 
         def flush() -> None:
-            with conn.cursor().copy(
-                f"COPY stage_api (file_no, file, line, uprn, {', '.join(API_FIELDS)}) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row(row)
+            copy_rows(conn, "stage_api", ("file_no", "file", "line", "uprn", *API_FIELDS), rows)
             rows.clear()
             ctx.rejects.flush()
 

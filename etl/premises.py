@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pyogrio
 import shapely
 from pyproj import CRS
 
@@ -18,8 +17,8 @@ from connectivity.errors import InputError
 from .checks import normalise_postcodes, reject_duplicates, reject_where
 from .columns import Field
 from .premises_table import publish_premises
-from .reading import members
-from .runs import Counts, LoadContext
+from .reading import members, read_vector
+from .runs import Counts, LoadContext, copy_rows
 from .staging import Column, Stage
 
 KIND = "premises"
@@ -71,19 +70,8 @@ class PremisesLoader:
 
     def _vector(self, ctx: LoadContext, file_no: int, path: Path) -> int:
         label = path.name
-        try:
-            frame = pyogrio.read_dataframe(path)
-        except Exception as exc:  # pyogrio raises several types for unreadable data
-            raise InputError(f"cannot read as a vector dataset ({exc})", file=label) from None
-        if len(frame) == 0:
-            raise InputError("the file holds no features", file=label)
-        crs = frame.crs
-        if crs is None:
-            if not ctx.options.get("crs"):
-                raise InputError("the file declares no coordinate reference system", file=label,
-                                 hint="say which with --crs EPSG:27700 (or EPSG:4326)")
-            crs = CRS.from_user_input(ctx.options["crs"])
-        epsg = CRS.from_user_input(crs).to_epsg()
+        frame, _ = read_vector(path, ctx.options.get("crs"))
+        epsg = CRS.from_user_input(frame.crs).to_epsg()
         if not epsg:
             frame, epsg = frame.to_crs(27700), 27700
         by_lower = {c.lower(): c for c in frame.columns}
@@ -107,11 +95,8 @@ class PremisesLoader:
                 continue
             rows.append((file_no, label, index, uprn_value, x, y,
                          None if postcode is None or postcode != postcode else str(postcode), epsg))
-        with ctx.conn.cursor().copy(
-            "COPY stage_premises (file_no, file, line, uprn, x, y, postcode, srid) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(ctx.conn, "stage_premises",
+                  ("file_no", "file", "line", "uprn", "x", "y", "postcode", "srid"), rows)
         ctx.rejects.flush()
         return len(frame)
 

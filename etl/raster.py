@@ -21,7 +21,7 @@ from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
 from .releases import ensure_release
-from .runs import Counts, LoadContext
+from .runs import Counts, LoadContext, copy_rows
 
 CHUNK = 200_000
 MAX_CELLS = 400_000_000
@@ -127,9 +127,8 @@ class SpeedRasterLoader:
                 for i in np.flatnonzero(bad):
                     ctx.rejects.add(label, None, f"band {band}", float(values[i]),
                                     f"negative or infinite speed in the cell of premises {uprn[i]}")
-                with conn.cursor().copy("COPY stage_raster (uprn, value) FROM STDIN") as copy:
-                    for u, v in zip(uprn[good].tolist(), values[good].tolist(), strict=True):
-                        copy.write_row((u, v))
+                copy_rows(conn, "stage_raster", ("uprn", "value"),
+                          zip(uprn[good].tolist(), values[good].tolist(), strict=True))
                 ctx.rejects.flush()
                 read += len(rows)
                 loaded += int(good.sum())

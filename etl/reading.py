@@ -106,3 +106,24 @@ def read_csv(lines: DecodedLines, *, delimiter: str = ",") -> Iterator[CsvRow]:
     except csv.Error as exc:
         raise InputError(f"malformed CSV ({exc})", file=lines.label, line=reader.line_num) from None
 
+
+
+def read_vector(path: Path, crs: str | None):
+    """A vector file (GeoJSON, GeoPackage, Shapefile; plain, .gz or .zip) as a GeoDataFrame with a
+    CRS: the file's own, else ``crs`` (the --crs option), else an :class:`InputError`.
+    Returns ``(frame, declared)``: whether the file declared its CRS itself."""
+    import pyogrio
+
+    source = f"/vsigzip/{path}" if path.name.lower().endswith(".gz") else str(path)
+    try:
+        frame = pyogrio.read_dataframe(source)
+    except Exception as exc:  # pyogrio raises several types for unreadable data
+        raise InputError(f"cannot read as a vector dataset ({exc})", file=path.name) from None
+    if len(frame) == 0:
+        raise InputError("the file holds no features", file=path.name)
+    if frame.crs is not None:
+        return frame, True
+    if not crs:
+        raise InputError("the file declares no coordinate reference system", file=path.name,
+                         hint="say which with --crs EPSG:27700 (or EPSG:4326)")
+    return frame.set_crs(crs), False

@@ -76,11 +76,8 @@ class RejectSink:
     def flush(self) -> None:
         if not self._buffer:
             return
-        with self.conn.cursor().copy(
-            f"COPY {SCHEMA}.reject (run_id, file, line, column_name, value, reason) FROM STDIN"
-        ) as copy:
-            for row in self._buffer:
-                copy.write_row(row)
+        copy_rows(self.conn, f"{SCHEMA}.reject",
+                  ("run_id", "file", "line", "column_name", "value", "reason"), self._buffer)
         self._buffer.clear()
 
 
@@ -131,6 +128,13 @@ def expand_inputs(paths: Sequence[Path], suffixes: tuple[str, ...] | None) -> li
         else:
             out.append(path)
     return out
+
+
+def copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], rows) -> None:
+    """COPY an iterable of tuples into ``table (columns)`` (text format, one round trip)."""
+    with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

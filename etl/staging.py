@@ -27,7 +27,7 @@ from connectivity.errors import InputError
 
 from .columns import Field, match_columns
 from .reading import DecodedLines, Member, read_csv
-from .runs import LoadContext
+from .runs import LoadContext, copy_rows
 
 CHUNK_BYTES = 1 << 20
 CAREFUL_CHUNK_ROWS = 50_000
@@ -167,11 +167,7 @@ class Stage:
 
         def flush() -> None:
             if good:
-                with conn.cursor().copy(
-                    f"COPY {self.name} (line, {', '.join(copy_names)}) FROM STDIN"
-                ) as copy:
-                    for row in good:
-                        copy.write_row(row)
+                copy_rows(conn, self.name, ("line", *copy_names), good)
                 good.clear()
             self.ctx.rejects.flush()
 
