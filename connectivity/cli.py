@@ -319,6 +319,7 @@ for _kind, _help in (
     ("ofcom-performance", "Ofcom Connected Nations postcode performance files (measured line speeds)."),
     ("ofcom-api", "Saved Ofcom coverage-API responses (JSON per postcode, or JSON lines): "
      "premises level."),
+    ("wimd", "Welsh Index of Multiple Deprivation ranks by LSOA (CSV)."),
 ):
     _simple_load_command(_kind, _help)
 
@@ -351,6 +352,120 @@ def load_boundaries(ctx, paths, release, force, synthetic, as_json, level, code_
     _do_load(ctx, "boundaries", paths, release, force, as_json, {
         "level": level, "code_column": code_column, "name_column": name_column,
         "name_cy_column": name_cy_column, "crs": crs}, synthetic)
+
+
+# ---------------------------------------------------------------------------------------------
+@main.command("classify")
+@click.option("--release", "up_to", default=None, metavar="LABEL",
+              help="Use, for each source, the newest release labelled on or before this one.")
+@click.option("--label", default=None, help="Name of this run (default: the newest release used).")
+@click.option("--list", "list_only", is_flag=True, help="List the classification runs and stop.")
+@json_option
+@click.pass_context
+def classify_cmd(ctx, up_to, label, list_only, as_json) -> None:
+    """Classify every premises: best speed, evidence, status, scheme eligibility; then the
+    statistics of every area. The new run becomes current in one step."""
+    from .classify import classify, list_runs
+    from .db import connect
+    from .rules import load_rules
+
+    settings = _settings(ctx)
+    with connect(settings, autocommit=True) as conn:
+        if list_only:
+            runs = list_runs(conn)
+            _emit(runs, as_json, lambda rs: [click.echo(
+                f"{r['label']:<12} {'current' if r['is_current'] else '':<8} "
+                f"{r['premises']:>10,} premises  rules {r['rules_version']}  "
+                + ", ".join(f"{k} {v}" for k, v in r["releases"].items())) for r in rs])
+            return
+        result = classify(conn, load_rules(settings.rules_file), up_to=up_to, label=label)
+
+    def human(r):
+        click.echo(f"classified {r['premises']:,} premises as {r['label']} in {r['seconds']} s "
+                   f"(rules {r['rules_version']})")
+        click.echo("  status:   " + ", ".join(f"{k} {v:,}" for k, v in r["status"].items()))
+        click.echo("  evidence: " + ", ".join(f"{k} {v:,}" for k, v in r["evidence"].items()))
+        click.echo("  releases: " + ", ".join(f"{k} {v}" for k, v in r["releases"].items()))
+    _emit(result, as_json, human)
+
+
+@main.command("stats")
+@click.option("--level", required=True,
+              type=click.Choice(["la", "ward", "lsoa", "msoa", "constituency", "postcode", "hex"]))
+@click.option("--hex-size", type=int, default=None, help="Hexagon edge in metres (500, 2000, 8000).")
+@click.option("--run", default=None, help="Classification run label (default: the current one).")
+@json_option
+@click.pass_context
+def stats_cmd(ctx, level, hex_size, run, as_json) -> None:
+    """Statistics per area: premises, status counts, expected number below 30 Mbit/s, share,
+    median speed, counts per band and per scheme (and WIMD rank for LSOAs)."""
+    from .db import connect
+    from .outputs import stats
+
+    with connect(_settings(ctx), autocommit=True) as conn:
+        rows = stats(conn, level, run, hex_size)
+
+    def human(items):
+        click.echo(f"{'code':<12} {'name':<28} {'premises':>9} {'below':>7} {'possibly':>8} "
+                   f"{'exp. <30':>9} {'share':>6} {'ABC':>6} {'LBF':>6}")
+        for r in items:
+            name = (r.get("name_en") or "")[:28]
+            click.echo(f"{r['code']:<12} {name:<28} {r['premises']:>9,} {r['below']:>7,} "
+                       f"{r['possibly_below']:>8,} {r['expected_below_30']:>9,.1f} "
+                       f"{(r['share_below'] or 0) * 100:>5.1f}% {r['abc_eligible']:>6,} "
+                       f"{r['lbf_eligible']:>6,}")
+    _emit(rows, as_json, human)
+
+
+@main.command("diff")
+@click.option("--from", "before", required=True, help="Classification run label (older).")
+@click.option("--to", "after", required=True, help="Classification run label (newer).")
+@click.option("--level", default="la", show_default=True,
+              type=click.Choice(["la", "ward", "lsoa", "msoa", "constituency", "postcode"]))
+@click.option("--limit", type=int, default=20, show_default=True,
+              help="How many changed premises to list (0: all).")
+@json_option
+@click.pass_context
+def diff_cmd(ctx, before, after, level, limit, as_json) -> None:
+    """What changed between two classification runs: premises and areas."""
+    from .db import connect
+    from .outputs import diff
+
+    with connect(_settings(ctx), autocommit=True) as conn:
+        result = diff(conn, before, after, level, limit or None)
+
+    def human(d):
+        click.echo(f"{d['premises_changed']:,} premises changed from {d['from']} to {d['to']}")
+        for t in d["status_changes"]:
+            click.echo(f"  {t['from']} -> {t['to']}: {t['premises']:,}")
+        for a in d["areas"]:
+            click.echo(f"  {a['code']} {a['name_en'] or '':<24} expected below 30: "
+                       f"{a['expected_below_30_before'] or 0:,.1f} -> {a['expected_below_30_after'] or 0:,.1f}")
+    _emit(result, as_json, human)
+
+
+@main.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "gpkg", "geojson"]))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--area", "areas", multiple=True, help="Only premises in this area code (repeatable).")
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice(["below", "possibly_below", "above", "unknown"]))
+@click.option("--scheme", default=None, type=click.Choice(["abc", "lbf", "uso", "voucher"]),
+              help="Only premises eligible (or possibly eligible) for this scheme.")
+@click.option("--run", default=None, help="Classification run label (default: the current one).")
+@click.option("--lang", default="en", type=click.Choice(["en", "cy"]), help="Language of the reasons.")
+@json_option
+@click.pass_context
+def export_cmd(ctx, fmt, output, areas, statuses, scheme, run, lang, as_json) -> None:
+    """Export classified premises with evidence, reasons, release and attribution."""
+    from .db import connect
+    from .outputs import export
+
+    with connect(_settings(ctx), autocommit=True) as conn:
+        rows = export(conn, output, fmt, run=run, areas=list(areas), statuses=list(statuses),
+                      scheme=scheme, lang=lang)
+    _emit({"rows": rows, "output": str(output), "format": fmt}, as_json,
+          lambda d: click.echo(f"wrote {d['rows']:,} premises to {d['output']}"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -483,6 +598,7 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
                 click.echo(f"{what}: loaded {result.rows_loaded:,} of {result.rows_read:,} rows "
                            f"({result.rows_rejected:,} rejected) in {result.seconds:.1f} s")
     steps["loads"] = results
+    steps["classifications"] = _demo_classify(settings, as_json)
     if as_json:
         _emit(steps, True, None)
     if do_serve:
@@ -533,12 +649,42 @@ def demo_data(ctx: click.Context, out: Path, scale: str, seed: int, authorities:
     _emit(summary, as_json, human)
 
 
+def _demo_classify(settings: Settings, quiet: bool) -> list[dict]:
+    """Classify each demo release once (2026-01, then 2026-07, which ends up current)."""
+    from .classify import classify, list_runs
+    from .db import connect
+    from .demodata import RELEASES
+    from .rules import load_rules
+
+    done = []
+    with connect(settings, autocommit=True) as conn:
+        existing = {r["label"] for r in list_runs(conn)}
+        for release in RELEASES:
+            if release in existing:
+                if not quiet:
+                    click.echo(f"classification {release}: already done")
+                continue
+            result = classify(conn, load_rules(settings.rules_file), up_to=release)
+            done.append(result)
+            if not quiet:
+                click.echo(f"classification {release}: {result['premises']:,} premises in "
+                           f"{result['seconds']} s")
+    return done
+
+
 def bundled_inputs(settings: Settings) -> list[tuple[str, list[Path], dict, dict]]:
     """The real data `demo` loads from the bundled data folder: (kind, paths, options, extra)."""
     data = settings.data_dir
     inputs = [
         ("boundaries", [data / "boundaries/wales_lad_2025_05_bgc.geojson.gz"], {"level": "la"}, {}),
+        ("boundaries", [data / "boundaries/wales_electoral_wards_2013.geojson.gz"],
+         {"level": "ward"}, {}),
+        ("boundaries", [data / "boundaries/wales_lsoa_2011.geojson.gz"], {"level": "lsoa"}, {}),
+        ("boundaries", [data / "boundaries/wales_msoa_2011.geojson.gz"], {"level": "msoa"}, {}),
+        ("boundaries", [data / "boundaries/wales_westminster_constituencies_2024_07_bgc.geojson.gz"],
+         {"level": "constituency"}, {}),
         ("postcodes", [data / "postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz"], {}, {}),
+        ("wimd", [data / "wimd/wimd_2019_ranks_by_lsoa.csv"], {}, {}),
     ]
     for _, paths, _, _ in inputs:
         for path in paths:

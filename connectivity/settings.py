@@ -59,6 +59,11 @@ def _path(value: Any) -> Path:
     return Path(str(value)).expanduser()
 
 
+def _optional_path(value: Any) -> Path | None:
+    text = str(value).strip() if value is not None else ""
+    return Path(text).expanduser() if text else None
+
+
 def _optional_str(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     return text or None
@@ -123,6 +128,12 @@ SETTINGS: tuple[Setting, ...] = (
         _default_data_dir,
         "Folder of the bundled data that `connectivity demo` loads.",
     ),
+    Setting(
+        "rules_file",
+        _optional_path,
+        None,
+        "Classification and eligibility rules (TOML). Unset: the packaged connectivity/rules.toml.",
+    ),
     Setting("host", str, "127.0.0.1", "Address the web map listens on."),
     Setting("port", _port, 5000, "Port the web map listens on."),
     Setting("default_language", _language, "en", "Language when the browser states none: en or cy."),
@@ -163,6 +174,7 @@ class Settings:
     local_dbname: str
     cache_dir: Path
     data_dir: Path
+    rules_file: Path | None
     host: str
     port: int
     default_language: str

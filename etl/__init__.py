@@ -19,6 +19,7 @@ _WHERE = {
     "ofcom-performance": "etl.ofcom:OfcomPerformanceLoader",
     "ofcom-api": "etl.ofcom:OfcomApiLoader",
     "speed-raster": "etl.raster:SpeedRasterLoader",
+    "wimd": "etl.wimd:WimdLoader",
 }
 
 

@@ -44,6 +44,34 @@ def local_authorities(shared: Path) -> None:
         gzip_file(out, ROOT / "data/boundaries/wales_lad_2025_05_bgc.geojson.gz")
 
 
+def statistical_boundaries(shared: Path) -> None:
+    """Wards (2013, with Welsh names), LSOAs and MSOAs (2011, matching WIMD 2019) and Westminster
+    constituencies (2024), WGS84, with their code and name columns only."""
+    sources = {
+        "wales_electoral_wards_2013": ("wales_boundaries_ukgeojson/wales_electoral_wards_2013.geojson",
+                                       ["WD13CD", "WD13NM", "WD13NMW"]),
+        "wales_lsoa_2011": ("wales_boundaries_ukgeojson/wales_lsoa_2011.geojson", ["LSOA11CD", "LSOA11NM"]),
+        "wales_msoa_2011": ("wales_boundaries_ukgeojson/wales_msoa_2011.geojson", ["MSOA11CD", "MSOA11NM"]),
+        "wales_westminster_constituencies_2024_07_bgc": (
+            "wales_boundaries_ons_2024_2025/wales_westminster_constituencies_2024_07_bgc.geojson",
+            ["PCON24CD", "PCON24NM"]),
+    }
+    for name, (src, columns) in sources.items():
+        frame = pyogrio.read_dataframe(shared / src)[columns + ["geometry"]].sort_values(columns[0])
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / f"{name}.geojson"
+            pyogrio.write_dataframe(frame, out, driver="GeoJSON", layer_options={
+                "COORDINATE_PRECISION": 6, "RFC7946": "YES", "WRITE_NAME": "NO"})
+            gzip_file(out, ROOT / f"data/boundaries/{name}.geojson.gz")
+
+
+def wimd(shared: Path) -> None:
+    dest = ROOT / "data/wimd/wimd_2019_ranks_by_lsoa.csv"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    text = (shared / "wales_wimd_2019/wimd_2019_ranks_by_lsoa.csv").read_text(encoding="utf-8-sig")
+    dest.write_text(text, encoding="utf-8")
+
+
 def postcodes(shared: Path) -> None:
     gzip_file(shared / "wales_postcodes_codepoint_open/wales_postcodes_codepoint_open_2025_10.csv",
               ROOT / "data/postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz")
@@ -82,6 +110,8 @@ def main() -> None:
     postcodes(args.shared)
     calibration_targets(args.shared)
     osm_places(args.shared)
+    statistical_boundaries(args.shared)
+    wimd(args.shared)
     for path in sorted(p for p in (ROOT / "data").rglob("*") if p.is_file() and p.name != "README.md"):
         print(f"{path.relative_to(ROOT)}  {path.stat().st_size:,} bytes")
 

@@ -1,0 +1,36 @@
+-- Classification runs. Each run writes two narrow tables of its own, gapmap.premises_class_<id>
+-- and gapmap.area_stats_<id>, built with CREATE TABLE AS; the views gapmap.premises_class and
+-- gapmap.area_stats point at the current run and are replaced in the run's transaction, so readers
+-- see the old snapshot or the new one, never a half-built one. Older runs stay for `diff`.
+CREATE TABLE gapmap.classification_run (
+    id            integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    label         text        NOT NULL UNIQUE,     -- e.g. 2026-01: the newest release it used
+    releases      jsonb       NOT NULL,            -- {"ofcom-api": "2026-01", "bduk": "2026-01", ...}
+    rules_version text        NOT NULL,
+    rules         jsonb       NOT NULL,
+    premises      bigint      NOT NULL DEFAULT 0,
+    synthetic     boolean     NOT NULL DEFAULT false,
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    is_current    boolean     NOT NULL DEFAULT false
+);
+CREATE UNIQUE INDEX classification_run_current_idx ON gapmap.classification_run (is_current)
+    WHERE is_current;
+
+-- Welsh Index of Multiple Deprivation ranks (1 = most deprived) by LSOA.
+CREATE TABLE gapmap.wimd (
+    lsoa_code        text PRIMARY KEY,
+    lsoa_name        text,
+    wimd_rank        integer NOT NULL CHECK (wimd_rank > 0),
+    income           integer, employment integer, health integer, education integer,
+    services         integer, housing integer, community_safety integer, physical_env integer,
+    run_id           bigint NOT NULL REFERENCES gapmap.load_run (id)
+);
+
+-- Hexagon cells (ST_HexagonGrid in EPSG:27700, size = edge length in metres) that hold premises.
+-- A code always names the same cell, so every classification run can share them.
+CREATE TABLE gapmap.hex_cell (
+    code text PRIMARY KEY,            -- H<size>_<i>_<j>
+    size integer NOT NULL CHECK (size > 0),
+    geom geometry(Polygon, 27700) NOT NULL
+);

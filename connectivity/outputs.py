@@ -1,0 +1,225 @@
+"""What classification gives people: area statistics, release-to-release change, and exports
+(CSV for Excel, GeoPackage for QGIS, GeoJSON) that carry evidence, reasons, releases and the data
+attribution. Exports are written to a temporary file and renamed, so a failure leaves nothing."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .classify import HEX_SIZES, run_by_label
+from .db import SCHEMA
+from .errors import BadRequest, GapmapError
+from .reasons import SCHEMES, reason_sql, source_name_sql
+
+LEVELS = ("la", "ward", "lsoa", "msoa", "constituency", "postcode", "hex")
+STATUSES = ("below", "possibly_below", "above", "unknown")
+ATTRIBUTION = (
+    "Contains OS data (c) Crown copyright and database right 2025; Royal Mail data (c) Royal Mail "
+    "copyright and database right 2025; National Statistics data (c) Crown copyright and database "
+    "right 2025; Ofcom and BDUK data under the Open Government Licence v3.0. Classification by the "
+    "Wales broadband gap map."
+)
+SYNTHETIC_NOTICE = "SYNTHETIC DEMO DATA: premises and speeds are invented. "
+
+
+def stats(conn: psycopg.Connection, level: str, run: str | None = None,
+          hex_size: int | None = None) -> list[dict[str, Any]]:
+    """Statistics per area of ``level`` for a classification run (default: the current one)."""
+    if level not in LEVELS:
+        raise BadRequest(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+    run_id, _ = run_by_label(conn, run)
+    stored = level
+    if level == "hex":
+        size = hex_size or HEX_SIZES[1]
+        if size not in HEX_SIZES:
+            raise BadRequest(f"hexagon size {size} is not kept; use one of {HEX_SIZES}")
+        stored = f"hex{size}"
+    cur = conn.execute(
+        f"""SELECT s.*, a.name_en, a.name_cy FROM {SCHEMA}.area_stats_{run_id} s
+            LEFT JOIN {SCHEMA}.area a ON a.level = s.level AND a.code = s.code
+            WHERE s.level = %s ORDER BY s.code""", (stored,))
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def diff(conn: psycopg.Connection, before: str, after: str, level: str = "la",
+         limit: int | None = None) -> dict[str, Any]:
+    """Premises whose status, band or eligibility changed between two runs, and change per area."""
+    a, a_label = run_by_label(conn, before)
+    b, b_label = run_by_label(conn, after)
+    fields = ["status", "band", "eligible_abc", "eligible_lbf", "eligible_uso", "eligible_voucher"]
+    changed_sql = f"""
+        SELECT coalesce(n.uprn, o.uprn) AS uprn, coalesce(n.postcode, o.postcode) AS postcode,
+               {', '.join(f'o.{f} AS {f}_before, n.{f} AS {f}_after' for f in fields)},
+               o.best_down AS best_down_before, n.best_down AS best_down_after
+        FROM {SCHEMA}.premises_class_{a} o FULL JOIN {SCHEMA}.premises_class_{b} n USING (uprn)
+        WHERE ({', '.join(f'o.{f}' for f in fields)}) IS DISTINCT FROM ({', '.join(f'n.{f}' for f in fields)})
+        ORDER BY 1"""
+    total = conn.execute(f"SELECT count(*) FROM ({changed_sql}) c").fetchone()[0]
+    cur = conn.execute(changed_sql + (f" LIMIT {int(limit)}" if limit else ""))
+    names = [d.name for d in cur.description]
+    premises = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    transitions = conn.execute(
+        f"""SELECT o.status, n.status, count(*) FROM {SCHEMA}.premises_class_{a} o
+            JOIN {SCHEMA}.premises_class_{b} n USING (uprn) WHERE o.status <> n.status
+            GROUP BY 1, 2 ORDER BY 3 DESC""").fetchall()
+    cur = conn.execute(
+        f"""SELECT coalesce(n.code, o.code) AS code, ar.name_en, ar.name_cy,
+                   o.premises AS premises_before, n.premises AS premises_after,
+                   o.expected_below_30 AS expected_below_30_before,
+                   n.expected_below_30 AS expected_below_30_after,
+                   o.abc_eligible AS abc_eligible_before, n.abc_eligible AS abc_eligible_after,
+                   o.lbf_eligible AS lbf_eligible_before, n.lbf_eligible AS lbf_eligible_after
+            FROM (SELECT * FROM {SCHEMA}.area_stats_{a} WHERE level = %(l)s) o
+            FULL JOIN (SELECT * FROM {SCHEMA}.area_stats_{b} WHERE level = %(l)s) n USING (level, code)
+            LEFT JOIN {SCHEMA}.area ar ON ar.level = %(l)s AND ar.code = coalesce(n.code, o.code)
+            ORDER BY 1""", {"l": level})
+    names = [d.name for d in cur.description]
+    areas = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return {"from": a_label, "to": b_label, "premises_changed": total,
+            "status_changes": [{"from": f, "to": t, "premises": n} for f, t, n in transitions],
+            "areas": areas, "premises": premises}
+
+
+EXPORT_COLUMNS = [
+    "uprn", "postcode", "status", "probability_below", "best_down_mbps", "best_up_mbps", "band",
+    "uso", "evidence", "evidence_release", "gigabit_class", "planned_build", "contract_name",
+    "supplier", "final_coverage_date", "eligible_abc", "abc_reason", "eligible_lbf", "lbf_reason",
+    "eligible_uso", "uso_reason", "eligible_voucher", "voucher_reason", "classification",
+    "easting", "northing", "latitude", "longitude", "la_code", "attribution",
+]
+
+
+def _export_query(run_id: int, run_label: str, lang: str, synthetic: bool, areas: list[str],
+                  statuses: list[str], scheme: str | None) -> tuple[str, dict]:
+    where, params = [], {}
+    if areas:
+        where.append(f"""EXISTS (SELECT 1 FROM {SCHEMA}.area a WHERE a.code = ANY(%(areas)s)
+                                 AND ST_Covers(a.geom, p.geom))""")
+        params["areas"] = [a.upper() for a in areas]
+    if statuses:
+        unknown = sorted(set(statuses) - set(STATUSES))
+        if unknown:
+            raise BadRequest(f"unknown status(es) {', '.join(unknown)}; expected {', '.join(STATUSES)}")
+        where.append("c.status = ANY(%(statuses)s)")
+        params["statuses"] = statuses
+    if scheme:
+        if scheme not in SCHEMES:
+            raise BadRequest(f"unknown scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+        where.append(f"c.eligible_{scheme} IN ('eligible', 'possibly')")
+    attribution = (SYNTHETIC_NOTICE if synthetic else "") + ATTRIBUTION
+    sql = f"""
+        SELECT c.uprn, c.postcode, c.status, c.probability_below, c.best_down AS best_down_mbps,
+               c.best_up AS best_up_mbps, c.band, c.uso, c.evidence, c.evidence_release,
+               c.gigabit_class, c.planned_build, c.contract_name, c.supplier, c.final_coverage_date,
+               c.eligible_abc, {reason_sql('abc', lang)} AS abc_reason,
+               c.eligible_lbf, {reason_sql('lbf', lang)} AS lbf_reason,
+               c.eligible_uso, {reason_sql('uso', lang)} AS uso_reason,
+               c.eligible_voucher, {reason_sql('voucher', lang)} AS voucher_reason,
+               %(run)s AS classification,
+               round(ST_X(p.geom)::numeric, 2) AS easting, round(ST_Y(p.geom)::numeric, 2) AS northing,
+               round(ST_Y(ST_Transform(p.geom, 4326))::numeric, 7) AS latitude,
+               round(ST_X(ST_Transform(p.geom, 4326))::numeric, 7) AS longitude,
+               (SELECT a.code FROM {SCHEMA}.area a WHERE a.level = 'la' AND ST_Covers(a.geom, p.geom)
+                LIMIT 1) AS la_code,
+               %(attribution)s AS attribution
+        FROM (SELECT *, {source_name_sql(lang)} AS source_name
+              FROM {SCHEMA}.premises_class_{run_id}) c
+        JOIN {SCHEMA}.premises p USING (uprn)
+        {('WHERE ' + ' AND '.join(where)) if where else ''}
+        ORDER BY c.uprn"""
+    params.update(run=run_label, attribution=attribution)
+    return sql, params
+
+
+def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = None,
+           areas: list[str] = (), statuses: list[str] = (), scheme: str | None = None,
+           lang: str = "en") -> int:
+    """Write the premises of a run (filtered) to ``out``; returns the number of rows."""
+    if fmt not in ("csv", "gpkg", "geojson"):
+        raise BadRequest(f"unknown format {fmt!r}; expected csv, gpkg or geojson")
+    if lang not in ("en", "cy"):
+        raise BadRequest("--lang must be en or cy")
+    run_id, run_label = run_by_label(conn, run)
+    synthetic = conn.execute(f"SELECT synthetic FROM {SCHEMA}.classification_run WHERE id = %s",
+                             (run_id,)).fetchone()[0]
+    sql, params = _export_query(run_id, run_label, lang, synthetic, list(areas), list(statuses), scheme)
+    out = Path(out)
+    folder = out.resolve().parent
+    if not folder.is_dir():
+        raise GapmapError(f"cannot write {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise GapmapError(f"cannot write {out}: the folder {folder} is not writable")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=folder)
+    os.close(fd)
+    try:
+        with conn.transaction():  # the server-side cursor lives in a transaction
+            rows = _write_csv(conn, sql, params, Path(tmp)) if fmt == "csv" else \
+                _write_vector(conn, sql, params, Path(tmp), fmt, run_label, synthetic)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise GapmapError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return rows
+
+
+def _write_csv(conn, sql: str, params: dict, path: Path) -> int:
+    """UTF-8 with BOM and CRLF, which Excel opens cleanly (Welsh letters included)."""
+    rows = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as fh, conn.cursor(name="export") as cur:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        cur.itersize = 20_000
+        cur.execute(sql, params)
+        for row in cur:
+            writer.writerow(["" if v is None else ("true" if v is True else "false" if v is False else v)
+                             for v in row])
+            rows += 1
+    return rows
+
+
+def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label: str,
+                  synthetic: bool) -> int:
+    """GeoPackage (EPSG:27700) or GeoJSON (WGS84), written in chunks with pyogrio."""
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+    from shapely import points
+
+    rows = 0
+    first = True
+    with conn.cursor(name="export") as cur:
+        cur.itersize = 50_000
+        cur.execute(sql, params)
+        while chunk := cur.fetchmany(50_000):
+            frame = pd.DataFrame(chunk, columns=EXPORT_COLUMNS)
+            for col in ("probability_below", "best_down_mbps", "best_up_mbps", "easting",
+                        "northing", "latitude", "longitude"):
+                frame[col] = frame[col].astype("float64")
+            if fmt == "gpkg":
+                geom, crs = points(frame["easting"], frame["northing"]), "EPSG:27700"
+            else:
+                geom, crs = points(frame["longitude"], frame["latitude"]), "EPSG:4326"
+            gdf = gpd.GeoDataFrame(frame, geometry=geom, crs=crs)
+            kwargs: dict[str, Any] = {}
+            if fmt == "gpkg":
+                kwargs["layer"] = "premises"
+                kwargs["metadata"] = {"DESCRIPTION": ((SYNTHETIC_NOTICE if synthetic else "")
+                                                      + f"Classification {run_label}. " + ATTRIBUTION)}
+            pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
+                                    append=not first, **kwargs)
+            first = False
+            rows += len(frame)
+    if first:  # no rows: still a valid, empty file with the columns
+        gdf = gpd.GeoDataFrame(pd.DataFrame(columns=EXPORT_COLUMNS), geometry=[],
+                               crs="EPSG:27700" if fmt == "gpkg" else "EPSG:4326")
+        pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON")
+    return rows
