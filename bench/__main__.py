@@ -10,7 +10,7 @@ from pathlib import Path
 
 from connectivity.settings import load_settings
 
-from . import load_uprn
+from . import classify, load_uprn
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALES = {
@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    parser.add_argument("--only", choices=["load_uprn"], default=None)
+    parser.add_argument("--only", choices=["load_uprn", "classify"], default=None)
     args = parser.parse_args()
     settings = load_settings()
     cache = settings.cache_dir / "bench"
@@ -32,15 +32,24 @@ def main() -> None:
         "scale": args.scale,
         "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
-        "benchmarks": [load_uprn.run(settings.conninfo, SCALES[args.scale], cache)],
+        "benchmarks": [],
     }
+    if args.only in (None, "load_uprn"):
+        report["benchmarks"].append(load_uprn.run(settings.conninfo, SCALES[args.scale], cache))
+    if args.only in (None, "classify"):
+        report["benchmarks"].append(classify.run(settings.conninfo, args.scale, cache))
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()
         return
     print(f"# Benchmarks ({args.scale}) on {report['machine']['cpus']} CPUs, {report['machine']['platform']}\n")
-    print("## OS Open UPRN load\n")
-    print(load_uprn.markdown(report["benchmarks"][0]))
+    for bench in report["benchmarks"]:
+        if bench["benchmark"] == "load_uprn":
+            print("## OS Open UPRN load\n")
+            print(load_uprn.markdown(bench) + "\n")
+        else:
+            print(f"## Classification and statistics ({bench['scale']})\n")
+            print(classify.markdown(bench) + "\n")
 
 
 if __name__ == "__main__":

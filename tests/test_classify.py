@@ -218,3 +218,32 @@ def test_rules_file_is_checked_and_used(settings, db, tmp_path):
 def test_classify_needs_premises(settings, db):
     with pytest.raises(BadRequest, match="no premises are loaded"):
         classify(db, load_rules())
+
+
+def test_cli_classify_stats_diff_export(loaded_settings, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from connectivity.cli import main
+
+    def run(*args):
+        result = CliRunner().invoke(main, ["--database-url", loaded_settings.database_url, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    runs = json.loads(run("classify", "--list", "--json"))
+    assert [r["label"] for r in runs] == ["2026-01", "2026-07"]
+    las = json.loads(run("stats", "--level", "la", "--json"))
+    assert [r["code"] for r in las] == ["W06000008", "W06000024"]
+    table = run("stats", "--level", "la")
+    assert table.splitlines()[1].startswith("W06000008    Ceredigion")
+    changes = json.loads(run("diff", "--from", "2026-01", "--to", "2026-07", "--json", "--limit", "3"))
+    assert changes["premises_changed"] > 1000 and len(changes["premises"]) == 3
+    out = tmp_path / "abc.csv"
+    written = json.loads(run("export", "--format", "csv", "-o", str(out), "--scheme", "abc",
+                             "--status", "below", "--json"))
+    assert written["rows"] > 0 and out.exists()
+    bad = CliRunner().invoke(main, ["--database-url", loaded_settings.database_url, "stats",
+                                    "--level", "hex", "--hex-size", "123"])
+    assert bad.exit_code == 2 and "hexagon size 123 is not kept" in bad.output

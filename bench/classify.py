@@ -1,0 +1,69 @@
+"""Benchmark: classification plus every statistic, beside ``CREATE TABLE AS SELECT * FROM
+premises`` measured in the same run on the same database (the baseline the issue names)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psycopg
+
+from connectivity.settings import load_settings
+
+from .load_uprn import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _data(scale: str, cache: Path) -> Path:
+    folder = cache / f"classify-{scale}"
+    if not (folder / "manifest.json").exists():
+        from connectivity.demodata import generate
+
+        generate(folder, data_dir=ROOT / "data", scale=scale, seed=2026)
+    return folder
+
+
+def run(conninfo: str, scale: str, cache: Path) -> dict:
+    from connectivity.classify import classify
+    from connectivity.cli import bundled_inputs
+    from connectivity.rules import load_rules
+    from etl import LOADERS, run_load
+
+    folder = _data(scale, cache)
+    server = Server(conninfo)
+    url = server.fresh("bench_classify", migrate=True)
+    settings = load_settings({"database_url": url}, environ={})
+    started = time.perf_counter()
+    for kind, paths, options, _ in bundled_inputs(settings):
+        if kind in ("boundaries", "wimd"):
+            run_load(settings, LOADERS[kind](), paths, options=options)
+    loads = [("uprn", [folder / "os_open_uprn/osopenuprn_demo.csv"], {}),
+             ("bduk", [folder / "bduk/2026-01"], {}),
+             ("ofcom-coverage", [folder / "ofcom_coverage/2026-01"], {}),
+             ("ofcom-api", [folder / "ofcom_api/2026-01/coverage_api.jsonl"], {}),
+             ("speed-raster", [folder / "speed_raster/2026-01/modelled_download_100m.tif"], {"band": 1})]
+    for kind, paths, options in loads:
+        run_load(settings, LOADERS[kind](), paths, options=options, release="2026-01")
+    load_seconds = time.perf_counter() - started
+    with psycopg.connect(url, autocommit=True) as conn:
+        premises = conn.execute("SELECT count(*) FROM gapmap.premises").fetchone()[0]
+        conn.execute("CHECKPOINT")
+        t0 = time.perf_counter()
+        conn.execute("CREATE TABLE public.ctas_baseline AS SELECT * FROM gapmap.premises")
+        ctas = time.perf_counter() - t0
+        conn.execute("CHECKPOINT")
+        result = classify(conn, load_rules(), up_to="2026-01")
+    server.drop("bench_classify")
+    server.admin.close()
+    return {"benchmark": "classify", "scale": scale, "premises": premises,
+            "load_seconds": round(load_seconds, 1), "ctas_seconds": round(ctas, 2),
+            "classify_seconds": result["seconds"],
+            "classify_vs_ctas": round(result["seconds"] / ctas, 1)}
+
+
+def markdown(report: dict) -> str:
+    return ("| premises | CREATE TABLE AS SELECT * (s) | classify + statistics (s) | ratio |\n"
+            "|---:|---:|---:|---:|\n"
+            f"| {report['premises']:,} | {report['ctas_seconds']} | {report['classify_seconds']} | "
+            f"{report['classify_vs_ctas']}x |")
