@@ -111,8 +111,7 @@ class Stage:
                 names.append(f"extra_{extra}")
         return names
 
-    def load(self, file_no: int, member: Member, *, any_of=(), headerless: list[str] | None = None,
-             looks_headerless: Callable[[list[str]], bool] | None = None) -> int:
+    def load(self, file_no: int, member: Member, *, any_of=()) -> int:
         """Stage one stream; returns rows read (staged + rejected while parsing)."""
         conn = self.ctx.conn
         with member.open_binary() as raw:
@@ -122,10 +121,7 @@ class Stage:
         first = next(read_csv(DecodedLines(iter([first_line.encode("utf-8")]), member.label)), None)
         if first is None:
             raise InputError("the file is empty", file=member.label)
-        if headerless is not None and looks_headerless and looks_headerless(first.values):
-            header, skip_first = headerless, False
-        else:
-            header, skip_first = first.values, True
+        header, skip_first = first.values, True
         cols = match_columns(header, [c.field for c in self.columns], file=member.label,
                              any_of=list(any_of))
         copy_names = self._copy_columns(header, cols)
