@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from connectivity.db import SCHEMA
 from connectivity.formats import BDUK_STATUSES
@@ -14,7 +13,7 @@ from .checks import normalise_postcodes, reject_duplicates, reject_where
 from .columns import Field
 from .reading import members
 from .releases import ensure_release
-from .runs import Counts, LoadContext
+from .runs import BaseLoader, Counts, LoadContext
 from .staging import Column, Stage
 
 KIND = "bduk"
@@ -49,13 +48,9 @@ _STATUS_SQL = " ".join(
     f"WHEN lower(trim(subsidy_control_status)) = '{s.lower()}' THEN '{s}'" for s in BDUK_STATUSES)
 
 
-class BdukLoader:
+class BdukLoader(BaseLoader):
     kind = KIND
     describes = "BDUK UPRN release (CSV)"
-    suffixes = (".csv", ".zip", ".gz")
-
-    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        return {}
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
         conn = ctx.conn

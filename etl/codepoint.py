@@ -19,7 +19,7 @@ from connectivity.postcodes import normalise_postcode
 
 from .columns import Field, match_columns
 from .reading import DecodedLines, members, read_csv
-from .runs import Counts, LoadContext, copy_rows
+from .runs import BaseLoader, Counts, LoadContext, copy_rows
 
 KIND = "postcodes"
 _DOC = re.compile(r"(^|[!/])doc/", re.I)
@@ -50,12 +50,13 @@ GB_LAT = (49.8, 60.95)
 GB_LON = (-8.75, 1.8)
 
 
-class PostcodesLoader:
+class PostcodesLoader(BaseLoader):
     kind = KIND
-    describes = "postcode centroids (Code-Point Open / headered CSV / NSPL)"
 
-    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        return {}
+    def wants(self, path: Path) -> bool:
+        """Not the Doc/ folder of a Code-Point Open download (headers and code lists)."""
+        return "doc" not in (part.lower() for part in path.parent.parts[-1:])
+    describes = "postcode centroids (Code-Point Open / headered CSV / NSPL)"
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
         conn = ctx.conn

@@ -22,7 +22,7 @@ from .checks import normalise_postcodes, reject_duplicates, reject_where
 from .columns import Field
 from .reading import members, normalise_header
 from .releases import ensure_release
-from .runs import Counts, LoadContext, copy_rows
+from .runs import BaseLoader, Counts, LoadContext, copy_rows
 from .staging import Column, Stage, peek_header
 
 
@@ -114,13 +114,9 @@ def _reject_out_of_range(ctx: LoadContext, table: str, columns: list[Column], lo
     ctx.rejects.counted(n)
 
 
-class OfcomCoverageLoader:
+class OfcomCoverageLoader(BaseLoader):
     kind = "ofcom-coverage"
     describes = "Ofcom Connected Nations fixed coverage (CSV)"
-    suffixes = (".csv", ".zip", ".gz")
-
-    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        return {}
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
         inputs = [m for p in paths for m in members(p, r"\.csv$")]
@@ -204,13 +200,9 @@ PERFORMANCE_COLUMNS = [
 ]
 
 
-class OfcomPerformanceLoader:
+class OfcomPerformanceLoader(BaseLoader):
     kind = "ofcom-performance"
     describes = "Ofcom Connected Nations postcode performance (CSV)"
-    suffixes = (".csv", ".zip", ".gz")
-
-    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        return {}
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
         release_id = ensure_release(ctx, "ofcom-performance", paths)
@@ -250,7 +242,7 @@ API_FIELDS = {  # in the order the API publishes them
 }
 
 
-class OfcomApiLoader:
+class OfcomApiLoader(BaseLoader):
     """Saved responses of ``GET /broadband/coverage/{PostCode}``: one JSON document per file, or
     JSON lines. ``-1`` means not available (stored as NULL); other negative speeds are rejected.
     A reject's line is the JSON-lines line, or the item's position in a one-document file."""
@@ -258,9 +250,6 @@ class OfcomApiLoader:
     kind = "ofcom-api"
     describes = "Ofcom coverage-API responses (JSON / JSON lines)"
     suffixes = (".json", ".jsonl", ".ndjson", ".zip", ".gz")
-
-    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        return {}
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
         conn = ctx.conn

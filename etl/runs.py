@@ -113,13 +113,27 @@ class Loader(Protocol):
         """Read, stage, validate and publish inside ``ctx.conn``'s transaction."""
 
 
-#: file name endings a folder given as input is searched for, per loader (default: any file)
-def expand_inputs(paths: Sequence[Path], suffixes: tuple[str, ...] | None) -> list[Path]:
-    """Folders become the files inside them (sorted, recursively) that end with ``suffixes``."""
+class BaseLoader:
+    """Defaults for loaders that take no options of their own and read CSV (plain, gz, zip)."""
+
+    suffixes: tuple[str, ...] = (".csv", ".zip", ".gz")
+
+    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def wants(self, path: Path) -> bool:
+        """Whether a file found in a folder given as input is one to read."""
+        return True
+
+
+def expand_inputs(paths: Sequence[Path], suffixes: tuple[str, ...] | None,
+                  wants=lambda path: True) -> list[Path]:
+    """Folders become the files inside them (sorted, recursively) that end with ``suffixes``
+    and that the loader ``wants``."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file()
+            found = sorted(p for p in path.rglob("*") if p.is_file() and wants(p)
                            and (suffixes is None or p.name.lower().endswith(suffixes)))
             if not found:
                 raise InputError(f"the folder holds no {'/'.join(suffixes or ('',))} files",
@@ -178,7 +192,8 @@ def run_load(
     synthetic: bool = False,
 ) -> LoadResult:
     """Load ``paths`` with ``loader`` in one transaction; see the module docstring."""
-    paths = expand_inputs([Path(p) for p in paths], getattr(loader, "suffixes", None))
+    paths = expand_inputs([Path(p) for p in paths], getattr(loader, "suffixes", None),
+                          getattr(loader, "wants", lambda path: True))
     if not paths:
         raise InputError(f"no input files given for {loader.kind}")
     options = loader.check_options(paths, dict(options or {}))

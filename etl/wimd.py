@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from connectivity.db import SCHEMA
 
 from .checks import reject_duplicates, reject_where
 from .columns import Field
 from .reading import members
-from .runs import Counts, LoadContext
+from .runs import BaseLoader, Counts, LoadContext
 from .staging import Column, Stage
 
 DOMAINS = ["income", "employment", "health", "education", "services", "housing",
@@ -25,13 +24,9 @@ COLUMNS = [
 ]
 
 
-class WimdLoader:
+class WimdLoader(BaseLoader):
     kind = "wimd"
     describes = "Welsh Index of Multiple Deprivation ranks (CSV)"
-    suffixes = (".csv", ".gz", ".zip")
-
-    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        return {}
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
         stage = Stage(ctx, "stage_wimd", COLUMNS)

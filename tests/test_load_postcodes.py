@@ -195,3 +195,15 @@ def test_loading_the_same_file_again_is_a_no_op_unless_forced(settings, db, tmp_
     assert [r["id"] for r in runs] == [forced.run_id, first.run_id]
     assert runs[0]["release"] == "2025-10"
     assert runs[0]["files"][0]["name"] == "pcs.csv" and len(runs[0]["files"][0]["sha256"]) == 64
+
+
+def test_a_codepoint_folder_skips_its_doc_files(settings, db, tmp_path):
+    root = tmp_path / "codepo_gb"
+    (root / "Data/CSV").mkdir(parents=True)
+    (root / "Doc").mkdir()
+    (root / "Doc/Code-Point_Open_Column_Headers.csv").write_text("PC,PQ,EA,NO,CY,RH,LH,CC,DC,WC\n")
+    (root / "Data/CSV/cf.csv").write_text(
+        '"CF10 1AA",10,318284,176230,"W92000004","W11000029","","","W06000015","W05001274"\n')
+    result = run_load(settings, PostcodesLoader(), [root])
+    assert (result.rows_read, result.rows_loaded) == (1, 1)
+    assert [f["name"] for f in result.files] == ["cf.csv"]
