@@ -251,26 +251,54 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
     conn.execute(f"CREATE INDEX ON {SCHEMA}.premises_class_{run_id} (postcode)")
 
 
-def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
-    """Statistics per area for every loaded level, per postcode and per hexagon size."""
+def _membership(conn: psycopg.Connection) -> bool:
+    """Bring ``gapmap.premises_area`` up to date; returns True when it had to be rebuilt."""
+    state = conn.execute(
+        f"""SELECT coalesce(string_agg(kind || ':' || last, ',' ORDER BY kind), '')
+            FROM (SELECT kind, max(id)::text AS last FROM {SCHEMA}.load_run
+                  WHERE status = 'succeeded' AND kind IN ('boundaries', 'uprn', 'premises')
+                  GROUP BY kind) k""").fetchone()[0]
+    built = conn.execute(f"SELECT built_for FROM {SCHEMA}.membership_state").fetchone()
+    if built and built[0] == state:
+        return False
+    conn.execute(f"TRUNCATE {SCHEMA}.premises_area")
     conn.execute(
         f"""CREATE TEMP TABLE c_parts ON COMMIT DROP AS
             SELECT level, code, ST_Subdivide(geom, 128) AS geom FROM {SCHEMA}.area""")
     conn.execute("CREATE INDEX ON c_parts USING gist (geom)")
     conn.execute("ANALYZE c_parts")
     conn.execute(
-        f"""CREATE TEMP TABLE c_member ON COMMIT DROP AS
-            SELECT DISTINCT ON (p.uprn, a.level) p.uprn, a.level, a.code
+        f"""INSERT INTO {SCHEMA}.premises_area (level, uprn, code)
+            SELECT DISTINCT ON (a.level, p.uprn) a.level, p.uprn, a.code
             FROM {SCHEMA}.premises p JOIN c_parts a ON ST_Intersects(a.geom, p.geom)
-            ORDER BY p.uprn, a.level, a.code""")
+            ORDER BY a.level, p.uprn, a.code""")
     for size in HEX_SIZES:
         conn.execute(
-            f"""INSERT INTO c_member (uprn, level, code)
-                SELECT DISTINCT ON (p.uprn) p.uprn, 'hex{size}', 'H{size}_' || h.i || '_' || h.j
+            f"""INSERT INTO {SCHEMA}.premises_area (level, uprn, code)
+                SELECT DISTINCT ON (p.uprn) 'hex{size}', p.uprn, 'H{size}_' || h.i || '_' || h.j
                 FROM (SELECT ST_Extent(geom)::geometry AS e FROM {SCHEMA}.premises) x,
                      LATERAL ST_HexagonGrid({size}, ST_SetSRID(x.e, 27700)) h
                 JOIN {SCHEMA}.premises p ON ST_Intersects(h.geom, p.geom)
                 ORDER BY p.uprn, h.i, h.j""")
+        conn.execute(
+            f"""INSERT INTO {SCHEMA}.hex_cell (size, code, geom)
+                SELECT {size}, 'H{size}_' || h.i || '_' || h.j, h.geom
+                FROM (SELECT ST_Extent(geom)::geometry AS e FROM {SCHEMA}.premises) x,
+                     LATERAL ST_HexagonGrid({size}, ST_SetSRID(x.e, 27700)) h
+                WHERE EXISTS (SELECT 1 FROM {SCHEMA}.premises_area m
+                              WHERE m.level = 'hex{size}' AND m.code = 'H{size}_' || h.i || '_' || h.j)
+                ON CONFLICT (code) DO NOTHING""")
+    conn.execute(f"ANALYZE {SCHEMA}.premises_area")
+    conn.execute(
+        f"""INSERT INTO {SCHEMA}.membership_state (id, built_for) VALUES (1, %s)
+            ON CONFLICT (id) DO UPDATE SET built_for = EXCLUDED.built_for, built_at = now()""",
+        (state,))
+    return True
+
+
+def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
+    """Statistics per area for every loaded level, per postcode and per hexagon size."""
+    _membership(conn)
     bands = ", ".join(f"count(*) FILTER (WHERE c.band = '{label}') AS {name}"
                       for name, label in [(n, lab) for n, lab in zip(
                           [b[0] for b in BANDS], ["0<2", "2<5", "5<10", "10<30", "30<300", ">=300"],
@@ -296,7 +324,7 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
               count(*) FILTER (WHERE eligible_uso = 'possibly') AS uso_possibly,
               count(*) FILTER (WHERE eligible_voucher = 'eligible') AS voucher_eligible,
               count(*) FILTER (WHERE planned_build) AS planned_build
-            FROM (SELECT uprn, level, code FROM c_member
+            FROM (SELECT uprn, level, code FROM {SCHEMA}.premises_area
                   UNION ALL
                   SELECT uprn, 'postcode', postcode FROM {SCHEMA}.premises_class_{run_id}
                   WHERE postcode IS NOT NULL) m
@@ -313,16 +341,6 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
             FROM (SELECT s2.level, s2.code, w.wimd_rank FROM {SCHEMA}.area_stats_{run_id} s2
                   LEFT JOIN {SCHEMA}.wimd w ON s2.level = 'lsoa' AND w.lsoa_code = s2.code) w
             WHERE w.level = s.level AND w.code = s.code""")
-    # hexagon outlines for the map: deterministic for a size, so older runs can share them
-    for size in HEX_SIZES:
-        conn.execute(
-            f"""INSERT INTO {SCHEMA}.hex_cell (size, code, geom)
-                SELECT {size}, 'H{size}_' || h.i || '_' || h.j, h.geom
-                FROM (SELECT ST_Extent(geom)::geometry AS e FROM {SCHEMA}.premises) x,
-                     LATERAL ST_HexagonGrid({size}, ST_SetSRID(x.e, 27700)) h
-                WHERE EXISTS (SELECT 1 FROM {SCHEMA}.area_stats_{run_id} s
-                              WHERE s.level = 'hex{size}' AND s.code = 'H{size}_' || h.i || '_' || h.j)
-                ON CONFLICT (code) DO NOTHING""")
 
 
 def _make_current(conn: psycopg.Connection, run_id: int) -> None:

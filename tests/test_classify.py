@@ -247,3 +247,23 @@ def test_cli_classify_stats_diff_export(loaded_settings, tmp_path):
     bad = CliRunner().invoke(main, ["--database-url", loaded_settings.database_url, "stats",
                                     "--level", "hex", "--hex-size", "123"])
     assert bad.exit_code == 2 and "hexagon size 123 is not kept" in bad.output
+
+
+def test_area_membership_is_reused_until_premises_or_boundaries_load(settings, db, tmp_path):
+    from connectivity.classify import _membership
+    from etl import run_load
+    from etl.os_open_uprn import UprnLoader
+
+    path = tmp_path / "u.csv"
+    path.write_text("UPRN,X_COORDINATE,Y_COORDINATE,LATITUDE,LONGITUDE\n1,318284,176230,,\n")
+    run_load(settings, UprnLoader(), [path])
+    with db.transaction():
+        assert _membership(db) is True
+    with db.transaction():
+        assert _membership(db) is False
+    path.write_text("UPRN,X_COORDINATE,Y_COORDINATE,LATITUDE,LONGITUDE\n2,318300,176230,,\n")
+    run_load(settings, UprnLoader(), [path])
+    with db.transaction():
+        assert _membership(db) is True
+    assert db.execute("SELECT level, uprn FROM gapmap.premises_area WHERE level = 'hex500' "
+                      "ORDER BY uprn").fetchall() == [("hex500", 1), ("hex500", 2)]

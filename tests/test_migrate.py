@@ -49,8 +49,8 @@ def test_schema_tables(db):
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'gapmap' ORDER BY 1")]
     assert tables == ["area", "classification_run", "ev_area_coverage", "ev_bduk",
                       "ev_postcode_coverage", "ev_postcode_performance", "ev_premises_speed",
-                      "ev_speedtest_tile", "hex_cell", "load_run", "postcode", "premises", "reject",
-                      "release", "schema_migration", "wimd"]
+                      "ev_speedtest_tile", "hex_cell", "load_run", "membership_state", "postcode",
+                      "premises", "premises_area", "reject", "release", "schema_migration", "wimd"]
 
 
 def test_constraints_refuse_impossible_values(db):

@@ -34,3 +34,18 @@ CREATE TABLE gapmap.hex_cell (
     size integer NOT NULL CHECK (size > 0),
     geom geometry(Polygon, 27700) NOT NULL
 );
+
+-- Which area of each level (and which hexagon) holds each premises. It depends only on premises
+-- and boundaries, not on speed releases, so classification rebuilds it only when a load of
+-- premises or boundaries happened since it was built (membership_state.built_for).
+CREATE TABLE gapmap.premises_area (
+    level text   NOT NULL,
+    uprn  bigint NOT NULL,
+    code  text   NOT NULL,
+    PRIMARY KEY (level, uprn)
+);
+CREATE TABLE gapmap.membership_state (
+    id         integer PRIMARY KEY CHECK (id = 1),
+    built_for  text        NOT NULL,
+    built_at   timestamptz NOT NULL DEFAULT now()
+);
