@@ -9,7 +9,7 @@ from connectivity.settings import Settings, load_settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app. ``settings`` default to :func:`connectivity.load_settings` (read now)."""
-    from . import api, errors, i18n, pages
+    from . import api, errors, i18n, openapi, pages, tiles
     from .pool import Database
 
     settings = settings or load_settings()
@@ -21,6 +21,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_app(app, settings)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(tiles.bp)
+    app.register_blueprint(openapi.bp)
     errors.init_app(app)
     return app
 

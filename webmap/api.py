@@ -5,9 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from connectivity.areas import area_detail, area_geojson, area_summaries, check_level
+from connectivity.classify import list_runs
 from connectivity.db import server_info
 from connectivity.db.migrate import current_version
+from connectivity.errors import BadRequest
+from connectivity.lookup import parse_bbox, postcode_detail, premises_detail, premises_geojson
+from connectivity.outputs import diff
+from connectivity.releases import list_releases
 
+from .i18n import negotiate
 from .pool import db_connection
 
 bp = Blueprint("api", __name__)
@@ -52,3 +58,57 @@ def areas_geojson():
 def area(code: str):
     with db_connection() as conn:
         return jsonify(area_detail(conn, code))
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{name} must be a whole number, got {value!r}") from None
+
+
+@bp.get("/postcodes/<postcode>")
+def postcode(postcode: str):
+    with db_connection() as conn:
+        return jsonify(postcode_detail(conn, postcode, negotiate()))
+
+
+@bp.get("/premises/<int:uprn>")
+def premises_one(uprn: int):
+    with db_connection() as conn:
+        return jsonify(premises_detail(conn, uprn, negotiate()))
+
+
+@bp.get("/premises")
+def premises_many():
+    if "bbox" not in request.args:
+        raise BadRequest("give bbox=west,south,east,north (WGS84)")
+    bbox = parse_bbox(request.args["bbox"])
+    with db_connection() as conn:
+        collection = premises_geojson(
+            conn, bbox, status=request.args.get("status"), scheme=request.args.get("scheme"),
+            limit=_int_arg("limit", 1000), offset=_int_arg("offset", 0), lang=negotiate())
+    response = jsonify(collection)
+    response.mimetype = "application/geo+json"
+    return response
+
+
+@bp.get("/releases")
+def releases():
+    with db_connection() as conn:
+        runs = list_runs(conn)
+        for run in runs:
+            run["started_at"] = run["started_at"].isoformat()
+            run["finished_at"] = run["finished_at"].isoformat()
+        return jsonify({"releases": list_releases(conn), "classifications": runs})
+
+
+@bp.get("/diff")
+def release_diff():
+    before, after = request.args.get("from"), request.args.get("to")
+    if not before or not after:
+        raise BadRequest("give from= and to=, two classification labels (see /api/v1/releases)")
+    with db_connection() as conn:
+        return jsonify(diff(conn, before, after, request.args.get("level", "la"),
+                            _int_arg("limit", 100)))

@@ -13,7 +13,7 @@ from connectivity.errors import GapmapError
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/tiles/", "/openapi"))
 
 
 def error_response(status: int, code: str, message: str):
