@@ -1,7 +1,8 @@
 """Areas and what the map shows about them. Set-based SQL; callers pass an open connection.
 
 Area membership is spatial (``ST_Covers`` on the EPSG:27700 geometry), never the area codes a
-source happens to publish, so any boundary set the officers load works the same way.
+source happens to publish, so any boundary set the officers load works the same way. Premises
+figures come from the current classification's statistics (``gapmap.area_stats``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ _SUMMARY_SQL = f"""
 SELECT a.code, a.name_en, a.name_cy, a.vintage,
        round((ST_Area(a.geom) / 1e6)::numeric, 1)::float8 AS area_km2,
        (SELECT count(*) FROM {SCHEMA}.postcode p WHERE ST_Covers(a.geom, p.geom)) AS postcodes,
-       (SELECT count(*) FROM {SCHEMA}.premises r WHERE ST_Covers(a.geom, r.geom)) AS premises
+       coalesce(st.premises, 0) AS premises, st.expected_below_30, st.share_below::float8
 FROM {SCHEMA}.area a
+LEFT JOIN {SCHEMA}.area_stats st ON st.level = a.level AND st.code = a.code
 WHERE a.level = %(level)s {{where}}
 ORDER BY a.code
 """
@@ -35,13 +37,15 @@ SELECT json_build_object(
         'geometry', ST_AsGeoJSON(a.geom_simple, 5)::json,
         'properties', json_build_object(
             'code', s.code, 'name_en', s.name_en, 'name_cy', s.name_cy,
-            'postcodes', s.postcodes, 'premises', s.premises, 'area_km2', s.area_km2))
+            'postcodes', s.postcodes, 'premises', s.premises, 'area_km2', s.area_km2,
+            'expected_below_30', s.expected_below_30, 'share_below', s.share_below))
         ORDER BY s.code), '[]'::json))
 FROM ({_SUMMARY_SQL.format(where="")}) s
 JOIN {SCHEMA}.area a ON a.level = %(level)s AND a.code = s.code
 """
 
-_KEYS = ("code", "name_en", "name_cy", "vintage", "area_km2", "postcodes", "premises")
+_KEYS = ("code", "name_en", "name_cy", "vintage", "area_km2", "postcodes", "premises",
+         "expected_below_30", "share_below")
 
 
 def check_level(level: str) -> str:

@@ -119,3 +119,23 @@ def test_a_phone_screen_gets_the_map_and_legend_stacked(browser, live_server):
     assert frame["width"] <= 390 and legend["y"] >= frame["y"] + frame["height"]
     assert pg.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
+
+
+def test_premises_tiles_draw_coloured_by_status_when_zoomed_in(page, live_server, loaded_settings):
+    import psycopg
+
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        lon, lat = conn.execute(
+            "SELECT ST_X(ST_Transform(p.geom, 4326)), ST_Y(ST_Transform(p.geom, 4326)) "
+            "FROM gapmap.premises_class c JOIN gapmap.premises p USING (uprn) "
+            "WHERE c.status = 'below' ORDER BY c.uprn LIMIT 1").fetchone()
+    page.goto(f"{live_server}/en/")
+    page.wait_for_load_state("networkidle")  # the initial fitBounds must be over
+    assert page.evaluate("document.querySelectorAll('.leaflet-tile path').length") == 0  # zoom < 11
+    page.evaluate(f"window.gapmap.setView([{lat}, {lon}], 15, {{animate: false}})")
+    page.wait_for_function("document.querySelectorAll('.leaflet-tile path').length > 0", timeout=15000)
+    fills = page.evaluate(
+        "Array.from(document.querySelectorAll('.leaflet-tile path')).map(p => p.getAttribute('fill'))")
+    assert "#d7191c" in fills  # the premises below 30 Mbit/s is drawn in red
+    assert set(fills) <= {"#d7191c", "#fdae61", "#2c7bb6", "#ffffff"}
+    assert page.failed == [] and page.external == []

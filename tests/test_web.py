@@ -83,6 +83,7 @@ def test_api_areas(client):
     cardiff = next(a for a in data["areas"] if a["code"] == "W06000015")
     assert cardiff == {"code": "W06000015", "name_en": "Cardiff", "name_cy": "Caerdydd",
                        "vintage": "LAD25", "area_km2": 142.4, "postcodes": 7678, "premises": 0,
+                       "expected_below_30": None, "share_below": None,
                        "level": "la"}
 
 

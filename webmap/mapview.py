@@ -23,9 +23,54 @@ from .i18n import area_name, other_language
 
 # ColorBrewer YlGnBu, 5 classes: light to dark, each darker than the one before.
 PALETTE = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"]
+# ColorBrewer YlOrRd for the share of premises below 30 Mbit/s: more red, more need.
+NEED_PALETTE = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
+NO_DATA = "#d9d9d9"
+#: premises points by status (distinct in hue and lightness, outlined in dark grey)
+STATUS_COLOURS = {"below": "#d7191c", "possibly_below": "#fdae61", "above": "#2c7bb6",
+                  "unknown": "#ffffff"}
+#: fixed classes for the share below 30 Mbit/s (upper bounds, %), so maps of two releases compare
+SHARE_BREAKS = [1, 3, 10, 25, 100]
 OUTLINE = "#333333"
 WALES_BOUNDS = [[51.33, -5.35], [53.45, -2.64]]
 
+
+
+class _PremisesTiles(MacroElement):
+    """Every premises from zoom 11, as vector tiles coloured by status (Leaflet.VectorGrid)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var premisesColours = {{ this.colours|tojson }};
+        L.vectorGrid.protobuf({{ this.url|tojson }}, {
+            maxNativeZoom: 16, maxZoom: 18, interactive: true,
+            getFeatureId: function (f) { return f.properties.uprn; },
+            vectorTileLayerStyles: {
+                premises: function (p, zoom) {
+                    return {radius: zoom >= 15 ? 5 : 3, weight: 1, color: "#333333",
+                            fill: true, fillOpacity: 0.9,
+                            fillColor: premisesColours[p.status] || "#ffffff"};
+                }
+            }
+        }).on("click", function (e) {
+            var p = e.layer.properties;
+            L.popup().setLatLng(e.latlng).setContent(
+                {{ this.popup_template|tojson }}
+                    .replace("{status}", {{ this.status_names|tojson }}[p.status] || p.status)
+                    .replace("{down}", p.best_down == null ? "?" : p.best_down)
+                    .replace("{uprn}", p.uprn)
+            ).openOn({{ this._parent.get_name() }});
+        }).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, url: str, status_names: dict[str, str], popup_template: str):
+        super().__init__()
+        self._name = "PremisesTiles"
+        self.url, self.colours = url, STATUS_COLOURS
+        self.status_names, self.popup_template = status_names, popup_template
 
 
 class _Controls(MacroElement):
@@ -68,6 +113,8 @@ class RenderedMap:
     js: list[str]
     css: list[str]
     legend: list[LegendClass]
+    measure: str  # what the areas are shaded by: "share_below" or "postcodes"
+    statuses: list[tuple[str, str, str]]  # (status, colour, name) for the premises legend
 
 
 def class_breaks(values: list[int], classes: int = len(PALETTE)) -> list[int]:
@@ -82,19 +129,25 @@ def class_breaks(values: list[int], classes: int = len(PALETTE)) -> list[int]:
     return breaks
 
 
-def colour_for(value: int, breaks: list[int]) -> str:
-    for colour, upper in zip(PALETTE, breaks, strict=True):
-        if value <= upper:
-            return colour
-    return PALETTE[-1]
+def status_names() -> dict[str, str]:
+    return {"below": _("Below 30 Mbit/s"), "possibly_below": _("Possibly below 30 Mbit/s"),
+            "above": _("30 Mbit/s or more"), "unknown": _("No evidence yet")}
 
 
 def build_map(
-    geojson: dict[str, Any], lang: str, settings: Settings, static_url, synthetic: bool = False
+    geojson: dict[str, Any], lang: str, settings: Settings, static_url, synthetic: bool = False,
+    tiles_url: str | None = None,
 ) -> RenderedMap:
-    """A Leaflet map of the areas in ``geojson``, shaded by postcode count, labelled in ``lang``."""
+    """A Leaflet map of the areas in ``geojson`` shaded by the share of premises below 30 Mbit/s
+    (by postcode count while nothing is classified), premises tiles from zoom 11, in ``lang``."""
     features = geojson["features"]
-    breaks = class_breaks([f["properties"]["postcodes"] for f in features])
+    classified = any(f["properties"].get("premises") for f in features)
+    measure = "share_below" if classified else "postcodes"
+    if classified:
+        breaks, palette = SHARE_BREAKS, NEED_PALETTE
+    else:
+        breaks = class_breaks([f["properties"]["postcodes"] for f in features])
+        palette = PALETTE
     other = other_language(lang)
     for feature in features:
         props = feature["properties"]
@@ -103,13 +156,23 @@ def build_map(
         props["label"] = name if alt == name else f"{name} ({alt})"
         props["postcodes_text"] = format_decimal(props["postcodes"])
         props["premises_text"] = format_decimal(props["premises"])
-        props["fill"] = colour_for(props["postcodes"], breaks)
+        if classified and props.get("premises"):
+            share = 100 * props["share_below"]
+            props["share_text"] = format_decimal(round(share, 1)) + " %"
+            props["fill"] = _colour(share, breaks, palette)
+        elif classified:
+            props["share_text"] = _("no premises loaded")
+            props["fill"] = NO_DATA
+        else:
+            props["share_text"] = "-"
+            props["fill"] = _colour(props["postcodes"], breaks, palette)
 
     fmap = folium.Map(
         location=[52.35, -3.9], zoom_start=8, tiles=None, zoom_control=False,
         control_scale=True, prefer_canvas=False, min_zoom=6, max_zoom=18, zoom_snap=0.25,
     )
-    fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js"))]
+    fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js")),
+                       ("vectorgrid", static_url("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"))]
     fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
     attribution = _(
         "Boundaries and postcodes: © Crown copyright and database right 2025 (OS, Royal Mail, "
@@ -129,11 +192,16 @@ def build_map(
         },
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.9},
         tooltip=folium.GeoJsonTooltip(
-            fields=["label", "postcodes_text", "premises_text"],
-            aliases=[_("Local authority"), _("Postcodes"), _("Premises")],
+            fields=["label", "share_text", "premises_text", "postcodes_text"],
+            aliases=[_("Local authority"), _("Share below 30 Mbit/s"), _("Premises"),
+                     _("Postcodes")],
             sticky=True,
         ),
     ).add_to(fmap)
+    names = status_names()
+    if tiles_url and classified:
+        _PremisesTiles(tiles_url, names,
+                       _("UPRN {uprn}: {status}, best download {down} Mbit/s")).add_to(fmap)
     _Controls(_("Zoom in"), _("Zoom out"), attribution,
               _("Map of Welsh local authorities")).add_to(fmap)
     fmap.fit_bounds(WALES_BOUNDS)
@@ -142,9 +210,9 @@ def build_map(
     root.render()
     legend = []
     low = 0
-    for colour, upper in zip(PALETTE, breaks, strict=True):
+    for colour, upper in zip(palette, breaks, strict=True):
         legend.append(LegendClass(colour, low, upper))
-        low = upper + 1
+        low = upper if classified else upper + 1
     return RenderedMap(
         name=fmap.get_name(),
         html=root.html.render(),
@@ -152,4 +220,13 @@ def build_map(
         js=[url for _n, url in fmap.default_js],
         css=[url for _n, url in fmap.default_css],
         legend=legend,
+        measure=measure,
+        statuses=[(k, STATUS_COLOURS[k], v) for k, v in names.items()] if classified else [],
     )
+
+
+def _colour(value: float, breaks: list[int], palette: list[str]) -> str:
+    for colour, upper in zip(palette, breaks, strict=True):
+        if value <= upper:
+            return colour
+    return palette[-1]

@@ -47,8 +47,10 @@ def map_page():
     with db_connection() as conn:
         geojson = area_geojson(conn, "la")
         synthetic = synthetic_loaded(conn)
+    tiles = url_for("tiles.premises", z=0, x=0, y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
     rendered = build_map(geojson, g.lang, settings,
-                         lambda path: url_for("static", filename=path), synthetic=synthetic)
+                         lambda path: url_for("static", filename=path), synthetic=synthetic,
+                         tiles_url=tiles)
     total = sum(f["properties"]["postcodes"] for f in geojson["features"])
     return render_template("map.html", map=rendered, areas=len(geojson["features"]),
                            postcodes_total=total, synthetic=synthetic)

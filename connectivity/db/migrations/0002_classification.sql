@@ -49,3 +49,9 @@ CREATE TABLE gapmap.membership_state (
     built_for  text        NOT NULL,
     built_at   timestamptz NOT NULL DEFAULT now()
 );
+
+-- Until the first classification the current statistics are empty (classify replaces this view).
+CREATE VIEW gapmap.area_stats AS
+    SELECT NULL::text AS level, NULL::text AS code, 0::bigint AS premises,
+           0::float8 AS expected_below_30, 0::real AS share_below
+    WHERE false;
