@@ -92,9 +92,15 @@ def test_the_language_switch_and_keyboard_skip_link(page, live_server):
     assert page.locator("a.leaflet-control-zoom-in").get_attribute("title") == "Chwyddo i mewn"
 
 
-@pytest.mark.parametrize("path", ["/en/", "/cy/", "/en/areas", "/cy/areas", "/en/missing"])
-def test_axe_finds_no_serious_or_critical_violations(page, live_server, path):
-    page.goto(f"{live_server}{path}")
+@pytest.mark.parametrize("path", ["/en/", "/cy/", "/en/areas", "/cy/areas", "/en/missing",
+                                  "/en/postcode/{pc}", "/cy/postcode/{pc}", "/en/search?q=nowhere"])
+def test_axe_finds_no_serious_or_critical_violations(page, live_server, path, loaded_settings):
+    import psycopg
+
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        pc = conn.execute("SELECT replace(postcode, ' ', '') FROM gapmap.premises_class "
+                          "WHERE status = 'below' ORDER BY uprn LIMIT 1").fetchone()[0]
+    page.goto(f"{live_server}{path.format(pc=pc)}")
     page.add_script_tag(content=AXE.read_text())
     result = page.evaluate(
         "async () => await axe.run(document, {runOnly: {type: 'tag', values: "

@@ -171,3 +171,39 @@ def test_areas_table_counts_premises(client):
     merthyr = re.search(r"<td>W06000024</td>(.*?)</tr>", html, re.S).group(1)
     assert re.findall(r'<td class="num">([^<]+)</td>', merthyr)[-1] == "28,602"
     assert '<td class="num">63,225</td>' in html
+
+
+@pytest.fixture(scope="module")
+def below_postcode(loaded_settings):
+    import psycopg
+
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        return conn.execute(
+            "SELECT postcode, uprn FROM gapmap.premises_class WHERE status = 'below' "
+            "AND evidence = 'ofcom-api' ORDER BY uprn LIMIT 1").fetchone()
+
+
+def test_resident_postcode_page(client, below_postcode):
+    postcode, uprn = below_postcode
+    compact = postcode.replace(" ", "")
+    html = client.get(f"/en/postcode/{compact.lower()}").get_data(as_text=True)
+    assert f"<h1>Broadband in {postcode}</h1>" in html
+    assert f'<tr id="uprn-{uprn}">' in html
+    assert "Access Broadband Cymru: " in html and "may qualify for a Welsh Government grant" in html
+    assert "Eligible for Access Broadband Cymru: best download" in html
+    cy = client.get(f"/cy/postcode/{compact}").get_data(as_text=True)
+    assert f"<h1>Band eang yn {postcode}</h1>" in cy and "Yn gymwys ar gyfer Allwedd Band Eang Cymru" in cy
+    missing = client.get("/en/postcode/W1A0AX")
+    assert missing.status_code == 404
+
+
+def test_search_goes_to_postcode_or_premises(client, below_postcode):
+    postcode, uprn = below_postcode
+    compact = postcode.replace(" ", "")
+    to_pc = client.get(f"/en/search?q={postcode.lower()}")
+    assert to_pc.status_code == 302 and to_pc.headers["Location"] == f"/en/postcode/{compact}"
+    to_premises = client.get(f"/cy/search?q={uprn}")
+    assert to_premises.headers["Location"] == f"/cy/postcode/{compact}#uprn-{uprn}"
+    nothing = client.get("/en/search?q=Atlantis")
+    assert nothing.status_code == 404
+    assert "Nothing found for “Atlantis”" in nothing.get_data(as_text=True)

@@ -39,5 +39,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = settings.default_language
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = "translations"
     Babel(app, locale_selector=current_language)
+    from .mapview import status_names
+
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, other_language=other_language,
-                                 area_name=area_name)
+                                 area_name=area_name, status_names=status_names)

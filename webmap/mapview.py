@@ -230,3 +230,31 @@ def _colour(value: float, breaks: list[int], palette: list[str]) -> str:
         if value <= upper:
             return colour
     return palette[-1]
+
+
+def build_postcode_map(lat: float, lon: float, label: str, lang: str, static_url,
+                       tiles_url: str, synthetic: bool) -> RenderedMap:
+    """A small map of one postcode: its premises (vector tiles, by status) around the centroid."""
+    fmap = folium.Map(location=[lat, lon], zoom_start=16, tiles=None, zoom_control=False,
+                      control_scale=True, min_zoom=11, max_zoom=18, zoom_snap=0.25)
+    fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js")),
+                       ("vectorgrid", static_url("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"))]
+    fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
+    names = status_names()
+    _PremisesTiles(tiles_url, names,
+                   _("UPRN {uprn}: {status}, best download {down} Mbit/s")).add_to(fmap)
+    folium.CircleMarker([lat, lon], radius=9, color="#1b1b1b", weight=3, fill=False,
+                        tooltip=label).add_to(fmap)
+    attribution = _("Boundaries and postcodes: © Crown copyright and database right 2025 (OS, "
+                    "Royal Mail, ONS), OGL v3")
+    if synthetic:
+        attribution = _("Synthetic demo premises and speeds") + " | " + attribution
+    _Controls(_("Zoom in"), _("Zoom out"), attribution, _("Map of the postcode")).add_to(fmap)
+    root = fmap.get_root()
+    root.render()
+    return RenderedMap(
+        name=fmap.get_name(), html=root.html.render(), script=root.script.render(),
+        js=[url for _n, url in fmap.default_js], css=[url for _n, url in fmap.default_css],
+        legend=[], measure="premises",
+        statuses=[(k, STATUS_COLOURS[k], v) for k, v in names.items()],
+    )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
 from connectivity.areas import area_geojson, area_summaries
+from connectivity.lookup import postcode_detail
+from connectivity.postcodes import normalise_postcode
 from connectivity.releases import synthetic_loaded
 
 from .i18n import LANGUAGES, negotiate
-from .mapview import build_map
+from .mapview import build_map, build_postcode_map
 from .pool import db_connection
 
 bp = Blueprint("pages", __name__)
@@ -47,10 +49,9 @@ def map_page():
     with db_connection() as conn:
         geojson = area_geojson(conn, "la")
         synthetic = synthetic_loaded(conn)
-    tiles = url_for("tiles.premises", z=0, x=0, y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
     rendered = build_map(geojson, g.lang, settings,
                          lambda path: url_for("static", filename=path), synthetic=synthetic,
-                         tiles_url=tiles)
+                         tiles_url=_tiles_url())
     total = sum(f["properties"]["postcodes"] for f in geojson["features"])
     return render_template("map.html", map=rendered, areas=len(geojson["features"]),
                            postcodes_total=total, synthetic=synthetic)
@@ -64,6 +65,38 @@ def areas_page():
     return render_template("areas.html", areas=areas, synthetic=synthetic,
                            postcodes_total=sum(a["postcodes"] for a in areas),
                            premises_total=sum(a["premises"] for a in areas))
+
+
+def _tiles_url() -> str:
+    return url_for("tiles.premises", z=0, x=0, y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
+
+
+@bp.get("/<lang>/search")
+def search():
+    """A postcode goes to its page; a UPRN to its postcode's page; anything else is explained."""
+    query = (request.args.get("q") or "").strip()
+    postcode = normalise_postcode(query)
+    if postcode:
+        return redirect(url_for("pages.postcode_page", lang=g.lang, postcode=postcode.replace(" ", "")))
+    if query.isdigit() and len(query) <= 12:
+        with db_connection() as conn:
+            row = conn.execute("SELECT postcode FROM gapmap.premises_class WHERE uprn = %s",
+                               (int(query),)).fetchone()
+        if row and row[0]:
+            return redirect(url_for("pages.postcode_page", lang=g.lang,
+                                    postcode=row[0].replace(" ", "")) + f"#uprn-{int(query)}")
+    return render_template("search.html", query=query), 404 if query else 200
+
+
+@bp.get("/<lang>/postcode/<postcode>")
+def postcode_page(postcode: str):
+    with db_connection() as conn:
+        data = postcode_detail(conn, postcode, g.lang)
+    label = data["postcode"]
+    rendered = build_postcode_map(data["location"]["lat"], data["location"]["lon"], label, g.lang,
+                                  lambda path: url_for("static", filename=path), _tiles_url(),
+                                  data["synthetic"])
+    return render_template("postcode.html", data=data, map=rendered, synthetic=data["synthetic"])
 
 
 def switch_url(lang: str) -> str:
