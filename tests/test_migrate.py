@@ -46,7 +46,8 @@ def test_geometry_columns_declare_type_and_srid(db):
 
 def test_schema_tables(db):
     tables = [r[0] for r in db.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'gapmap' ORDER BY 1")]
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'gapmap' "
+        "AND table_type = 'BASE TABLE' ORDER BY 1")]
     assert tables == ["area", "classification_run", "ev_area_coverage", "ev_bduk",
                       "ev_postcode_coverage", "ev_postcode_performance", "ev_premises_speed",
                       "ev_speedtest_tile", "hex_cell", "load_run", "membership_state", "postcode",
