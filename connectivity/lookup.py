@@ -95,6 +95,13 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
     }
 
 
+def postcode_of_uprn(conn: psycopg.Connection, uprn: int) -> str | None:
+    """The postcode of a classified premises, if it has one."""
+    row = conn.execute(f"SELECT postcode FROM {SCHEMA}.premises_class WHERE uprn = %s",
+                       (uprn,)).fetchone()
+    return row[0] if row else None
+
+
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
     try:
         west, south, east, north = (float(v) for v in text.split(","))

@@ -207,3 +207,24 @@ def test_search_goes_to_postcode_or_premises(client, below_postcode):
     nothing = client.get("/en/search?q=Atlantis")
     assert nothing.status_code == 404
     assert "Nothing found for “Atlantis”" in nothing.get_data(as_text=True)
+
+
+def test_pages_work_before_anything_is_classified(settings):
+    """A fresh database: the map falls back to postcode counts, search finds nothing, no 500s."""
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        from etl import LOADERS, run_load
+        from tests.conftest import ROOT
+
+        run_load(settings, LOADERS["boundaries"](), [ROOT / "data/boundaries/wales_lad_2025_05_bgc.geojson.gz"],
+                 options={"level": "la"})
+        page = client.get("/en/")
+        assert page.status_code == 200
+        assert "Postcodes per local authority" in page.get_data(as_text=True)
+        assert client.get("/en/search?q=12345").status_code == 404
+        assert client.get("/api/v1/premises/1").get_json()["error"]["message"] == "nothing is classified yet"
+        assert client.get("/tiles/premises/15/1/1.pbf").status_code == 404
+        assert client.get("/en/areas").status_code == 200
+    finally:
+        app.extensions["gapmap_db"].close()

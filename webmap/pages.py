@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 
 from connectivity.areas import area_geojson, area_summaries
-from connectivity.lookup import postcode_detail
+from connectivity.lookup import postcode_detail, postcode_of_uprn
 from connectivity.postcodes import normalise_postcode
 from connectivity.releases import synthetic_loaded
 
@@ -80,11 +80,10 @@ def search():
         return redirect(url_for("pages.postcode_page", lang=g.lang, postcode=postcode.replace(" ", "")))
     if query.isdigit() and len(query) <= 12:
         with db_connection() as conn:
-            row = conn.execute("SELECT postcode FROM gapmap.premises_class WHERE uprn = %s",
-                               (int(query),)).fetchone()
-        if row and row[0]:
+            found = postcode_of_uprn(conn, int(query))
+        if found:
             return redirect(url_for("pages.postcode_page", lang=g.lang,
-                                    postcode=row[0].replace(" ", "")) + f"#uprn-{int(query)}")
+                                    postcode=found.replace(" ", "")) + f"#uprn-{int(query)}")
     return render_template("search.html", query=query), 404 if query else 200
 
 

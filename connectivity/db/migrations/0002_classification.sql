@@ -50,7 +50,9 @@ CREATE TABLE gapmap.membership_state (
     built_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- Until the first classification the current statistics are empty (classify replaces this view).
+-- Until the first classification the current results are empty (classify replaces these views).
+CREATE VIEW gapmap.premises_class AS
+    SELECT NULL::bigint AS uprn, NULL::text AS postcode, NULL::text AS status WHERE false;
 CREATE VIEW gapmap.area_stats AS
     SELECT NULL::text AS level, NULL::text AS code, 0::bigint AS premises,
            0::float8 AS expected_below_30, 0::real AS share_below
