@@ -13,7 +13,7 @@ from .checks import normalise_postcodes, reject_duplicates, reject_where
 from .columns import Field
 from .reading import members
 from .releases import ensure_release
-from .runs import BaseLoader, Counts, LoadContext
+from .runs import Counts, LoadContext, Loader
 from .staging import Column, Stage
 
 KIND = "bduk"
@@ -48,7 +48,7 @@ _STATUS_SQL = " ".join(
     f"WHEN lower(trim(subsidy_control_status)) = '{s.lower()}' THEN '{s}'" for s in BDUK_STATUSES)
 
 
-class BdukLoader(BaseLoader):
+class BdukLoader(Loader):
     kind = KIND
     describes = "BDUK UPRN release (CSV)"
 

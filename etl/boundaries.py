@@ -19,7 +19,7 @@ from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
 from .reading import read_vector
-from .runs import Counts, LoadContext, copy_rows
+from .runs import Counts, LoadContext, Loader, copy_rows
 
 KIND = "boundaries"
 LEVELS = {
@@ -74,9 +74,10 @@ def find_columns(columns: Sequence[str], level: str, options: dict[str, Any], fi
     return chosen
 
 
-class BoundariesLoader:
+class BoundariesLoader(Loader):
     kind = KIND
     describes = "boundaries (GeoJSON / GeoPackage / Shapefile)"
+    suffixes = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".zip", ".gz")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
         level = options.get("level")

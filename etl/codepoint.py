@@ -19,7 +19,7 @@ from connectivity.postcodes import normalise_postcode
 
 from .columns import Field, match_columns
 from .reading import DecodedLines, members, read_csv
-from .runs import BaseLoader, Counts, LoadContext, copy_rows
+from .runs import Counts, LoadContext, Loader, copy_rows
 
 KIND = "postcodes"
 _DOC = re.compile(r"(^|[!/])doc/", re.I)
@@ -50,7 +50,7 @@ GB_LAT = (49.8, 60.95)
 GB_LON = (-8.75, 1.8)
 
 
-class PostcodesLoader(BaseLoader):
+class PostcodesLoader(Loader):
     kind = KIND
 
     def wants(self, path: Path) -> bool:

@@ -22,37 +22,34 @@ from .checks import normalise_postcodes, reject_duplicates, reject_where
 from .columns import Field
 from .reading import members, normalise_header
 from .releases import ensure_release
-from .runs import BaseLoader, Counts, LoadContext, copy_rows
+from .runs import Counts, LoadContext, Loader, copy_rows
 from .staging import Column, Stage, peek_header
 
 
-def _pct(name: str, *aliases: str) -> Column:
-    return Column(Field(name, aliases, required=False), "float8")
-
-
-def _count(name: str, *aliases: str) -> Column:
+def _number(name: str, *aliases: str) -> Column:
+    """An optional numeric column (percentages and counts alike; counts are rounded on publish)."""
     return Column(Field(name, aliases, required=False), "float8")
 
 
 PERCENT_COLUMNS = [
-    _pct("pct_down_0_2", "% of premises with 0<2Mbit/s download speed"),
-    _pct("pct_down_2_5", "% of premises with 2<5Mbit/s download speed"),
-    _pct("pct_down_5_10", "% of premises with 5<10Mbit/s download speed"),
-    _pct("pct_down_10_30", "% of premises with 10<30Mbit/s download speed"),
-    _pct("pct_down_30_300", "% of premises with 30<300Mbit/s download speed"),
-    _pct("pct_down_300", "% of premises with >=300Mbit/s download speed"),
-    _pct("sfbb_pct", "SFBB availability (% premises)"),
-    _pct("ufbb100_pct", "UFBB (100Mbit/s) availability (% premises)"),
-    _pct("ufbb_pct", "UFBB availability (% premises)"),
-    _pct("gigabit_pct", "Gigabit availability (% premises)"),
-    _pct("unable_2_pct", "% of premises unable to receive 2Mbit/s"),
-    _pct("unable_5_pct", "% of premises unable to receive 5Mbit/s"),
-    _pct("unable_10_pct", "% of premises unable to receive 10Mbit/s"),
-    _pct("unable_30_pct", "% of premises unable to receive 30Mbit/s"),
-    _pct("unable_decent_pct", "% of premises unable to receive decent broadband from fixed or FWA",
+    _number("pct_down_0_2", "% of premises with 0<2Mbit/s download speed"),
+    _number("pct_down_2_5", "% of premises with 2<5Mbit/s download speed"),
+    _number("pct_down_5_10", "% of premises with 5<10Mbit/s download speed"),
+    _number("pct_down_10_30", "% of premises with 10<30Mbit/s download speed"),
+    _number("pct_down_30_300", "% of premises with 30<300Mbit/s download speed"),
+    _number("pct_down_300", "% of premises with >=300Mbit/s download speed"),
+    _number("sfbb_pct", "SFBB availability (% premises)"),
+    _number("ufbb100_pct", "UFBB (100Mbit/s) availability (% premises)"),
+    _number("ufbb_pct", "UFBB availability (% premises)"),
+    _number("gigabit_pct", "Gigabit availability (% premises)"),
+    _number("unable_2_pct", "% of premises unable to receive 2Mbit/s"),
+    _number("unable_5_pct", "% of premises unable to receive 5Mbit/s"),
+    _number("unable_10_pct", "% of premises unable to receive 10Mbit/s"),
+    _number("unable_30_pct", "% of premises unable to receive 30Mbit/s"),
+    _number("unable_decent_pct", "% of premises unable to receive decent broadband from fixed or FWA",
          "% of premises below the USO", "% of premises unable meet USO"),
-    _pct("nga_pct", "% of premises with NGA"),
-    _pct("fwa_decent_pct", "% of premises able to receive decent broadband from FWA"),
+    _number("nga_pct", "% of premises with NGA"),
+    _number("fwa_decent_pct", "% of premises able to receive decent broadband from FWA"),
 ]
 POSTCODE_COLUMNS = [
     Column(Field("postcode", ("postcode_space", "postcode", "pcds", "pcd"))),
@@ -63,15 +60,15 @@ AREA_COLUMNS = [
     Column(Field("code", ("output_area", "oa11cd", "oa21cd", "laua", "lad_code"))),
     Column(Field("all_premises", ("All Premises",), required=False), "float8"),
     Column(Field("matched_premises", ("All Matched Premises",), required=False), "float8"),
-    _count("unable_30_count", "Number of premises unable to receive 30Mbit/s"),
-    _count("unable_decent_count",
+    _number("unable_30_count", "Number of premises unable to receive 30Mbit/s"),
+    _number("unable_decent_count",
            "Number of premises unable to receive decent broadband from fixed or FWA",
            "Number of premises below the USO", "Number of premises unable meet USO"),
-    _pct("sfbb_pct", "SFBB availability (% premises)"),
-    _pct("gigabit_pct", "Gigabit availability (% premises)"),
-    _pct("full_fibre_pct", "Full Fibre availability (% premises)", "FTTP availability (% premises)"),
-    _pct("unable_30_pct", "% of premises unable to receive 30Mbit/s"),
-    _pct("unable_decent_pct", "% of premises unable to receive decent broadband from fixed or FWA",
+    _number("sfbb_pct", "SFBB availability (% premises)"),
+    _number("gigabit_pct", "Gigabit availability (% premises)"),
+    _number("full_fibre_pct", "Full Fibre availability (% premises)", "FTTP availability (% premises)"),
+    _number("unable_30_pct", "% of premises unable to receive 30Mbit/s"),
+    _number("unable_decent_pct", "% of premises unable to receive decent broadband from fixed or FWA",
          "% of premises below the USO", "% of premises unable meet USO"),
 ]
 NEED_ONE_OF = [("unable_30_pct",), ("sfbb_pct",)]
@@ -114,7 +111,7 @@ def _reject_out_of_range(ctx: LoadContext, table: str, columns: list[Column], lo
     ctx.rejects.counted(n)
 
 
-class OfcomCoverageLoader(BaseLoader):
+class OfcomCoverageLoader(Loader):
     kind = "ofcom-coverage"
     describes = "Ofcom Connected Nations fixed coverage (CSV)"
 
@@ -200,7 +197,7 @@ PERFORMANCE_COLUMNS = [
 ]
 
 
-class OfcomPerformanceLoader(BaseLoader):
+class OfcomPerformanceLoader(Loader):
     kind = "ofcom-performance"
     describes = "Ofcom Connected Nations postcode performance (CSV)"
 
@@ -242,7 +239,7 @@ API_FIELDS = {  # in the order the API publishes them
 }
 
 
-class OfcomApiLoader(BaseLoader):
+class OfcomApiLoader(Loader):
     """Saved responses of ``GET /broadband/coverage/{PostCode}``: one JSON document per file, or
     JSON lines. ``-1`` means not available (stored as NULL); other negative speeds are rejected.
     A reject's line is the JSON-lines line, or the item's position in a one-document file."""

@@ -20,7 +20,7 @@ from connectivity.errors import InputError
 from .columns import Field
 from .premises_table import publish_premises
 from .reading import members
-from .runs import Counts, LoadContext
+from .runs import Counts, LoadContext, Loader
 from .staging import Column, Stage
 
 KIND = "uprn"
@@ -69,10 +69,9 @@ def within_filter(ctx: LoadContext, codes: list[str]) -> str:
     return "within_parts"
 
 
-class UprnLoader:
+class UprnLoader(Loader):
     kind = KIND
     describes = "OS Open UPRN (CSV)"
-    suffixes = (".csv", ".zip", ".gz")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
         within = parse_within(options.get("within"))

@@ -18,7 +18,7 @@ from .checks import normalise_postcodes, reject_duplicates, reject_where
 from .columns import Field
 from .premises_table import publish_premises
 from .reading import members, read_vector
-from .runs import Counts, LoadContext, copy_rows
+from .runs import Counts, LoadContext, Loader, copy_rows
 from .staging import Column, Stage
 
 KIND = "premises"
@@ -33,7 +33,7 @@ COLUMNS = [
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb")
 
 
-class PremisesLoader:
+class PremisesLoader(Loader):
     kind = KIND
     describes = "premises (CSV / GeoPackage / GeoJSON)"
     suffixes = (".csv", ".gz", ".zip") + VECTOR_SUFFIXES

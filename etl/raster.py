@@ -21,13 +21,13 @@ from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
 from .releases import ensure_release
-from .runs import Counts, LoadContext, copy_rows
+from .runs import Counts, LoadContext, Loader, copy_rows
 
 CHUNK = 200_000
 MAX_CELLS = 400_000_000
 
 
-class SpeedRasterLoader:
+class SpeedRasterLoader(Loader):
     kind = "speed-raster"
     describes = "speed surface (GeoTIFF)"
     suffixes = (".tif", ".tiff")

@@ -13,6 +13,7 @@ then recorded on its own, with the message, so ``connectivity status`` shows wha
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import datetime as dt
 import hashlib
@@ -20,7 +21,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 
@@ -103,30 +104,29 @@ class Counts:
     rows_filtered: int = 0
 
 
-class Loader(Protocol):
+class Loader(abc.ABC):
+    """What every loader is: a kind, what it reads, option checks, and the load itself.
+    The defaults suit loaders that take no options of their own and read CSV (plain, gz, zip)."""
+
     kind: str
-
-    def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        """Validate options before anything is hashed or written; return them normalised."""
-
-    def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
-        """Read, stage, validate and publish inside ``ctx.conn``'s transaction."""
-
-
-class BaseLoader:
-    """Defaults for loaders that take no options of their own and read CSV (plain, gz, zip)."""
-
+    describes: str
+    #: file endings looked for in a folder given as input
     suffixes: tuple[str, ...] = (".csv", ".zip", ".gz")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
+        """Validate options before anything is hashed or written; return them normalised."""
         return {}
 
     def wants(self, path: Path) -> bool:
         """Whether a file found in a folder given as input is one to read."""
         return True
 
+    @abc.abstractmethod
+    def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
+        """Read, stage, validate and publish inside ``ctx.conn``'s transaction."""
 
-def expand_inputs(paths: Sequence[Path], suffixes: tuple[str, ...] | None,
+
+def expand_inputs(paths: Sequence[Path], suffixes: tuple[str, ...],
                   wants=lambda path: True) -> list[Path]:
     """Folders become the files inside them (sorted, recursively) that end with ``suffixes``
     and that the loader ``wants``."""
@@ -134,9 +134,9 @@ def expand_inputs(paths: Sequence[Path], suffixes: tuple[str, ...] | None,
     for path in paths:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and wants(p)
-                           and (suffixes is None or p.name.lower().endswith(suffixes)))
+                           and p.name.lower().endswith(suffixes))
             if not found:
-                raise InputError(f"the folder holds no {'/'.join(suffixes or ('',))} files",
+                raise InputError(f"the folder holds no {'/'.join(suffixes)} files",
                                  file=str(path))
             out.extend(found)
         else:
@@ -192,8 +192,7 @@ def run_load(
     synthetic: bool = False,
 ) -> LoadResult:
     """Load ``paths`` with ``loader`` in one transaction; see the module docstring."""
-    paths = expand_inputs([Path(p) for p in paths], getattr(loader, "suffixes", None),
-                          getattr(loader, "wants", lambda path: True))
+    paths = expand_inputs([Path(p) for p in paths], loader.suffixes, loader.wants)
     if not paths:
         raise InputError(f"no input files given for {loader.kind}")
     options = loader.check_options(paths, dict(options or {}))
@@ -265,7 +264,7 @@ def _format(loader: Loader, files: list[dict]) -> str:
     """'OS Open UPRN (CSV), from zip' - the loader's format and the containers it opened."""
     containers = sorted({c for f in files for c in ("zip", "gzip")
                          if f["name"].lower().endswith({"zip": ".zip", "gzip": ".gz"}[c])})
-    text = getattr(loader, "describes", loader.kind)
+    text = loader.describes
     return text + (f", from {' and '.join(containers)}" if containers else "")
 
 

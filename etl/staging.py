@@ -62,7 +62,6 @@ def _bool(text: str) -> bool:
 
 PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "bigint": (_bigint, "not a whole number"),
-    "integer": (lambda t: int(t), "not a whole number"),
     "float8": (_float, "not a number"),
     "boolean": (_bool, "not true or false"),
     "text": (lambda t: t, ""),
@@ -121,40 +120,40 @@ class Stage:
         first = next(read_csv(DecodedLines(iter([first_line.encode("utf-8")]), member.label)), None)
         if first is None:
             raise InputError("the file is empty", file=member.label)
-        header, skip_first = first.values, True
+        header = first.values
         cols = match_columns(header, [c.field for c in self.columns], file=member.label,
                              any_of=list(any_of))
         copy_names = self._copy_columns(header, cols)
         conn.execute(f"ALTER TABLE {self.name} ALTER COLUMN file_no SET DEFAULT {int(file_no)}")
         conn.execute(f"ALTER TABLE {self.name} ALTER COLUMN file SET DEFAULT "
                      + psycopg.sql.Literal(member.label).as_string(conn))
-        start_line = 2 if skip_first else 1
+        start_line = 2  # the header is line 1
         conn.execute("SELECT setval(%s, %s, false)", (f"{self.name}_line_seq", start_line))
         try:
             with conn.transaction():
-                rows = self._fast(member, copy_names, skip_first)
+                rows = self._fast(member, copy_names)
         except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat,
                 psycopg.errors.InvalidTextRepresentation, psycopg.errors.CharacterNotInRepertoire,
                 psycopg.errors.UntranslatableCharacter, psycopg.errors.NotNullViolation) as exc:
             self.careful_files.append(f"{member.label} ({str(exc).splitlines()[0]})")
             conn.execute("SELECT setval(%s, %s, false)", (f"{self.name}_line_seq", start_line))
-            rows = self._careful(member, header, cols, copy_names, skip_first)
+            rows = self._careful(member, header, cols, copy_names)
         if rows == 0:
             raise InputError("the file has a header but no rows", file=member.label)
         return rows
 
-    def _fast(self, member: Member, copy_names: list[str], skip_first: bool) -> int:
+    def _fast(self, member: Member, copy_names: list[str]) -> int:
         conn = self.ctx.conn
         sql = f"COPY {self.name} ({', '.join(copy_names)}) FROM STDIN (FORMAT csv)"
         with member.open_binary() as raw, conn.cursor() as cur:
             with cur.copy(sql) as copy:
-                for chunk in _data_chunks(raw, skip_first):
+                for chunk in _data_chunks(raw):
                     copy.write(chunk)
                     self.ctx.progress.advance(len(chunk))
             return cur.rowcount
 
     def _careful(self, member: Member, header: list[str], cols: dict[str, int],
-                 copy_names: list[str], skip_first: bool) -> int:
+                 copy_names: list[str]) -> int:
         conn = self.ctx.conn
         types = {c.name: c.pgtype for c in self.columns}
         width = len(header)
@@ -170,8 +169,7 @@ class Stage:
         with member.open_binary() as raw:
             lines = DecodedLines(raw, member.label)
             records = read_csv(lines)
-            if skip_first:
-                next(records, None)
+            next(records, None)  # the header
             for record in records:
                 read += 1
                 values = record.values
@@ -228,14 +226,14 @@ def _first_line(raw, label: str) -> str | None:
     return None
 
 
-def _data_chunks(raw, skip_first: bool) -> Iterator[bytes]:
-    """The stream's bytes after the BOM and (optionally) the first line, as valid UTF-8 chunks.
+def _data_chunks(raw) -> Iterator[bytes]:
+    """The stream's bytes after the BOM and the header line, as valid UTF-8 chunks.
 
     Invalid UTF-8 would make COPY fail mid-stream, so bytes are decoded incrementally and replaced
     characters (U+FFFD) make the careful path take over instead."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     first = True
-    pending_skip = skip_first
+    pending_skip = True
     while True:
         chunk = raw.read(CHUNK_BYTES)
         if not chunk:

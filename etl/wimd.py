@@ -10,7 +10,7 @@ from connectivity.db import SCHEMA
 from .checks import reject_duplicates, reject_where
 from .columns import Field
 from .reading import members
-from .runs import BaseLoader, Counts, LoadContext
+from .runs import Counts, LoadContext, Loader
 from .staging import Column, Stage
 
 DOMAINS = ["income", "employment", "health", "education", "services", "housing",
@@ -24,7 +24,7 @@ COLUMNS = [
 ]
 
 
-class WimdLoader(BaseLoader):
+class WimdLoader(Loader):
     kind = "wimd"
     describes = "Welsh Index of Multiple Deprivation ranks (CSV)"
 
