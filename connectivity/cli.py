@@ -320,6 +320,8 @@ for _kind, _help in (
     ("ofcom-api", "Saved Ofcom coverage-API responses (JSON per postcode, or JSON lines): "
      "premises level."),
     ("wimd", "Welsh Index of Multiple Deprivation ranks by LSOA (CSV)."),
+    ("places", "Named places for the search box: OpenStreetMap place points (GeoJSON or "
+     "GeoPackage with name and fclass or place); each load replaces the places."),
 ):
     _simple_load_command(_kind, _help)
 
@@ -685,6 +687,7 @@ def bundled_inputs(settings: Settings) -> list[tuple[str, list[Path], dict, dict
          {"level": "constituency"}, {}),
         ("postcodes", [data / "postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz"], {}, {}),
         ("wimd", [data / "wimd/wimd_2019_ranks_by_lsoa.csv"], {}, {}),
+        ("places", [data / "osm/wales_osm_places_2021-01-17.geojson.gz"], {}, {}),
     ]
     for _, paths, _, _ in inputs:
         for path in paths:

@@ -20,6 +20,7 @@ _WHERE = {
     "ofcom-api": "etl.ofcom:OfcomApiLoader",
     "speed-raster": "etl.raster:SpeedRasterLoader",
     "wimd": "etl.wimd:WimdLoader",
+    "places": "etl.places:PlacesLoader",
 }
 
 

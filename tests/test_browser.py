@@ -145,3 +145,78 @@ def test_premises_tiles_draw_coloured_by_status_when_zoomed_in(page, live_server
     assert "#d7191c" in fills  # the premises below 30 Mbit/s is drawn in red
     assert set(fills) <= {"#d7191c", "#fdae61", "#2c7bb6", "#ffffff"}
     assert page.failed == [] and page.external == []
+
+
+def _la_fill(page, code: str) -> str:
+    return page.evaluate("""(code) => {
+        let fill = null;
+        GapMap.state.layers.la.eachLayer(l => { if (l.feature.properties.code === code) fill = l.options.fillColor; });
+        return fill; }""", code)
+
+
+def test_the_theme_and_layer_controls_work_by_keyboard(page, live_server):
+    page.goto(f"{live_server}/en/")
+    page.wait_for_selector("path.leaflet-interactive")
+    assert _la_fill(page, "W06000008") == "#f03b20"  # Ceredigion: 10 to 25 % below
+    assert _la_fill(page, "W06000015") == "#d9d9d9"  # Cardiff: no premises loaded
+    # keyboard: focus the first theme radio, arrow down to "Access Broadband Cymru"
+    page.focus("#theme-need")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.id") == "theme-abc"
+    assert page.locator('[data-legend="abc"]').is_visible()
+    assert not page.locator('[data-legend="need"]').is_visible()
+    assert _la_fill(page, "W06000008") in ("#54278f", "#756bb1")  # purple: share eligible
+    # deprivation turns the LSOAs on
+    page.check("#theme-wimd")
+    assert page.is_checked("#layer-lsoa")
+    # switch the authorities off and on with the keyboard
+    page.focus("#layer-la")
+    page.keyboard.press("Space")
+    page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 0")
+    page.keyboard.press("Space")
+    page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 22")
+    assert page.failed == [] and page.external == []
+
+
+def test_hexagons_draw_at_middle_zoom_and_premises_popups_give_reasons(page, live_server, loaded_settings):
+    import psycopg
+
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        uprn, lon, lat = conn.execute(
+            "SELECT c.uprn, ST_X(ST_Transform(p.geom, 4326)), ST_Y(ST_Transform(p.geom, 4326)) "
+            "FROM gapmap.premises_class c JOIN gapmap.premises p USING (uprn) "
+            "WHERE c.status = 'below' AND c.evidence = 'ofcom-api' ORDER BY c.uprn LIMIT 1").fetchone()
+    page.goto(f"{live_server}/en/")
+    page.wait_for_load_state("networkidle")
+    page.evaluate(f"window.gapmap.setView([{lat}, {lon}], 10, {{animate: false}})")
+    page.wait_for_function("document.querySelectorAll('.leaflet-tile path').length > 0", timeout=15000)
+    fills = set(page.evaluate(
+        "Array.from(document.querySelectorAll('.leaflet-tile path')).map(p => p.getAttribute('fill'))"))
+    assert fills and fills <= {"#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026", "#d9d9d9"}
+    # zoom in on the premises and click it: the popup gives its reasons from the API
+    page.evaluate(f"window.gapmap.setView([{lat}, {lon}], 17, {{animate: false}})")
+    page.wait_for_load_state("networkidle")
+    point = page.evaluate(f"""() => {{
+        const p = window.gapmap.latLngToContainerPoint([{lat}, {lon}]);
+        const r = window.gapmap.getContainer().getBoundingClientRect();
+        return {{x: r.left + p.x, y: r.top + p.y}}; }}""")
+    page.mouse.click(point["x"], point["y"])
+    popup = page.wait_for_selector(".gm-popup")
+    page.wait_for_function("document.querySelector('.gm-more') && "
+                           "document.querySelector('.gm-more').textContent.includes('Access Broadband Cymru')")
+    text = popup.inner_text()
+    anchor = page.evaluate("(() => { const p = window.gapmap._popup.getLatLng(); return [p.lat, p.lng]; })()")
+    assert abs(anchor[0] - lat) < 1e-4 and abs(anchor[1] - lon) < 1e-4  # the popup is on the premises
+    assert f"UPRN {uprn}" in text and "Below 30 Mbit/s" in text and "Ofcom premises prediction" in text
+    assert page.failed == [] and page.external == []
+
+
+def test_search_jumps_to_a_place(page, live_server):
+    page.goto(f"{live_server}/cy/")
+    page.fill("#search-q", "Aberaeron")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/cy/?at=*")
+    page.wait_for_load_state("networkidle")
+    centre = page.evaluate("[window.gapmap.getCenter().lat, window.gapmap.getCenter().lng, window.gapmap.getZoom()]")
+    assert abs(centre[0] - 52.243) < 0.01 and abs(centre[1] + 4.26) < 0.01 and centre[2] == 14
+    assert page.locator(".leaflet-tooltip-pane, .leaflet-marker-pane").count() >= 1

@@ -17,6 +17,7 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from jinja2 import Template
 
+from connectivity.reasons import SOURCES
 from connectivity.settings import Settings
 
 from .i18n import area_name, other_language
@@ -32,12 +33,24 @@ STATUS_COLOURS = {"below": "#d7191c", "possibly_below": "#fdae61", "above": "#2c
 #: fixed classes for the share below 30 Mbit/s (upper bounds, %), so maps of two releases compare
 SHARE_BREAKS = [1, 3, 10, 25, 100]
 OUTLINE = "#333333"
+#: ColorBrewer Purples: the share eligible for a scheme
+SCHEME_PALETTE = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"]
+#: ColorBrewer Greens: the share in a planned build
+PLANNED_PALETTE = ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"]
+PLANNED_BREAKS = [5, 10, 25, 50, 100]
+#: ColorBrewer BrBG (5): most deprived quintile darkest brown, least deprived teal
+WIMD_PALETTE = ["#a6611a", "#dfc27d", "#f5f5f5", "#80cdc1", "#018571"]
+ELIGIBILITY_COLOURS = {"eligible": "#54278f", "possibly": "#9e9ac8", "not_eligible": "#f0f0f0",
+                       "unknown": "#ffffff"}
+PLANNED_COLOURS = {"yes": "#006d2c", "no": "#f0f0f0"}
+PREMISES_MIN_ZOOM = 12
 WALES_BOUNDS = [[51.33, -5.35], [53.45, -2.64]]
 
 
 
 class _PremisesTiles(MacroElement):
-    """Every premises from zoom 11, as vector tiles coloured by status (Leaflet.VectorGrid)."""
+    """Every premises from zoom 11, as vector tiles coloured by status (Leaflet.VectorGrid), for
+    the postcode page's small map (the main map's premises layer is in gapmap.js)."""
 
     _template = Template(
         """
@@ -55,12 +68,12 @@ class _PremisesTiles(MacroElement):
             }
         }).on("click", function (e) {
             var p = e.layer.properties;
-            L.popup().setLatLng(e.latlng).setContent(
-                {{ this.popup_template|tojson }}
-                    .replace("{status}", {{ this.status_names|tojson }}[p.status] || p.status)
-                    .replace("{down}", p.best_down == null ? "?" : p.best_down)
-                    .replace("{uprn}", p.uprn)
-            ).openOn({{ this._parent.get_name() }});
+            var box = document.createElement("div");
+            box.textContent = {{ this.popup_template|tojson }}
+                .replace("{status}", {{ this.status_names|tojson }}[p.status] || p.status)
+                .replace("{down}", p.best_down == null ? "?" : p.best_down)
+                .replace("{uprn}", p.uprn);
+            L.popup().setLatLng(e.latlng).setContent(box).openOn({{ this._parent.get_name() }});
         }).addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
@@ -71,6 +84,23 @@ class _PremisesTiles(MacroElement):
         self._name = "PremisesTiles"
         self.url, self.colours = url, STATUS_COLOURS
         self.status_names, self.popup_template = status_names, popup_template
+
+
+class _GapLayers(MacroElement):
+    """The main map's layers and themes: ``GapMap.init`` (static/js/gapmap.js) with its settings."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        GapMap.init({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self._name = "GapLayers"
+        self.config = config
 
 
 class _Controls(MacroElement):
@@ -106,6 +136,29 @@ class LegendClass:
 
 
 @dataclasses.dataclass
+class Theme:
+    """One way of colouring the map: areas by ``area`` (a statistic; ``percent`` when a share),
+    premises by ``premises`` (a property of the premises tiles), with their legends."""
+
+    id: str
+    label: str
+    area: str
+    percent: bool
+    breaks: list[int]
+    palette: list[str]
+    premises: str
+    legend_title: str
+    legend: list[tuple[str, str]]  # (colour, text)
+    premises_legend: list[tuple[str, str]]
+    needs_premises: bool = True
+
+    def js(self) -> dict[str, Any]:
+        return {"area": self.area, "percent": self.percent, "breaks": self.breaks,
+                "palette": self.palette, "premises": self.premises,
+                "needsPremises": self.needs_premises}
+
+
+@dataclasses.dataclass
 class RenderedMap:
     name: str  # the JavaScript variable holding the Leaflet map
     html: str
@@ -113,8 +166,11 @@ class RenderedMap:
     js: list[str]
     css: list[str]
     legend: list[LegendClass]
-    measure: str  # what the areas are shaded by: "share_below" or "postcodes"
+    measure: str  # what the areas are shaded by: "share_below", "postcodes" or "premises"
     statuses: list[tuple[str, str, str]]  # (status, colour, name) for the premises legend
+    themes: list[Theme] = dataclasses.field(default_factory=list)
+    theme: str = ""
+    layers: list[tuple[str, str, bool]] = dataclasses.field(default_factory=list)  # id, label, on
 
 
 def class_breaks(values: list[int], classes: int = len(PALETTE)) -> list[int]:
@@ -134,20 +190,107 @@ def status_names() -> dict[str, str]:
             "above": _("30 Mbit/s or more"), "unknown": _("No evidence yet")}
 
 
+def evidence_names(lang: str) -> dict[str, str]:
+    index = 1 if lang == "cy" else 0
+    return {key: names[index] for key, names in SOURCES.items()}
+
+
+def _share_legend(palette: list[str], breaks: list[int]) -> list[tuple[str, str]]:
+    out, low = [], 0
+    for colour, high in zip(palette, breaks, strict=True):
+        out.append((colour, _("%(low)s to %(high)s", low=format_decimal(low),
+                              high=format_decimal(high)) + " %"))
+        low = high
+    return out
+
+
+def themes(wimd_count: int) -> list[Theme]:
+    """The map's themes. Shares use fixed classes (SHARE_BREAKS) so two releases compare;
+    deprivation uses WIMD rank quintiles of ``wimd_count`` LSOAs (rank 1 = most deprived)."""
+    eligibility = [(ELIGIBILITY_COLOURS["eligible"], _("Eligible")),
+                   (ELIGIBILITY_COLOURS["possibly"], _("Possibly eligible")),
+                   (ELIGIBILITY_COLOURS["not_eligible"], _("Not eligible")),
+                   (ELIGIBILITY_COLOURS["unknown"], _("Not known"))]
+    by_status = [(STATUS_COLOURS[k], v) for k, v in status_names().items()]
+    quintiles = [max(1, round(wimd_count * k / 5)) for k in range(1, 6)]
+    wimd_legend = [(WIMD_PALETTE[0], _("Most deprived 20 %")),
+                   (WIMD_PALETTE[1], _("20 to 40 %")), (WIMD_PALETTE[2], _("40 to 60 %")),
+                   (WIMD_PALETTE[3], _("60 to 80 %")),
+                   (WIMD_PALETTE[4], _("Least deprived 20 %"))]
+    return [
+        Theme("need", _("Below 30 Mbit/s"), "share_below", True, SHARE_BREAKS, NEED_PALETTE,
+              "status", _("Share of premises below 30 Mbit/s"),
+              _share_legend(NEED_PALETTE, SHARE_BREAKS), by_status),
+        Theme("abc", _("Access Broadband Cymru"), "share_abc", True, SHARE_BREAKS,
+              SCHEME_PALETTE, "eligible_abc",
+              _("Share of premises eligible or possibly eligible for Access Broadband Cymru"),
+              _share_legend(SCHEME_PALETTE, SHARE_BREAKS), eligibility),
+        Theme("lbf", _("Local Broadband Fund targets"), "share_lbf", True, SHARE_BREAKS,
+              SCHEME_PALETTE, "eligible_lbf",
+              _("Share of premises a Local Broadband Fund project could target"),
+              _share_legend(SCHEME_PALETTE, SHARE_BREAKS), eligibility),
+        Theme("planned", _("Planned build"), "share_planned", True, PLANNED_BREAKS,
+              PLANNED_PALETTE, "planned_build",
+              _("Share of premises in a planned gigabit build"),
+              _share_legend(PLANNED_PALETTE, PLANNED_BREAKS),
+              [(PLANNED_COLOURS["yes"], _("In a planned build")),
+               (PLANNED_COLOURS["no"], _("No build planned"))]),
+        Theme("wimd", _("Deprivation (WIMD 2019)"), "wimd_rank", False, quintiles, WIMD_PALETTE,
+              "status", _("Welsh Index of Multiple Deprivation 2019, by LSOA"), wimd_legend,
+              by_status, needs_premises=False),
+    ]
+
+
+def _map(location, zoom: int, static_url, min_zoom: int) -> folium.Map:
+    fmap = folium.Map(location=location, zoom_start=zoom, tiles=None, zoom_control=False,
+                      control_scale=True, prefer_canvas=False, min_zoom=min_zoom, max_zoom=18,
+                      zoom_snap=0.25)
+    fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js")),
+                       ("vectorgrid", static_url("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js")),
+                       ("gapmap", static_url("js/gapmap.js"))]
+    fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
+    return fmap
+
+
+def _attribution(synthetic: bool) -> str:
+    attribution = _(
+        "Boundaries and postcodes: © Crown copyright and database right 2025 (OS, Royal Mail, "
+        "ONS), OGL v3"
+    ) + " | " + _("Places: © OpenStreetMap contributors, ODbL") + " | " + _(
+        "WIMD 2019: Welsh Government, OGL v3")
+    if synthetic:
+        attribution = _("Synthetic demo premises and speeds") + " | " + attribution
+    return attribution
+
+
+def _render(fmap: folium.Map, **fields) -> RenderedMap:
+    root = fmap.get_root()
+    root.render()
+    return RenderedMap(name=fmap.get_name(), html=root.html.render(),
+                       script=root.script.render(),
+                       js=[url for _n, url in fmap.default_js],
+                       css=[url for _n, url in fmap.default_css], **fields)
+
+
 def build_map(
     geojson: dict[str, Any], lang: str, settings: Settings, static_url, synthetic: bool = False,
-    tiles_url: str | None = None,
+    urls: dict[str, str] | None = None, selected: list[str] | None = None,
+    view: dict[str, Any] | None = None, theme: str = "need", wimd_count: int = 0,
 ) -> RenderedMap:
-    """A Leaflet map of the areas in ``geojson`` shaded by the share of premises below 30 Mbit/s
-    (by postcode count while nothing is classified), premises tiles from zoom 11, in ``lang``."""
+    """The main map: authorities shaded by the chosen theme (by postcode count while nothing is
+    classified), wards, LSOAs and hexagons at middle zooms, premises from zoom 12, in ``lang``.
+
+    ``urls`` holds the tile URL templates (premises, areas, hex) and the page links the popups
+    use; ``selected`` the authorities to outline and fit; ``view`` a place to centre on."""
+    urls = urls or {}
     features = geojson["features"]
     classified = any(f["properties"].get("premises") for f in features)
-    measure = "share_below" if classified else "postcodes"
+    all_themes = themes(wimd_count) if classified else []
     if classified:
-        breaks, palette = SHARE_BREAKS, NEED_PALETTE
+        measure, breaks, palette = "share_below", SHARE_BREAKS, NEED_PALETTE
     else:
+        measure, palette = "postcodes", PALETTE
         breaks = class_breaks([f["properties"]["postcodes"] for f in features])
-        palette = PALETTE
     other = other_language(lang)
     for feature in features:
         props = feature["properties"]
@@ -157,104 +300,86 @@ def build_map(
         props["postcodes_text"] = format_decimal(props["postcodes"])
         props["premises_text"] = format_decimal(props["premises"])
         if classified and props.get("premises"):
-            share = 100 * props["share_below"]
-            props["share_text"] = format_decimal(round(share, 1)) + " %"
-            props["fill"] = _colour(share, breaks, palette)
+            props["share_text"] = format_decimal(round(100 * props["share_below"], 1)) + " %"
         elif classified:
             props["share_text"] = _("no premises loaded")
-            props["fill"] = NO_DATA
         else:
             props["share_text"] = "-"
-            props["fill"] = _colour(props["postcodes"], breaks, palette)
 
-    fmap = folium.Map(
-        location=[52.35, -3.9], zoom_start=8, tiles=None, zoom_control=False,
-        control_scale=True, prefer_canvas=False, min_zoom=6, max_zoom=18, zoom_snap=0.25,
-    )
-    fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js")),
-                       ("vectorgrid", static_url("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"))]
-    fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
-    attribution = _(
-        "Boundaries and postcodes: © Crown copyright and database right 2025 (OS, Royal Mail, "
-        "ONS), OGL v3"
-    )
-    if synthetic:
-        attribution = _("Synthetic demo premises and speeds") + " | " + attribution
+    fmap = _map([52.35, -3.9], 8, static_url, 6)
     if settings.online_basemap:
         folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution,
                          name=_("Base map"), max_zoom=19).add_to(fmap)
-    folium.GeoJson(
-        geojson,
-        name=_("Local authorities"),
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"], "color": OUTLINE, "weight": 1,
-            "fillOpacity": 0.75,
-        },
-        highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.9},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["label", "share_text", "premises_text", "postcodes_text"],
-            aliases=[_("Local authority"), _("Share below 30 Mbit/s"), _("Premises"),
-                     _("Postcodes")],
-            sticky=True,
-        ),
-    ).add_to(fmap)
     names = status_names()
-    if tiles_url and classified:
-        _PremisesTiles(tiles_url, names,
-                       _("UPRN {uprn}: {status}, best download {down} Mbit/s")).add_to(fmap)
-    _Controls(_("Zoom in"), _("Zoom out"), attribution,
+    js_themes = {t.id: t.js() for t in all_themes} or {
+        "postcodes": {"area": "postcodes", "percent": False, "breaks": breaks,
+                      "palette": palette, "premises": "status", "needsPremises": False}}
+    text = {
+        "premises": _("Premises"), "postcodes": _("Postcodes"),
+        "share_below": _("Share below 30 Mbit/s"),
+        "expected_below": _("Expected below 30 Mbit/s"),
+        "abc": _("Eligible for Access Broadband Cymru (incl. possibly)"),
+        "lbf": _("Local Broadband Fund targets (incl. possibly)"),
+        "planned": _("In a planned build"), "wimd": _("WIMD 2019 rank (1 = most deprived)"),
+        "area_link": _("Select this authority and show its figures"), "uprn": _("UPRN"), "status": _("Status"),
+        "best_down": _("Best download"), "evidence": _("Evidence"), "release": _("Release:"),
+        "planned_build": _("In a planned gigabit build"), "loading": _("Loading…"),
+        "postcode_link": _("Everything at postcode"),
+        "level_la": _("Local authority"), "level_ward": _("Ward"), "level_lsoa": _("LSOA"),
+        "level_hex": _("Hexagon"),
+    }
+    grids = [
+        {"id": "ward", "group": "ward", "layer": "ward", "name": text["level_ward"],
+         "url": urls.get("areas", "").replace("LEVEL", "ward"), "minZoom": 9, "maxZoom": 14},
+        {"id": "lsoa", "group": "lsoa", "layer": "lsoa", "name": text["level_lsoa"],
+         "url": urls.get("areas", "").replace("LEVEL", "lsoa"), "minZoom": 9, "maxZoom": 14},
+        {"id": "hex2000", "group": "hex", "layer": "hex", "name": text["level_hex"] + " 2 km",
+         "url": urls.get("hex", "").replace("SIZE", "2000"), "minZoom": 10, "maxZoom": 10},
+        {"id": "hex500", "group": "hex", "layer": "hex", "name": text["level_hex"] + " 500 m",
+         "url": urls.get("hex", "").replace("SIZE", "500"), "minZoom": 11, "maxZoom": 11},
+    ] if classified else []
+    config = {
+        "lang": lang, "theme": theme if theme in js_themes else next(iter(js_themes)),
+        "themes": js_themes, "minZoom": 6, "maxZoom": 18, "noData": NO_DATA, "outline": OUTLINE, "laFilledBelow": 10,
+        "premisesColours": {"status": STATUS_COLOURS, "eligible_abc": ELIGIBILITY_COLOURS,
+                            "eligible_lbf": ELIGIBILITY_COLOURS, "planned_build": PLANNED_COLOURS},
+        "authorities": geojson, "grids": grids,
+        "premisesTiles": urls.get("premises", "") if classified else "",
+        "premisesMinZoom": PREMISES_MIN_ZOOM,
+        "premisesApi": urls.get("premises_api", ""), "postcodeUrl": urls.get("postcode", ""),
+        "areaUrl": urls.get("area", ""),
+        "text": text, "statusNames": names, "evidenceNames": evidence_names(lang),
+        "selected": selected or [], "view": view,
+    }
+    _GapLayers(config).add_to(fmap)
+    _Controls(_("Zoom in"), _("Zoom out"), _attribution(synthetic),
               _("Map of Welsh local authorities")).add_to(fmap)
-    fmap.fit_bounds(WALES_BOUNDS)
+    if not view and not selected:
+        fmap.fit_bounds(WALES_BOUNDS)
 
-    root = fmap.get_root()
-    root.render()
     legend = []
     low = 0
     for colour, upper in zip(palette, breaks, strict=True):
         legend.append(LegendClass(colour, low, upper))
         low = upper if classified else upper + 1
-    return RenderedMap(
-        name=fmap.get_name(),
-        html=root.html.render(),
-        script=root.script.render(),
-        js=[url for _n, url in fmap.default_js],
-        css=[url for _n, url in fmap.default_css],
-        legend=legend,
-        measure=measure,
-        statuses=[(k, STATUS_COLOURS[k], v) for k, v in names.items()] if classified else [],
-    )
-
-
-def _colour(value: float, breaks: list[int], palette: list[str]) -> str:
-    for colour, upper in zip(palette, breaks, strict=True):
-        if value <= upper:
-            return colour
-    return palette[-1]
+    layers = [("la", _("Local authorities"), True), ("ward", _("Wards"), False),
+              ("lsoa", _("LSOAs (small areas)"), False), ("hex", _("Hexagons"), True),
+              ("premises", _("Premises (from zoom 12)"), True)] if classified else []
+    return _render(fmap, legend=legend, measure=measure,
+                   statuses=[(k, STATUS_COLOURS[k], v) for k, v in names.items()] if classified else [],
+                   themes=all_themes, theme=config["theme"], layers=layers)
 
 
 def build_postcode_map(lat: float, lon: float, label: str, lang: str, static_url,
                        tiles_url: str, synthetic: bool) -> RenderedMap:
     """A small map of one postcode: its premises (vector tiles, by status) around the centroid."""
-    fmap = folium.Map(location=[lat, lon], zoom_start=16, tiles=None, zoom_control=False,
-                      control_scale=True, min_zoom=11, max_zoom=18, zoom_snap=0.25)
-    fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js")),
-                       ("vectorgrid", static_url("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"))]
-    fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
+    fmap = _map([lat, lon], 16, static_url, 11)
     names = status_names()
     _PremisesTiles(tiles_url, names,
                    _("UPRN {uprn}: {status}, best download {down} Mbit/s")).add_to(fmap)
     folium.CircleMarker([lat, lon], radius=9, color="#1b1b1b", weight=3, fill=False,
                         tooltip=label).add_to(fmap)
-    attribution = _("Boundaries and postcodes: © Crown copyright and database right 2025 (OS, "
-                    "Royal Mail, ONS), OGL v3")
-    if synthetic:
-        attribution = _("Synthetic demo premises and speeds") + " | " + attribution
-    _Controls(_("Zoom in"), _("Zoom out"), attribution, _("Map of the postcode")).add_to(fmap)
-    root = fmap.get_root()
-    root.render()
-    return RenderedMap(
-        name=fmap.get_name(), html=root.html.render(), script=root.script.render(),
-        js=[url for _n, url in fmap.default_js], css=[url for _n, url in fmap.default_css],
-        legend=[], measure="premises",
-        statuses=[(k, STATUS_COLOURS[k], v) for k, v in names.items()],
-    )
+    _Controls(_("Zoom in"), _("Zoom out"), _attribution(synthetic),
+              _("Map of the postcode")).add_to(fmap)
+    return _render(fmap, legend=[], measure="premises",
+                   statuses=[(k, STATUS_COLOURS[k], v) for k, v in names.items()])

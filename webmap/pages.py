@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from connectivity.areas import area_geojson, area_summaries
+from connectivity.db import SCHEMA
+from connectivity.errors import BadRequest
 from connectivity.lookup import postcode_detail, postcode_of_uprn
+from connectivity.maptiles import area_figures, data_version
+from connectivity.places import search_places
 from connectivity.postcodes import normalise_postcode
 from connectivity.releases import synthetic_loaded
+from connectivity.selection import selection_summary
 
-from .i18n import LANGUAGES, negotiate
+from .i18n import LANGUAGES, area_name, negotiate
 from .mapview import build_map, build_postcode_map
 from .pool import db_connection
 
@@ -43,18 +51,63 @@ def root():
     return redirect(url_for("pages.map_page", lang=negotiate()), code=302)
 
 
+def _authorities(conn) -> tuple[dict, bool, int]:
+    """The authorities with every figure the map themes need, whether the data is synthetic, and
+    the number of WIMD-ranked LSOAs; kept per process until a load or classification changes them
+    (counting postcodes per authority is a spatial join: too slow for every page view)."""
+    version = data_version(conn)
+    cache = current_app.extensions.setdefault("gapmap_map_cache", {})
+    if cache.get("version") != version:
+        geojson = area_geojson(conn, "la")
+        figures = area_figures(conn, "la")
+        for feature in geojson["features"]:
+            feature["properties"].update(figures.get(feature["properties"]["code"], {}))
+        wimd = conn.execute(f"SELECT count(*) FROM {SCHEMA}.wimd").fetchone()[0]
+        cache.clear()
+        cache.update(version=version, geojson=geojson, synthetic=synthetic_loaded(conn), wimd=wimd)
+    return copy.deepcopy(cache["geojson"]), cache["synthetic"], cache["wimd"]
+
+
+def _view() -> dict | None:
+    """``?at=lat,lon,zoom`` (and ``label``): where the map opens, e.g. on a place found by search."""
+    raw = request.args.get("at")
+    if not raw:
+        return None
+    try:
+        lat, lon, zoom = (float(v) for v in raw.split(","))
+    except ValueError:
+        raise BadRequest("at must be lat,lon,zoom, e.g. 52.24,-4.26,14") from None
+    if not (49 <= lat <= 61 and -9 <= lon <= 3 and 6 <= zoom <= 18):
+        raise BadRequest("at is outside Britain or the zoom is not 6 to 18")
+    return {"lat": lat, "lon": lon, "zoom": zoom, "label": request.args.get("label", "")[:100]}
+
+
 @bp.get("/<lang>/")
 def map_page():
     settings = current_app.config["GAPMAP_SETTINGS"]
+    codes = [c for v in request.args.getlist("la") for c in v.split(",") if c.strip()]
+    theme = request.args.get("theme", "need")
+    view = _view()
     with db_connection() as conn:
-        geojson = area_geojson(conn, "la")
-        synthetic = synthetic_loaded(conn)
+        geojson, synthetic, wimd = _authorities(conn)
+        selection = selection_summary(conn, codes) if codes else {"areas": [], "total": None}
+    urls = {
+        "premises": _tiles_url(),
+        "areas": url_for("tiles.areas", level="LEVEL", z=0, x=0, y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf"),
+        "hex": url_for("tiles.hexagons", size=1, z=0, x=0, y=0).replace("/1/0/0/0.pbf", "/SIZE/{z}/{x}/{y}.pbf"),
+        "premises_api": url_for("api.premises_one", uprn=0).replace("/0", "/UPRN") + f"?lang={g.lang}",
+        "postcode": url_for("pages.postcode_page", lang=g.lang, postcode="PC"),
+        "area": url_for("pages.map_page", lang=g.lang, la="CODE", theme=theme),
+    }
+    selected = [a["code"] for a in selection["areas"]]
     rendered = build_map(geojson, g.lang, settings,
                          lambda path: url_for("static", filename=path), synthetic=synthetic,
-                         tiles_url=_tiles_url())
+                         urls=urls, selected=selected, view=view, theme=theme, wimd_count=wimd)
+    features = sorted(geojson["features"], key=lambda f: area_name(f["properties"], g.lang))
     total = sum(f["properties"]["postcodes"] for f in geojson["features"])
     return render_template("map.html", map=rendered, areas=len(geojson["features"]),
-                           postcodes_total=total, synthetic=synthetic)
+                           postcodes_total=total, synthetic=synthetic, selection=selection,
+                           selected=set(selected), authorities=[f["properties"] for f in features])
 
 
 @bp.get("/<lang>/areas")
@@ -84,7 +137,31 @@ def search():
         if found:
             return redirect(url_for("pages.postcode_page", lang=g.lang,
                                     postcode=found.replace(" ", "")) + f"#uprn-{int(query)}")
-    return render_template("search.html", query=query), 404 if query else 200
+    places = []
+    if query:
+        with db_connection() as conn:
+            places = search_places(conn, query)
+        exact = [p for p in places if p["exact"]]
+        if len(exact) == 1 or (exact and exact[0]["kind"] in ("city", "town", "la")
+                               and all(p["kind"] not in ("city", "town", "la") for p in exact[1:])):
+            return redirect(_place_url(exact[0]))
+    for place in places:
+        place["url"] = _place_url(place)
+    return render_template("search.html", query=query, places=places, place_kinds=place_kinds()), \
+        404 if query and not places else 200
+
+
+def place_kinds() -> dict[str, str]:
+    return {"city": _("city"), "town": _("town"), "village": _("village"), "hamlet": _("hamlet"),
+            "suburb": _("suburb"), "locality": _("locality"), "farm": _("farm"),
+            "island": _("island"), "county": _("county"), "region": _("region"),
+            "la": _("local authority"), "ward": _("ward")}
+
+
+def _place_url(place: dict) -> str:
+    label = area_name({"name_en": place["name"], "name_cy": place["name_cy"]}, g.lang)
+    return url_for("pages.map_page", lang=g.lang, at=f"{place['lat']},{place['lon']},{place['zoom']}",
+                   label=label)
 
 
 @bp.get("/<lang>/postcode/<postcode>")
