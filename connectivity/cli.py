@@ -528,6 +528,39 @@ def rejects_cmd(ctx: click.Context, run_id: int, as_csv: bool, limit: int | None
     _emit(rows, as_json, human)
 
 
+@main.command("reports")
+@click.option("--status", type=click.Choice(["new", "accepted", "rejected", "all"]), default="new",
+              show_default=True, help="Which reports to list.")
+@click.option("--csv", "as_csv", is_flag=True, help="Write CSV (one row per report).")
+@json_option
+@click.pass_context
+def reports_cmd(ctx: click.Context, status: str, as_csv: bool, as_json: bool) -> None:
+    """List residents' reports that the map is wrong (from the postcode pages), oldest first."""
+    from .db import connect
+    from .reports import list_reports
+
+    with connect(_settings(ctx)) as conn:
+        rows = list_reports(conn, None if status == "all" else status)
+    if as_csv:
+        writer = csv.DictWriter(sys.stdout, list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+
+    def human(items):
+        if not items:
+            click.echo(f"no {status if status != 'all' else ''} reports".replace("  ", " "))
+        for r in items:
+            speeds = ""
+            if r["measured_down"] is not None or r["measured_up"] is not None:
+                speeds = f" measured {r['measured_down'] or '?'}/{r['measured_up'] or '?'} Mbit/s"
+            click.echo(f"#{r['id']} {r['created_at']:%Y-%m-%d %H:%M} {r['postcode']}"
+                       f" UPRN {r['uprn'] or '-'}: {r['problem']}{speeds} [{r['status']}]"
+                       + (f"\n    {r['message']}" if r["message"] else "")
+                       + (f"\n    contact: {r['contact']}" if r["contact"] else ""))
+    _emit(rows, as_json, human)
+
+
 # ---------------------------------------------------------------------------------------------
 @main.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default: setting host).")

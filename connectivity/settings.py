@@ -155,6 +155,26 @@ SETTINGS: tuple[Setting, ...] = (
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
         "Attribution shown for the online base tiles.",
     ),
+    Setting(
+        "abc_guidance_url",
+        str,
+        "https://www.gov.wales/access-broadband-cymru-grant-scheme-guidance-html",
+        "Where residents read how to apply for Access Broadband Cymru (linked from postcode pages).",
+    ),
+    Setting(
+        "abc_guidance_url_cy",
+        str,
+        "",
+        "The Welsh version of abc_guidance_url, for the Welsh pages (empty: the English page, "
+        "marked as English).",
+    ),
+    Setting(
+        "uso_guidance_url",
+        str,
+        "https://www.ofcom.org.uk/phones-and-broadband/broadband-and-mobile-coverage/"
+        "universal-service-obligation",
+        "Where residents read how to ask for a Universal Service Obligation connection.",
+    ),
     Setting("pool_min_size", _positive_int, 1, "Web app: smallest number of pooled connections."),
     Setting("pool_max_size", _positive_int, 8, "Web app: largest number of pooled connections."),
     Setting(
@@ -181,6 +201,9 @@ class Settings:
     online_basemap: bool
     basemap_url: str
     basemap_attribution: str
+    abc_guidance_url: str
+    abc_guidance_url_cy: str
+    uso_guidance_url: str
     pool_min_size: int
     pool_max_size: int
     statement_timeout_ms: int

@@ -93,7 +93,9 @@ def test_the_language_switch_and_keyboard_skip_link(page, live_server):
 
 
 @pytest.mark.parametrize("path", ["/en/", "/cy/", "/en/areas", "/cy/areas", "/en/missing",
-                                  "/en/postcode/{pc}", "/cy/postcode/{pc}", "/en/search?q=nowhere"])
+                                  "/en/postcode/{pc}", "/cy/postcode/{pc}", "/en/search?q=nowhere",
+                                  "/cy/search?q=llanfa", "/en/postcode/{pc}/report",
+                                  "/cy/postcode/{pc}/report", "/en/?la=W06000008,W06000024"])
 def test_axe_finds_no_serious_or_critical_violations(page, live_server, path, loaded_settings):
     import psycopg
 

@@ -15,6 +15,7 @@ from connectivity.maptiles import area_figures, data_version
 from connectivity.places import search_places
 from connectivity.postcodes import normalise_postcode
 from connectivity.releases import synthetic_loaded
+from connectivity.reports import PROBLEMS, FieldError, submit_report
 from connectivity.selection import selection_summary
 
 from .i18n import LANGUAGES, area_name, negotiate
@@ -172,7 +173,50 @@ def postcode_page(postcode: str):
     rendered = build_postcode_map(data["location"]["lat"], data["location"]["lon"], label, g.lang,
                                   lambda path: url_for("static", filename=path), _tiles_url(),
                                   data["synthetic"])
-    return render_template("postcode.html", data=data, map=rendered, synthetic=data["synthetic"])
+    return render_template("postcode.html", data=data, map=rendered, synthetic=data["synthetic"],
+                           settings=current_app.config["GAPMAP_SETTINGS"])
+
+
+def report_texts() -> dict[str, str]:
+    """What each problem means, and what each field error says, in the reader's language."""
+    return {
+        "slower": _("Premises here cannot get the speed the map shows"),
+        "faster": _("Premises here can get a faster connection than the map shows"),
+        "missing": _("My premises is not on the map"),
+        "other": _("Something else"),
+        "choose_problem": _("Choose what is wrong."),
+        "bad_uprn": _("Choose a premises from the list."),
+        "not_here": _("Choose a premises from the list."),
+        "not_a_number": _("Give the speed as a number of Mbit/s, for example 7.5."),
+        "out_of_range": _("Give a speed between 0 and 10,000 Mbit/s."),
+        "too_long": _("This is too long: shorten it."),
+        "say_more": _("Tell us what is wrong."),
+        "bad_postcode": _("This is not a postcode."),
+    }
+
+
+@bp.route("/<lang>/postcode/<postcode>/report", methods=["GET", "POST"])
+def report_page(postcode: str):
+    """Residents tell the officers the map is wrong about their premises or postcode."""
+    with db_connection() as conn:
+        data = postcode_detail(conn, postcode, g.lang)
+        form = request.form if request.method == "POST" else {"uprn": request.args.get("uprn", "")}
+        error = None
+        if request.method == "POST":
+            if form.get("website"):  # a field people cannot see: only robots fill it in
+                abort(400)
+            try:
+                ref = submit_report(
+                    conn, postcode=data["postcode"], uprn=form.get("uprn"),
+                    problem=form.get("problem", ""), measured_down=form.get("measured_down"),
+                    measured_up=form.get("measured_up"), message=form.get("message"),
+                    contact=form.get("contact"), lang=g.lang)
+            except FieldError as exc:
+                error = exc
+            else:
+                return render_template("report_done.html", data=data, ref=ref)
+    return render_template("report.html", data=data, form=form, error=error, problems=PROBLEMS,
+                           texts=report_texts()), 400 if error else 200
 
 
 def switch_url(lang: str) -> str:

@@ -1,0 +1,93 @@
+"""Residents' reports that the map is wrong: checked, stored, listed for officers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from .db import SCHEMA
+from .errors import BadRequest, NotFound
+from .postcodes import normalise_postcode
+
+PROBLEMS = ("slower", "faster", "missing", "other")
+MAX_MESSAGE = 2000
+MAX_CONTACT = 200
+MAX_SPEED = 10000.0
+
+
+class FieldError(BadRequest):
+    """A form field that cannot be accepted: ``field`` names it, ``reason`` says why (a short
+    code the web form turns into a sentence in the reader's language)."""
+
+    def __init__(self, field: str, reason: str, message: str):
+        super().__init__(message)
+        self.field, self.reason = field, reason
+
+
+def _speed(raw: str | None, field: str) -> float | None:
+    text = (raw or "").strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise FieldError(field, "not_a_number", f"{field} must be a number of Mbit/s, e.g. 7.5") from None
+    if not 0 <= value <= MAX_SPEED:
+        raise FieldError(field, "out_of_range", f"{field} must be between 0 and {MAX_SPEED:.0f} Mbit/s")
+    return value
+
+
+def submit_report(conn: psycopg.Connection, *, postcode: str, uprn: str | int | None,
+                  problem: str, measured_down: str | None = None, measured_up: str | None = None,
+                  message: str | None = None, contact: str | None = None, lang: str = "en") -> int:
+    """Check a report against the data and store it; returns its reference number.
+    Raises FieldError naming the first field that is wrong."""
+    pc = normalise_postcode(postcode or "")
+    if pc is None:
+        raise FieldError("postcode", "bad_postcode", f"{postcode!r} is not a UK postcode")
+    if not conn.execute(f"SELECT 1 FROM {SCHEMA}.postcode WHERE postcode = %s", (pc,)).fetchone():
+        raise NotFound(f"postcode {pc} is not in the service's data (Welsh postcodes only)")
+    if problem not in PROBLEMS:
+        raise FieldError("problem", "choose_problem", "say what is wrong: " + ", ".join(PROBLEMS))
+    chosen = None
+    if uprn not in (None, ""):
+        try:
+            chosen = int(uprn)
+        except (TypeError, ValueError):
+            raise FieldError("uprn", "bad_uprn", "the premises must be a UPRN (a whole number)") from None
+        # OS Open UPRN has no postcodes: the classification gives each premises its postcode
+        known = conn.execute(
+            f"""SELECT coalesce((SELECT c.postcode FROM {SCHEMA}.premises_class c WHERE c.uprn = p.uprn),
+                                p.postcode)
+                FROM {SCHEMA}.premises p WHERE p.uprn = %s""", (chosen,)).fetchone()
+        if known is None or known[0] != pc:
+            raise FieldError("uprn", "not_here", f"UPRN {chosen} is not a premises of {pc}")
+    down = _speed(measured_down, "measured_down")
+    up = _speed(measured_up, "measured_up")
+    text = (message or "").strip()
+    if len(text) > MAX_MESSAGE:
+        raise FieldError("message", "too_long", f"the message is longer than {MAX_MESSAGE} characters")
+    if problem == "other" and not text:
+        raise FieldError("message", "say_more", "say what is wrong in the message")
+    who = (contact or "").strip()
+    if len(who) > MAX_CONTACT:
+        raise FieldError("contact", "too_long", f"the contact is longer than {MAX_CONTACT} characters")
+    run = conn.execute(f"SELECT label FROM {SCHEMA}.classification_run WHERE is_current").fetchone()
+    return conn.execute(
+        f"""INSERT INTO {SCHEMA}.report (postcode, uprn, problem, measured_down, measured_up,
+                                         message, contact, lang, classification)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+        (pc, chosen, problem, down, up, text or None, who or None,
+         lang if lang in ("en", "cy") else "en", run[0] if run else None)).fetchone()[0]
+
+
+def list_reports(conn: psycopg.Connection, status: str | None = "new") -> list[dict[str, Any]]:
+    """Reports, oldest first (``status`` None: all)."""
+    cur = conn.execute(
+        f"""SELECT id, created_at, postcode, uprn, problem, measured_down, measured_up, message,
+                   contact, lang, classification, status
+            FROM {SCHEMA}.report WHERE %(status)s::text IS NULL OR status = %(status)s
+            ORDER BY created_at, id""", {"status": status})
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

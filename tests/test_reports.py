@@ -1,0 +1,97 @@
+"""Residents report that the map is wrong: the form checks, stores and thanks; officers list."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from connectivity.cli import main
+
+
+@pytest.fixture()
+def premises_here(loaded_settings):
+    """A postcode with premises, its first UPRN, a UPRN of another postcode; reports are removed
+    afterwards (the loaded database is shared by the session)."""
+    with psycopg.connect(loaded_settings.conninfo, autocommit=True) as conn:
+        postcode, uprn = conn.execute(
+            "SELECT postcode, min(uprn) FROM gapmap.premises_class WHERE status = 'below' "
+            "GROUP BY postcode ORDER BY postcode LIMIT 1").fetchone()
+        other = conn.execute("SELECT min(uprn) FROM gapmap.premises WHERE postcode <> %s",
+                             (postcode,)).fetchone()[0]
+        yield postcode, uprn, other
+        conn.execute("DELETE FROM gapmap.report")
+
+
+def reports(settings) -> list[tuple]:
+    with psycopg.connect(settings.conninfo) as conn:
+        return conn.execute(
+            "SELECT postcode, uprn, problem, measured_down, measured_up, message, contact, lang, "
+            "classification, status FROM gapmap.report ORDER BY id").fetchall()
+
+
+def test_the_postcode_page_links_to_the_form(client, premises_here):
+    postcode, uprn, _ = premises_here
+    compact = postcode.replace(" ", "")
+    html = client.get(f"/en/postcode/{compact}").get_data(as_text=True)
+    assert f'href="/en/postcode/{compact}/report"' in html
+    assert f'href="/en/postcode/{compact}/report?uprn={uprn}"' in html
+    assert 'href="https://www.gov.wales/access-broadband-cymru-grant-scheme-guidance-html"' in html
+    form = client.get(f"/cy/postcode/{compact}/report?uprn={uprn}").get_data(as_text=True)
+    assert f"Dywedwch wrthym fod y map yn anghywir am {postcode}" in form
+    assert f'<option value="{uprn}" selected>' in form
+
+
+def test_a_report_is_stored_and_thanked(client, loaded_settings, premises_here):
+    postcode, uprn, _ = premises_here
+    compact = postcode.replace(" ", "")
+    response = client.post(f"/cy/postcode/{compact}/report", data={
+        "problem": "slower", "uprn": str(uprn), "measured_down": "4,5", "measured_up": "0.6",
+        "message": "  Dim ond 4 Mbit/s <b>byth</b>  ", "contact": "", "website": ""})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    ref = re.search(r"Eich cyfeirnod yw (\d+)\.", html).group(1)
+    assert int(ref) > 0
+    assert reports(loaded_settings) == [
+        (postcode, uprn, "slower", 4.5, 0.6, "Dim ond 4 Mbit/s <b>byth</b>", None, "cy", "2026-07", "new")]
+    listed = CliRunner().invoke(main, ["--database-url", loaded_settings.database_url, "reports", "--json"])
+    assert listed.exit_code == 0
+    rows = json.loads(listed.output)
+    assert [(r["id"], r["postcode"], r["uprn"], r["problem"]) for r in rows] == [
+        (int(ref), postcode, uprn, "slower")]
+
+
+@pytest.mark.parametrize(("form", "field", "sentence"), [
+    ({"problem": ""}, "problem", "Choose what is wrong."),
+    ({"problem": "slower", "measured_down": "fast"}, "measured_down",
+     "Give the speed as a number of Mbit/s, for example 7.5."),
+    ({"problem": "faster", "measured_up": "-3"}, "measured_up", "Give a speed between 0 and 10,000 Mbit/s."),
+    ({"problem": "other", "message": "   "}, "message", "Tell us what is wrong."),
+    ({"problem": "slower", "message": "x" * 2001}, "message", "This is too long: shorten it."),
+    ({"problem": "slower", "uprn": "OTHER"}, "uprn", "Choose a premises from the list."),
+])
+def test_a_wrong_form_says_which_field_and_keeps_what_was_typed(client, loaded_settings, premises_here,
+                                                                 form, field, sentence):
+    postcode, _, other = premises_here
+    if form.get("uprn") == "OTHER":
+        form = dict(form, uprn=str(other))
+    response = client.post(f"/en/postcode/{postcode.replace(' ', '')}/report", data=form)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert f'<a href="#field-{field}">{sentence}</a>' in html
+    assert 'aria-invalid="true"' in html
+    if form.get("measured_down"):
+        assert f'value="{form["measured_down"]}"' in html
+    assert reports(loaded_settings) == []
+
+
+def test_robots_filling_the_hidden_field_are_refused(client, loaded_settings, premises_here):
+    postcode, _, _ = premises_here
+    response = client.post(f"/en/postcode/{postcode.replace(' ', '')}/report",
+                           data={"problem": "slower", "website": "http://spam.example"})
+    assert response.status_code == 400
+    assert reports(loaded_settings) == []
+    assert client.get("/en/postcode/W1A0AX/report").status_code == 404
