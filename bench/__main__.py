@@ -1,61 +1,126 @@
-"""``python -m bench --scale small|wales [--json] [--only NAME]``"""
+"""``python -m bench --scale small|wales|series [--json] [--only NAME...] [--out DIR]``
+
+Runs every benchmark at the chosen scale, each figure beside its baseline or peer measured in the
+same run, and prints a Markdown table per benchmark (or JSON). ``small`` takes a minute or two and
+is what CI runs as a smoke test; ``wales`` is about 1.5 million premises; ``series`` repeats the
+load and classification at 0.25, 0.5, 1, 2 and 4 million premises to show how each cost grows.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import sys
+import time
 from pathlib import Path
+
+import psycopg
 
 from connectivity.settings import load_settings
 
-from . import classify, load_uprn, web
+from . import classify, dataset, load_uprn, web
 
-ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ("load_uprn", "classify", "web")
+#: OS Open UPRN file sizes for the load; the classification scale; the web database scale
 SCALES = {
-    # file sizes (premises) for the OS Open UPRN load; two sizes show memory does not grow
-    "small": [50_000, 200_000],
-    "wales": [500_000, 2_000_000],
+    "small": {"load_uprn": [50_000, 200_000], "classify": ["small"], "web": "small"},
+    "wales": {"load_uprn": [500_000, 2_000_000], "classify": ["wales"], "web": "wales"},
+    "series": {"load_uprn": [250_000, 500_000, 1_000_000, 2_000_000, 4_000_000],
+               "classify": ["250000", "500000", "1000000", "2000000", "4000000"], "web": None},
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    parser.add_argument("--only", choices=["load_uprn", "classify", "web"], default=None,
-                        help="web measures the database the settings point at (run the demo first)")
-    args = parser.parse_args()
-    settings = load_settings()
-    cache = settings.cache_dir / "bench"
+def _server_info(conninfo: str) -> dict:
+    with psycopg.connect(conninfo) as conn:
+        version = conn.execute("SELECT current_setting('server_version')").fetchone()[0]
+        postgis = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
+        settings = dict(conn.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
+            "('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'wal_level', "
+            "'synchronous_commit')").fetchall())
+    return {"postgresql": version, "postgis": postgis[0] if postgis else None, "settings": settings}
+
+
+def run(scale: str, only: list[str], cache: Path, conninfo: str) -> dict:
     report = {
-        "scale": args.scale,
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "scale": scale,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)},
+        "server": _server_info(conninfo),
         "benchmarks": [],
     }
-    if args.only in (None, "load_uprn"):
-        report["benchmarks"].append(load_uprn.run(settings.conninfo, SCALES[args.scale], cache))
-    if args.only in (None, "classify"):
-        report["benchmarks"].append(classify.run(settings.conninfo, args.scale, cache))
-    if args.only == "web":
-        report["benchmarks"].append(web.run())
+    plan = SCALES[scale]
+    if "load_uprn" in only:
+        report["benchmarks"].append(load_uprn.run(conninfo, plan["load_uprn"], cache))
+    if "classify" in only:
+        for size in plan["classify"]:
+            report["benchmarks"].append(classify.run(conninfo, size, cache))
+    if "web" in only and plan["web"]:
+        server = load_uprn.Server(conninfo)
+        try:
+            built = dataset.build(server, "bench_web", plan["web"], cache)
+            figures = web.run(built["url"])
+            figures["scale"] = plan["web"]
+            report["benchmarks"].append(figures)
+        finally:
+            server.drop("bench_web")
+            server.admin.close()
+    report["bench_process_peak_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    report["seconds"] = round(time.time() - time.mktime(time.strptime(report["started"], "%Y-%m-%d %H:%M:%S")))
+    return report
+
+
+def markdown(report: dict) -> str:
+    m, s = report["machine"], report["server"]
+    out = [f"# Benchmarks ({report['scale']}), {report['started']}\n",
+           f"{m['cpus']} CPUs, {m['memory_gb']} GB, {m['platform']}, Python {m['python']}; "
+           f"PostgreSQL {s['postgresql']}, PostGIS {s['postgis']} "
+           f"({', '.join(f'{k}={v}' for k, v in sorted(s['settings'].items()))}).\n"]
+    classify_rows = [b for b in report["benchmarks"] if b["benchmark"] == "classify"]
+    for bench in report["benchmarks"]:
+        if bench["benchmark"] == "load_uprn":
+            out += ["## OS Open UPRN load\n", load_uprn.markdown(bench) + "\n"]
+        elif bench["benchmark"] == "web":
+            out += [f"## Web map and API under gunicorn ({bench['scale']})\n", web.markdown(bench) + "\n"]
+    if classify_rows:
+        out.append("## Classification and statistics\n")
+        table = classify.markdown(classify_rows[0]).splitlines()
+        for extra in classify_rows[1:]:
+            table.append(classify.markdown(extra).splitlines()[-1])
+        out.append("\n".join(table) + "\n")
+    out.append(f"Whole run: {report['seconds']} s.")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    parser.add_argument("--only", choices=BENCHMARKS, action="append", default=None,
+                        help="run only this benchmark (repeatable; default: all)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="also write <scale>.json and <scale>.md into this folder")
+    args = parser.parse_args()
+    settings = load_settings()
+    report = run(args.scale, args.only or list(BENCHMARKS), settings.cache_dir / "bench",
+                 settings.conninfo)
+    text = markdown(report)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{args.scale}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (args.out / f"{args.scale}.md").write_text(text + "\n")
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()
-        return
-    print(f"# Benchmarks ({args.scale}) on {report['machine']['cpus']} CPUs, {report['machine']['platform']}\n")
-    for bench in report["benchmarks"]:
-        if bench["benchmark"] == "load_uprn":
-            print("## OS Open UPRN load\n")
-            print(load_uprn.markdown(bench) + "\n")
-        elif bench["benchmark"] == "classify":
-            print(f"## Classification and statistics ({bench['scale']})\n")
-            print(classify.markdown(bench) + "\n")
-        else:
-            print("## Tiles and postcode lookups (in-process, loopback database)\n")
-            print(web.markdown(bench) + "\n")
+    else:
+        print(text)
 
 
 if __name__ == "__main__":

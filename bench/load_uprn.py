@@ -138,19 +138,43 @@ def raw_copy(server: Server, path: Path) -> dict:
             "what": "unlogged all-text table: no parsing, geometry, index or validation"}
 
 
+def geopandas_to_postgis(server: Server, path: Path) -> dict:
+    """For reference: what a data scientist would write (pandas reads the whole file)."""
+    url = server.fresh("bench_gpd", migrate=False)
+    script = (
+        "import sys, geopandas as gpd, pandas as pd, sqlalchemy as sa\n"
+        "df = pd.read_csv(sys.argv[2], usecols=['UPRN', 'X_COORDINATE', 'Y_COORDINATE'],\n"
+        "                 encoding='utf-8-sig')\n"
+        "gdf = gpd.GeoDataFrame(df[['UPRN']], geometry=gpd.points_from_xy(df.X_COORDINATE,\n"
+        "                       df.Y_COORDINATE), crs=27700)\n"
+        "engine = sa.create_engine(sys.argv[1].replace('postgresql://', 'postgresql+psycopg://'))\n"
+        "gdf.to_postgis('premises', engine, chunksize=100000, index=False)\n"
+        "with engine.begin() as c:\n"
+        "    c.exec_driver_sql('CREATE INDEX ON premises USING gist (geometry)')\n")
+    seconds, rss = _timed([sys.executable, "-c", script, url, str(path)])
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT count(*) FROM premises").fetchone()[0]
+    server.drop("bench_gpd")
+    return {"seconds": seconds, "rows": rows, "peak_rss_mb": rss,
+            "what": "geopandas to_postgis (whole file in memory), GiST index; no validation"}
+
+
 def run(conninfo: str, sizes: list[int], cache: Path) -> dict:
     server = Server(conninfo)
     results = []
     for size in sizes:
         path = uprn_file(size, cache)
         entry = {"file_rows": size, "file_mb": round(path.stat().st_size / 1e6, 1)}
-        for name, fn in (("raw_copy", raw_copy), ("ogr2ogr", ogr2ogr), ("ours", ours)):
+        for name, fn in (("raw_copy", raw_copy), ("ogr2ogr", ogr2ogr),
+                         ("geopandas", geopandas_to_postgis), ("ours", ours)):
             figures = fn(server, path)
             if figures is not None:
                 figures["rows_per_s"] = round(figures["rows"] / figures["seconds"])
                 figures["seconds"] = round(figures["seconds"], 2)
                 figures["peak_rss_mb"] = round(figures["peak_rss_mb"], 1)
             entry[name] = figures
+        if entry.get("geopandas"):
+            entry["ours_vs_geopandas"] = round(entry["ours"]["rows_per_s"] / entry["geopandas"]["rows_per_s"], 2)
         if entry.get("ogr2ogr"):
             entry["ours_vs_ogr2ogr"] = round(entry["ours"]["rows_per_s"] / entry["ogr2ogr"]["rows_per_s"], 2)
         entry["ours_vs_raw_copy"] = round(entry["ours"]["rows_per_s"] / entry["raw_copy"]["rows_per_s"], 2)
@@ -163,7 +187,7 @@ def markdown(report: dict) -> str:
     lines = ["| file rows | contender | seconds | rows/s | peak RSS MB | what it does |",
              "|---:|---|---:|---:|---:|---|"]
     for entry in report["results"]:
-        for name in ("raw_copy", "ogr2ogr", "ours"):
+        for name in ("raw_copy", "ogr2ogr", "geopandas", "ours"):
             f = entry.get(name)
             if f:
                 lines.append(f"| {entry['file_rows']:,} | {name} | {f['seconds']} | {f['rows_per_s']:,} "
@@ -171,5 +195,7 @@ def markdown(report: dict) -> str:
         ratio = [f"ours / raw COPY = {entry['ours_vs_raw_copy']}"]
         if "ours_vs_ogr2ogr" in entry:
             ratio.insert(0, f"ours / ogr2ogr = {entry['ours_vs_ogr2ogr']}")
+        if "ours_vs_geopandas" in entry:
+            ratio.append(f"ours / geopandas = {entry['ours_vs_geopandas']}")
         lines.append(f"| {entry['file_rows']:,} | ratio | | {'; '.join(ratio)} | | |")
     return "\n".join(lines)
