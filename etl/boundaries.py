@@ -8,6 +8,7 @@ Code and name columns are found by prefix, so any vintage works (``LAD25CD``/``L
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ import shapely
 from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
+from .checks import GB_EASTINGS, GB_NORTHINGS, crs_option, reject_where
 from .reading import read_vector
 from .runs import Counts, LoadContext, Loader, copy_rows
 
@@ -87,9 +89,11 @@ class BoundariesLoader(Loader):
                 hint="use --level " + "|".join(LEVELS),
             )
         clean = {"level": level}
-        for key in ("code_column", "name_column", "name_cy_column", "crs"):
+        for key in ("code_column", "name_column", "name_cy_column"):
             if options.get(key):
                 clean[key] = options[key]
+        if options.get("crs"):
+            clean["crs"] = crs_option(options["crs"])
         return clean
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
@@ -131,12 +135,23 @@ class BoundariesLoader(Loader):
             if _text(name_en) is None:
                 ctx.rejects.add(label, index, cols["name_column"], None, "missing area name")
                 continue
+            nul = [(column, value) for column, value in ((cols["name_column"], _text(name_en)),
+                                                         (cols["name_cy_column"], _text(name_cy)))
+                   if value and "\x00" in value]
+            if nul:
+                ctx.rejects.add(label, index, *nul[0], "contains a NUL byte (binary data?)")
+                continue
             if geom is None or geom.is_empty:
                 ctx.rejects.add(label, index, "geometry", None, "missing or empty geometry")
                 continue
             if geom.geom_type not in ("Polygon", "MultiPolygon", "GeometryCollection"):
                 ctx.rejects.add(label, index, "geometry", geom.geom_type,
                                 "not a polygon: boundaries must be polygons")
+                continue
+            if not all(math.isfinite(b) for b in geom.bounds):
+                ctx.rejects.add(label, index, "geometry", code,
+                                "coordinates cannot be transformed to British National Grid "
+                                "(is the CRS right?)")
                 continue
             rows.append((file_no, label, index, code.upper(), _text(name_en), _text(name_cy),
                          cols["vintage"], shapely.to_wkb(geom)))
@@ -166,6 +181,11 @@ class BoundariesLoader(Loader):
                 FROM stage_area_fixed WHERE ST_IsEmpty(geom)""",
             (ctx.run_id,),
         ).rowcount)
+        reject_where(ctx, "stage_area_fixed",
+                     "NOT ST_IsEmpty(geom) AND NOT ST_Intersects(geom, ST_MakeEnvelope("
+                     f"{GB_EASTINGS[0]}, {GB_NORTHINGS[0]}, {GB_EASTINGS[1]}, {GB_NORTHINGS[1]}, 27700))",
+                     "geometry", "round(ST_X(ST_Centroid(geom))) || ',' || round(ST_Y(ST_Centroid(geom)))",
+                     "'outside Great Britain (is the CRS right? latitude and longitude swapped?)'")
         ctx.rejects.counted(conn.execute(
             f"""INSERT INTO {SCHEMA}.reject (run_id, file, line, column_name, value, reason)
                 SELECT %s, file, line, 'code', code,

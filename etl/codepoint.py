@@ -7,7 +7,6 @@ has no grid columns; both end up as EPSG:27700 points.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,9 +16,11 @@ from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 from connectivity.postcodes import normalise_postcode
 
+from .checks import ZERO, grid_problem, latlon_problem
 from .columns import Field, match_columns
 from .reading import DecodedLines, members, read_csv
 from .runs import Counts, LoadContext, Loader, copy_rows
+from .staging import parse_bigint, parse_float
 
 KIND = "postcodes"
 _DOC = re.compile(r"(^|[!/])doc/", re.I)
@@ -42,12 +43,6 @@ FIELDS = [
     Field("ward_code", ("admin_ward_code", "wc", "osward"), required=False,
           patterns=(r"wd\d{2}cd",)),
 ]
-
-# British National Grid extent of Great Britain (metres) and the WGS84 box around it.
-GB_EASTINGS = (0, 700_000)
-GB_NORTHINGS = (0, 1_250_000)
-GB_LAT = (49.8, 60.95)
-GB_LON = (-8.75, 1.8)
 
 
 class PostcodesLoader(Loader):
@@ -85,7 +80,7 @@ class PostcodesLoader(Loader):
                 header, pending = first.values, []
             cols = match_columns(
                 header, FIELDS, file=member.label,
-                any_of=[("eastings", "northings"), ("latitude", "longitude")],
+                any_of=[("eastings", "northings"), ("latitude", "longitude")], line=first.line,
             )
             read = 0
             chunk: list[tuple] = []
@@ -137,6 +132,10 @@ class PostcodesLoader(Loader):
             reject(None, ",".join(values), f"row has {len(values)} fields, expected at least "
                    f"{max(cols.values()) + 1} (truncated line?)")
             return None
+        for name, index in cols.items():
+            if "\x00" in values[index]:
+                reject(name, values[index], "contains a NUL byte (binary data in a text file?)")
+                return None
         raw_pc = get("postcode")
         postcode = normalise_postcode(raw_pc)
         if postcode is None:
@@ -145,9 +144,12 @@ class PostcodesLoader(Loader):
         pqi = get("pqi")
         if pqi is not None:
             try:
-                pqi_value = int(pqi)
+                pqi_value = parse_bigint(pqi)
             except ValueError:
                 reject("pqi", pqi, "positional quality must be a whole number")
+                return None
+            if not 0 <= pqi_value <= 100:
+                reject("pqi", pqi, "positional quality must be from 0 to 100")
                 return None
         else:
             pqi_value = None
@@ -158,13 +160,11 @@ class PostcodesLoader(Loader):
                        "eastings and northings must be numbers")
                 return None
             x, y = parsed
-            if x == 0 and y == 0:
-                reject("eastings/northings", "0,0", "no coordinates (0,0)"
-                       + (f"; positional quality {pqi_value}" if pqi_value else ""))
-                return None
-            if not (GB_EASTINGS[0] < x < GB_EASTINGS[1] and GB_NORTHINGS[0] < y < GB_NORTHINGS[1]):
-                reject("eastings/northings", f"{x:g},{y:g}",
-                       "outside Great Britain's National Grid extent")
+            problem = grid_problem(x, y)
+            if problem:
+                reject("eastings/northings", f"{x:g},{y:g}", problem
+                       + (f"; positional quality {pqi_value}" if problem == ZERO and pqi_value
+                          else ""))
                 return None
             srid = 27700
         elif "latitude" in cols and get("latitude") is not None:
@@ -174,14 +174,9 @@ class PostcodesLoader(Loader):
                        "latitude and longitude must be numbers")
                 return None
             lat, lon = parsed
-            if lat == 0 and lon == 0:
-                reject("latitude/longitude", "0,0", "no coordinates (0,0)")
-                return None
-            if GB_LAT[0] <= lon <= GB_LAT[1] and GB_LON[0] <= lat <= GB_LON[1]:
-                reject("latitude/longitude", f"{lat:g},{lon:g}", "latitude and longitude look swapped")
-                return None
-            if not (GB_LAT[0] <= lat <= GB_LAT[1] and GB_LON[0] <= lon <= GB_LON[1]):
-                reject("latitude/longitude", f"{lat:g},{lon:g}", "outside Great Britain")
+            problem = latlon_problem(lat, lon)
+            if problem:
+                reject("latitude/longitude", f"{lat:g},{lon:g}", problem)
                 return None
             x, y, srid = lon, lat, 4326
         else:
@@ -224,13 +219,11 @@ class PostcodesLoader(Loader):
 
 
 def _numbers(a: str | None, b: str | None) -> tuple[float, float] | None:
+    """Two finite numbers, or None."""
     try:
-        x, y = float(a), float(b)
+        return parse_float(a), parse_float(b)
     except (TypeError, ValueError):
         return None
-    if not (math.isfinite(x) and math.isfinite(y)):
-        return None
-    return x, y
 
 
 def _chain(first: list, rest):

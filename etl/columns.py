@@ -25,7 +25,8 @@ class Field:
 
 
 def match_columns(
-    header: list[str], fields: list[Field], *, file: str, any_of: list[tuple[str, ...]] = ()
+    header: list[str], fields: list[Field], *, file: str, any_of: list[tuple[str, ...]] = (),
+    line: int = 1,
 ) -> dict[str, int]:
     """Map field names to column indexes; raise :class:`InputError` listing what is missing.
 
@@ -53,12 +54,14 @@ def match_columns(
     if missing or not groups_ok:
         wanted = [f"{f.name} (one of: {', '.join(f.aliases + f.patterns)})" for f in missing]
         if not groups_ok:
-            wanted.append(" or ".join("+".join(g) for g in any_of))
+            by_name = {f.name: f for f in fields}
+            wanted.append("one of these column sets: " + " or ".join(
+                "+".join(by_name[n].aliases[0] for n in group) for group in any_of))
         raise InputError(
             "missing column(s): " + "; ".join(wanted) + ". Found: " + ", ".join(
                 repr(h) for h in header),
             file=file,
-            line=1,
+            line=line,
             hint="check that this is the right kind of file, or rename the column",
         )
     return found

@@ -7,6 +7,7 @@ Headers drift between releases; the alias maps below list every spelling we know
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,12 +19,12 @@ import psycopg.sql
 from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
-from .checks import normalise_postcodes, reject_duplicates, reject_where
+from .checks import normalise_postcodes, parse_uprn, reject_duplicates, reject_where
 from .columns import Field
-from .reading import members, normalise_header
+from .reading import STREAM_ERRORS, damaged, members, normalise_header
 from .releases import ensure_release
 from .runs import Counts, LoadContext, Loader, copy_rows
-from .staging import Column, Stage, peek_header
+from .staging import Column, Stage, parse_float, peek_header
 
 
 def _number(name: str, *aliases: str) -> Column:
@@ -72,6 +73,9 @@ AREA_COLUMNS = [
          "% of premises below the USO", "% of premises unable meet USO"),
 ]
 NEED_ONE_OF = [("unable_30_pct",), ("sfbb_pct",)]
+#: larger values are mistakes (and would not fit the evidence tables' integer and real columns)
+MAX_COUNT = 100_000_000
+MAX_SPEED = 1_000_000  # Mbit/s
 
 
 def _level_of(header: list[str]) -> str:
@@ -83,24 +87,26 @@ def _level_of(header: list[str]) -> str:
     return "postcode"
 
 
-def _reject_out_of_range(ctx: LoadContext, table: str, columns: list[Column], low: float,
+def _reject_out_of_range(ctx: LoadContext, table: str, columns: list[Column], low: float | None,
                          high: float | None, what: str) -> None:
-    """One pass: reject rows with any value outside [low, high], naming the first such column."""
+    """One pass: reject rows with any value outside [low, high] (``None``: no limit on that
+    side), naming the first such column."""
     names = [c.name for c in columns]
     if not names:
         return
-    bad = " OR ".join(f"{n} < {low}" + (f" OR {n} > {high}" if high is not None else "")
-                      for n in names)
+
+    def outside(n: str) -> str:
+        return " OR ".join(([f"{n} < {low}"] if low is not None else [])
+                           + ([f"{n} > {high}"] if high is not None else []))
+
     def literal(text: str) -> str:  # a header as an SQL string; % doubled for the placeholders
         return psycopg.sql.Literal(text).as_string(ctx.conn).replace("%", "%%")
 
+    bad = " OR ".join(outside(n) for n in names)
     first = "CASE " + " ".join(
-        f"WHEN {n} < {low}" + (f" OR {n} > {high}" if high is not None else "")
-        + f" THEN {literal(h)}"
+        f"WHEN {outside(n)} THEN {literal(h)}"
         for n, h in zip(names, [c.field.aliases[0] for c in columns], strict=True)) + " END"
-    value = "CASE " + " ".join(
-        f"WHEN {n} < {low}" + (f" OR {n} > {high}" if high is not None else "") + f" THEN {n}::text"
-        for n in names) + " END"
+    value = "CASE " + " ".join(f"WHEN {outside(n)} THEN {n}::text" for n in names) + " END"
     # the column name goes in as text, so build the reject here rather than in reject_where
     n = ctx.conn.execute(
         f"""WITH gone AS (DELETE FROM {table} WHERE {bad}
@@ -141,8 +147,9 @@ class OfcomCoverageLoader(Loader):
         normalise_postcodes(ctx, "stage_cov", header="postcode_space", required=True)
         _reject_out_of_range(ctx, "stage_cov", PERCENT_COLUMNS, 0, 100,
                              "percentage outside 0-100")
-        reject_where(ctx, "stage_cov", "all_premises < 0 OR all_premises <> trunc(all_premises)",
-                     "All Premises", "all_premises", "'premises count must be a whole number >= 0'")
+        reject_where(ctx, "stage_cov", "all_premises < 0 OR all_premises <> trunc(all_premises) "
+                     f"OR all_premises > {MAX_COUNT}", "All Premises", "all_premises",
+                     f"'premises count must be a whole number from 0 to {MAX_COUNT:,}'")
         reject_duplicates(ctx, "stage_cov", ["postcode", "residential_only"], "postcode",
                           "postcode_space", value="postcode")
         cols = ["all_premises"] + [c.name for c in PERCENT_COLUMNS]
@@ -159,12 +166,16 @@ class OfcomCoverageLoader(Loader):
         stage = Stage(ctx, "stage_cov", AREA_COLUMNS)
         read = sum(stage.load(i, m, any_of=NEED_ONE_OF) for i, m in enumerate(inputs))
         _careful_note(ctx, stage)
+        ctx.conn.execute("UPDATE stage_cov SET code = upper(btrim(code)) "
+                         "WHERE code IS DISTINCT FROM upper(btrim(code))")
         reject_where(ctx, "stage_cov", "code IS NULL OR code !~ '^[A-Z][0-9A-Z]{2,15}$'",
                      "code", "code", "'missing or malformed area code'")
         pct = [c for c in AREA_COLUMNS if c.name.endswith("_pct")]
         counts = [c for c in AREA_COLUMNS[1:] if not c.name.endswith("_pct")]
         _reject_out_of_range(ctx, "stage_cov", pct, 0, 100, "percentage outside 0-100")
         _reject_out_of_range(ctx, "stage_cov", counts, 0, None, "negative premises count")
+        _reject_out_of_range(ctx, "stage_cov", counts, None, MAX_COUNT,
+                             f"implausible premises count (over {MAX_COUNT:,})")
         reject_duplicates(ctx, "stage_cov", ["code"], "area code", "code")
         cols = [c.name for c in AREA_COLUMNS[1:]]
         loaded = ctx.conn.execute(
@@ -210,6 +221,10 @@ class OfcomPerformanceLoader(Loader):
         normalise_postcodes(ctx, "stage_perf", header="postcode_space", required=True)
         _reject_out_of_range(ctx, "stage_perf", PERFORMANCE_COLUMNS[1:], 0, None,
                              "negative speed or count")
+        _reject_out_of_range(ctx, "stage_perf", PERFORMANCE_COLUMNS[1:9], None, MAX_SPEED,
+                             f"implausible speed (over {MAX_SPEED:,} Mbit/s)")
+        _reject_out_of_range(ctx, "stage_perf", PERFORMANCE_COLUMNS[9:], None, MAX_COUNT,
+                             f"implausible count of lines (over {MAX_COUNT:,})")
         reject_duplicates(ctx, "stage_perf", ["postcode"], "postcode", "postcode_space")
         lines = [c.name for c in PERFORMANCE_COLUMNS if c.name.startswith("lines_")]
         below = ["lines_0_2", "lines_2_5", "lines_5_10", "lines_10_30"]
@@ -291,8 +306,11 @@ class OfcomApiLoader(Loader):
         if member.label.lower().endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
             documents = OfcomApiLoader._lines(ctx, member)
         else:
-            with member.open_binary() as raw:
-                text = raw.read().decode("utf-8-sig", errors="replace")
+            try:
+                with member.open_binary() as raw:
+                    text = raw.read().decode("utf-8-sig", errors="replace")
+            except STREAM_ERRORS as exc:
+                raise damaged(exc, member.label) from None
             if not text.strip():
                 raise InputError("the file is empty", file=member.label)
             try:
@@ -317,6 +335,13 @@ class OfcomApiLoader(Loader):
 
     @staticmethod
     def _lines(ctx: LoadContext, member):
+        try:
+            yield from OfcomApiLoader._read_lines(ctx, member)
+        except STREAM_ERRORS as exc:
+            raise damaged(exc, member.label) from None
+
+    @staticmethod
+    def _read_lines(ctx: LoadContext, member):
         with member.open_binary() as raw:
             empty = True
             for number, line in enumerate(raw, start=1):
@@ -339,11 +364,9 @@ class OfcomApiLoader(Loader):
             return None
         uprn = item.get("UPRN")
         try:
-            uprn = int(uprn)
-            if not 0 < uprn <= 999_999_999_999:
-                raise ValueError
-        except (TypeError, ValueError):
-            ctx.rejects.add(label, line, "UPRN", uprn, "missing or malformed UPRN")
+            uprn = parse_uprn(uprn)
+        except ValueError:
+            ctx.rejects.add(label, line, "UPRN", _json_text(uprn), "missing or malformed UPRN")
             return None
         values = []
         for field in API_FIELDS.values():
@@ -351,19 +374,34 @@ class OfcomApiLoader(Loader):
             if value is None:
                 values.append(None)
                 continue
+            if isinstance(value, float) and not math.isfinite(value):  # JSON NaN, Infinity
+                ctx.rejects.add(label, line, field, _json_text(value), "not a finite number")
+                return None
             try:
-                number = float(value)
-            except (TypeError, ValueError):
-                ctx.rejects.add(label, line, field, value, "not a number")
+                if isinstance(value, bool) or not isinstance(value, int | float | str):
+                    raise ValueError
+                number = parse_float(value.strip()) if isinstance(value, str) else float(value)
+            except (ValueError, OverflowError):
+                ctx.rejects.add(label, line, field, _json_text(value), "not a number")
                 return None
             if number == -1:
                 values.append(None)  # Ofcom's "not available"
-            elif number < 0 or number != number:
-                ctx.rejects.add(label, line, field, value, "negative speed (only -1 means not available)")
+            elif number < 0:
+                ctx.rejects.add(label, line, field, _json_text(value),
+                                "negative speed (only -1 means not available)")
+                return None
+            elif number > MAX_SPEED:
+                ctx.rejects.add(label, line, field, _json_text(value),
+                                f"implausible speed (over {MAX_SPEED:,} Mbit/s)")
                 return None
             else:
                 values.append(number)
         return (uprn, *values)
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON value as the file spells it (``true``, not ``True``), for a reject."""
+    return None if value is None else value if isinstance(value, str) else json.dumps(value)
 
 
 def _careful_note(ctx: LoadContext, stage: Stage) -> None:

@@ -17,6 +17,7 @@ import psycopg
 from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
+from .checks import grid_problem_sql, uprn_problem_sql
 from .columns import Field
 from .premises_table import publish_premises
 from .reading import members
@@ -29,8 +30,6 @@ COLUMNS = [
     Column(Field("x", ("x_coordinate", "easting", "eastings", "x")), "float8"),
     Column(Field("y", ("y_coordinate", "northing", "northings", "y")), "float8"),
 ]
-GB_EXTENT = (0, 0, 700_000, 1_250_000)  # British National Grid, metres
-MAX_UPRN = 999_999_999_999
 #: how far outside a --within area's (generalised) boundary a premises may lie and still count
 WITHIN_TOLERANCE_M = 100
 
@@ -91,24 +90,16 @@ class UprnLoader(Loader):
 
     def _check_and_publish(self, ctx: LoadContext) -> tuple[int, int]:
         conn = ctx.conn
-        xmin, ymin, xmax, ymax = GB_EXTENT
-        bad_uprn = f"uprn IS NULL OR uprn <= 0 OR uprn > {MAX_UPRN}"
-        bad_xy = (f"x IS NULL OR y IS NULL OR (x = 0 AND y = 0) "
-                  f"OR NOT (x > {xmin} AND x < {xmax} AND y > {ymin} AND y < {ymax})")
+        uprn_why, xy_why = uprn_problem_sql("uprn"), grid_problem_sql("x", "y")
+        bad = f"({uprn_why}) IS NOT NULL OR ({xy_why}) IS NOT NULL"
         ctx.rejects.counted(conn.execute(
             f"""INSERT INTO {SCHEMA}.reject (run_id, file, line, column_name, value, reason)
                 SELECT %s, file, line,
-                  CASE WHEN {bad_uprn} THEN 'UPRN' ELSE 'X_COORDINATE/Y_COORDINATE' END,
-                  CASE WHEN {bad_uprn} THEN uprn::text ELSE x || ',' || y END,
-                  CASE
-                    WHEN uprn IS NULL THEN 'missing UPRN'
-                    WHEN {bad_uprn} THEN 'UPRN must be a positive whole number of at most 12 digits'
-                    WHEN x IS NULL OR y IS NULL THEN 'missing coordinates'
-                    WHEN x = 0 AND y = 0 THEN 'no coordinates (0,0)'
-                    ELSE 'outside Great Britain''s National Grid extent'
-                  END
-                FROM stage_uprn WHERE ({bad_uprn}) OR ({bad_xy})""", (ctx.run_id,)).rowcount)
-        good = f"NOT (({bad_uprn}) OR ({bad_xy}))"
+                  CASE WHEN ({uprn_why}) IS NOT NULL THEN 'UPRN' ELSE 'X_COORDINATE/Y_COORDINATE' END,
+                  CASE WHEN ({uprn_why}) IS NOT NULL THEN uprn::text ELSE x || ',' || y END,
+                  coalesce({uprn_why}, {xy_why})
+                FROM stage_uprn WHERE {bad}""", (ctx.run_id,)).rowcount)
+        good = f"NOT ({bad})"
         # duplicates: the first occurrence (file order, then line) wins. A unique index proves
         # there are none in a fraction of the time a GROUP BY takes to find them.
         try:

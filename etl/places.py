@@ -66,6 +66,12 @@ class PlacesLoader(Loader):
             if name is None:
                 unnamed += 1
                 continue
+            kind = _text(kind) or "place"
+            nul = [(column, text) for column, text in ((by_lower["name"], name), (kind_col, kind))
+                   if "\x00" in text]
+            if nul:
+                ctx.rejects.add(label, line, *nul[0], "contains a NUL byte (binary data?)")
+                continue
             if geom is None or geom.is_empty or geom.geom_type != "Point":
                 ctx.rejects.add(label, line, "geometry", None if geom is None else geom.geom_type,
                                 "a place must be a point")
@@ -76,7 +82,7 @@ class PlacesLoader(Loader):
                                 "outside Great Britain (British National Grid extent)")
                 continue
             population = _whole(pop)
-            rows.append((name, fold(name), _text(kind) or "place", population,
+            rows.append((name, fold(name), kind, population,
                          shapely.to_wkb(geom)))
         copy_rows(ctx.conn, "stage_place", ("name", "name_key", "kind", "population", "wkb"), rows)
         return len(frame), unnamed
@@ -90,8 +96,9 @@ def _text(value) -> str | None:
 
 
 def _whole(value) -> int | None:
+    """A population: a whole number from 1 to 2,147,483,647 (an integer column), else none."""
     try:
         number = int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # None, 'lots', inf
         return None
-    return number if number > 0 else None
+    return number if 0 < number < 2**31 else None

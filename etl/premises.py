@@ -8,13 +8,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import shapely
 from pyproj import CRS
 
 from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
-from .checks import normalise_postcodes, reject_duplicates, reject_where
+from .checks import (
+    BAD_UPRN,
+    GB_LAT,
+    GB_LON,
+    OUTSIDE_GB,
+    SWAPPED,
+    ZERO,
+    crs_option,
+    grid_problem_sql,
+    normalise_postcodes,
+    parse_uprn,
+    reject_duplicates,
+    reject_where,
+    uprn_problem_sql,
+)
 from .columns import Field
 from .premises_table import publish_premises
 from .reading import members, read_vector
@@ -39,16 +54,7 @@ class PremisesLoader(Loader):
     suffixes = (".csv", ".gz", ".zip") + VECTOR_SUFFIXES
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        crs = options.get("crs")
-        if crs:
-            try:
-                epsg = CRS.from_user_input(crs).to_epsg()
-            except Exception:  # pyproj raises CRSError and others
-                raise InputError(f"--crs {crs!r} is not a coordinate reference system") from None
-            if not epsg:
-                raise InputError(f"--crs {crs!r} has no EPSG code", hint="use e.g. EPSG:27700")
-            return {"crs": f"EPSG:{epsg}"}
-        return {}
+        return {"crs": crs_option(options["crs"])} if options.get("crs") else {}
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
         conn = ctx.conn
@@ -89,12 +95,17 @@ class PremisesLoader(Loader):
                     continue
                 x, y = shapely.get_x(geom), shapely.get_y(geom)
             try:
-                uprn_value = int(uprn)
-            except (TypeError, ValueError):
-                ctx.rejects.add(label, index, uprn_col, uprn, "not a whole number")
+                uprn_value = parse_uprn(uprn)
+            except ValueError:
+                missing = uprn is None or uprn != uprn  # NaN: pandas' missing value
+                ctx.rejects.add(label, index, uprn_col, None if missing else uprn,
+                                "missing UPRN" if missing else BAD_UPRN)
                 continue
-            rows.append((file_no, label, index, uprn_value, x, y,
-                         None if postcode is None or postcode != postcode else str(postcode), epsg))
+            postcode = None if postcode is None or postcode != postcode else str(postcode)
+            if postcode and "\x00" in postcode:
+                ctx.rejects.add(label, index, pc_col, postcode, "not a UK postcode")
+                continue
+            rows.append((file_no, label, index, uprn_value, x, y, postcode, epsg))
         copy_rows(ctx.conn, "stage_premises",
                   ("file_no", "file", "line", "uprn", "x", "y", "postcode", "srid"), rows)
         ctx.rejects.flush()
@@ -104,25 +115,45 @@ class PremisesLoader(Loader):
     def _check_and_publish(ctx: LoadContext) -> int:
         conn = ctx.conn
         t = "stage_premises"
-        reject_where(ctx, t, "uprn IS NULL OR uprn <= 0 OR uprn > 999999999999", "uprn", "uprn",
-                     "CASE WHEN uprn IS NULL THEN 'missing UPRN' ELSE "
-                     "'UPRN must be a positive whole number of at most 12 digits' END")
+        reject_where(ctx, t, f"({uprn_problem_sql('uprn')}) IS NOT NULL", "uprn", "uprn",
+                     uprn_problem_sql("uprn"))
         normalise_postcodes(ctx, t)
-        reject_where(ctx, t, "(x = 0 AND y = 0) OR (lat = 0 AND lon = 0)", "coordinates",
-                     "coalesce(x, lat) || ',' || coalesce(y, lon)", "'no coordinates (0,0)'")
-        reject_where(ctx, t, "x IS NULL AND lat BETWEEN -8.75 AND 1.8 AND lon BETWEEN 49.8 AND 60.95",
-                     "latitude/longitude", "lat || ',' || lon", "'latitude and longitude look swapped'")
+        xy = "x IS NOT NULL AND y IS NOT NULL"
+        latlon = f"NOT ({xy}) AND lat IS NOT NULL AND lon IS NOT NULL"  # used when x/y are not
+        reject_where(ctx, t, f"({xy} AND x = 0 AND y = 0) OR ({latlon} AND lat = 0 AND lon = 0)",
+                     "coordinates", "coalesce(x, lat) || ',' || coalesce(y, lon)", f"'{ZERO}'")
+        reject_where(ctx, t, f"{latlon} AND lat BETWEEN {GB_LON[0]} AND {GB_LON[1]} "
+                     f"AND lon BETWEEN {GB_LAT[0]} AND {GB_LAT[1]}",
+                     "latitude/longitude", "lat || ',' || lon", f"'{SWAPPED}'")
+        reject_where(ctx, t, f"{latlon} AND NOT (lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180)",
+                     "latitude/longitude", "lat || ',' || lon",
+                     "'not a latitude/longitude (latitude -90 to 90, longitude -180 to 180)'")
         conn.execute(
             f"""ALTER TABLE {t} ADD COLUMN geom geometry(Point, 27700),
                               ADD COLUMN approximate boolean NOT NULL DEFAULT false""")
-        conn.execute(
-            f"""UPDATE {t} SET geom = CASE
-                    WHEN x IS NOT NULL AND y IS NOT NULL THEN
+
+        def place(to_bng) -> str:
+            return f"""UPDATE {t} SET geom = CASE
+                    WHEN {xy} THEN
                         CASE WHEN srid = 27700 THEN ST_SetSRID(ST_MakePoint(x, y), 27700)
-                             ELSE ST_Transform(ST_SetSRID(ST_MakePoint(x, y), srid), 27700) END
-                    WHEN lat IS NOT NULL AND lon IS NOT NULL THEN
-                        ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), 27700)
-                    END""")
+                             ELSE {to_bng('ST_SetSRID(ST_MakePoint(x, y), srid)')} END
+                    WHEN {latlon} THEN {to_bng('ST_SetSRID(ST_MakePoint(lon, lat), 4326)')}
+                    END"""
+        try:
+            with conn.transaction():
+                conn.execute(place(lambda g: f"ST_Transform({g}, 27700)"))
+        except psycopg.errors.InternalError:
+            # PROJ refused a point (wrong --crs, say): again, with a NULL for each refused one
+            conn.execute(
+                """CREATE FUNCTION pg_temp.bng_or_null(g geometry) RETURNS geometry
+                   LANGUAGE plpgsql AS $$
+                   BEGIN RETURN ST_Transform(g, 27700);
+                   EXCEPTION WHEN OTHERS THEN RETURN NULL; END $$""")
+            conn.execute(place(lambda g: f"pg_temp.bng_or_null({g})"))
+        reject_where(ctx, t, f"geom IS NULL AND ({xy} OR {latlon})", "coordinates",
+                     f"CASE WHEN {xy} THEN x || ',' || y ELSE lat || ',' || lon END",
+                     f"'cannot be transformed from EPSG:' || CASE WHEN {xy} THEN srid ELSE 4326 END"
+                     " || ' to British National Grid (is --crs right?)'")
         conn.execute(
             f"""UPDATE {t} s SET geom = p.geom, approximate = true FROM {SCHEMA}.postcode p
                 WHERE s.geom IS NULL AND s.postcode = p.postcode""")
@@ -130,12 +161,11 @@ class PremisesLoader(Loader):
                      "coalesce(postcode, coalesce(x::text, '') || ',' || coalesce(y::text, ''))",
                      "CASE WHEN postcode IS NOT NULL AND x IS NULL AND lat IS NULL THEN "
                      "'no coordinates, and the postcode is not loaded' ELSE 'missing coordinates' END")
-        reject_where(ctx, t, "NOT ST_Intersects(geom, ST_MakeEnvelope(0, 0, 700000, 1250000, 27700))",
-                     "coordinates", "round(ST_X(geom)) || ',' || round(ST_Y(geom))",
-                     "'outside Great Britain'")
+        outside = grid_problem_sql("ST_X(geom)", "ST_Y(geom)")
+        reject_where(ctx, t, f"({outside}) IS NOT NULL", "coordinates",
+                     "round(ST_X(geom)) || ',' || round(ST_Y(geom))", f"'{OUTSIDE_GB}'")
         reject_duplicates(ctx, t, ["uprn"], "UPRN", "uprn")
         approx = conn.execute(f"SELECT count(*) FROM {t} WHERE approximate").fetchone()[0]
         if approx:
             ctx.notes.append(f"{approx:,} premises placed at their postcode centroid (approximate)")
         return publish_premises(ctx, t)
-

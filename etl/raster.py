@@ -20,10 +20,12 @@ from pyproj import CRS, Transformer
 from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
+from .checks import crs_option
 from .releases import ensure_release
 from .runs import Counts, LoadContext, Loader, copy_rows
 
 CHUNK = 200_000
+MAX_SPEED = 1_000_000  # Mbit/s: larger values are mistakes (and do not fit a real column)
 MAX_CELLS = 400_000_000
 
 
@@ -33,11 +35,11 @@ class SpeedRasterLoader(Loader):
     suffixes = (".tif", ".tiff")
 
     def check_options(self, paths: Sequence[Path], options: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"band": int(options.get("band") or 1)}
+        out: dict[str, Any] = {"band": 1 if options.get("band") is None else int(options["band"])}
         if options.get("nodata") is not None:
             out["nodata"] = float(options["nodata"])
         if options.get("crs"):
-            out["crs"] = str(options["crs"])
+            out["crs"] = crs_option(options["crs"])
         return out
 
     def load(self, ctx: LoadContext, paths: Sequence[Path]) -> Counts:
@@ -68,7 +70,7 @@ class SpeedRasterLoader(Loader):
         label = path.name
         try:
             src = rasterio.open(path)
-        except rasterio.errors.RasterioIOError as exc:
+        except (rasterio.errors.RasterioError, OSError) as exc:
             raise InputError(f"cannot read as a raster ({exc})", file=label) from None
         with src:
             band = ctx.options["band"]
@@ -86,7 +88,11 @@ class SpeedRasterLoader(Loader):
             if nodata is None:
                 ctx.notes.append(f"{label}: no nodata value declared; every cell is taken as data "
                                  "(set --nodata to change that)")
-            data = src.read(band)
+            try:
+                data = src.read(band)
+            except (rasterio.errors.RasterioError, OSError):
+                raise InputError(f"cannot read band {band} of the raster: the file is damaged or "
+                                 "truncated", file=label) from None
             inverse = ~src.transform
             epsg = CRS.from_user_input(crs).to_epsg()
             ctx.notes.append(f"{label}: {src.width}x{src.height} cells, CRS "
@@ -122,10 +128,13 @@ class SpeedRasterLoader(Loader):
                 has = inside & ~np.isnan(values)
                 if nodata is not None and not np.isnan(nodata):
                     has &= values != nodata
-                bad = has & ((values < 0) | ~np.isfinite(values))
+                bad = has & ((values < 0) | ~np.isfinite(values) | (values > MAX_SPEED))
                 good = has & ~bad
                 for i in np.flatnonzero(bad):
+                    too_fast = np.isfinite(values[i]) and values[i] > MAX_SPEED
                     ctx.rejects.add(label, None, f"band {band}", float(values[i]),
+                                    f"implausible speed (over {MAX_SPEED:,} Mbit/s) in the cell "
+                                    f"of premises {uprn[i]}" if too_fast else
                                     f"negative or infinite speed in the cell of premises {uprn[i]}")
                 copy_rows(conn, "stage_raster", ("uprn", "value"),
                           zip(uprn[good].tolist(), values[good].tolist(), strict=True))

@@ -2,15 +2,19 @@
 
 Lines that are not valid UTF-8 are decoded as Windows-1252 (a superset of latin-1 for printable
 characters) and counted, so a file saved by Excel loses nothing; the loader reports the count.
+Line ends may be LF, CRLF or a bare CR (old Mac software); UTF-16 files (Excel's "Unicode Text")
+are refused with a message saying so, as are damaged gzip and zip streams.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import gzip
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -18,6 +22,9 @@ from typing import IO
 from connectivity.errors import InputError
 
 _HEADER_SPACE = re.compile(r"\s+")
+_BARE_CR = re.compile(rb"(?<=\r)(?!\n)")
+#: what reading a damaged gzip or zip stream raises (zlib.error is no OSError)
+STREAM_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 
 
 def normalise_header(name: str) -> str:
@@ -33,8 +40,14 @@ class Member:
     open_binary: object  # callable returning a binary file object
 
 
+def _macos_extra(name: str) -> bool:
+    """The ``__MACOSX/`` folder and ``._name`` AppleDouble files that macOS adds to zips."""
+    return name.startswith("__MACOSX/") or name.rsplit("/", 1)[-1].startswith("._")
+
+
 def members(path: Path, pattern: str = r"\.(csv|txt)$") -> list[Member]:
-    """The text streams in ``path``; a zip yields each member whose name matches ``pattern``."""
+    """The text streams in ``path``; a zip yields each member whose name matches ``pattern``
+    (not the resource forks macOS adds)."""
     name = path.name.lower()
     if name.endswith(".zip"):
         try:
@@ -43,9 +56,10 @@ def members(path: Path, pattern: str = r"\.(csv|txt)$") -> list[Member]:
                 info.filename
                 for info in archive.infolist()
                 if not info.is_dir() and re.search(pattern, info.filename, re.I)
+                and not _macos_extra(info.filename)
             ]
             bad = archive.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except STREAM_ERRORS as exc:
             raise InputError(f"not a readable zip archive ({exc})", file=path.name) from None
         if bad is not None:
             raise InputError(f"zip member {bad!r} is corrupt (CRC check failed)", file=path.name)
@@ -63,8 +77,24 @@ def members(path: Path, pattern: str = r"\.(csv|txt)$") -> list[Member]:
     return [Member(path.name, lambda: path.open("rb"))]
 
 
+def refuse_utf16(first_bytes: bytes, label: str) -> None:
+    """Raise :class:`InputError` when a stream starts with a UTF-16 byte order mark."""
+    if first_bytes.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError("the file is UTF-16 text (as Excel's 'Unicode Text' saves it); "
+                         "expected UTF-8", file=label, line=1,
+                         hint="save it as 'CSV UTF-8 (comma delimited)'")
+
+
+def damaged(exc: BaseException, label: str) -> InputError:
+    """The error for a stream that cannot be read to its end."""
+    return InputError(f"the file is damaged or truncated ({exc})", file=label)
+
+
 class DecodedLines:
-    """Iterates text lines from a binary stream; counts bytes read and lines not in UTF-8."""
+    """Iterates text lines from a binary stream; counts bytes read and lines not in UTF-8.
+
+    A bare CR ends a line as LF and CRLF do (each yielded line keeps its line end, as the csv
+    module wants), so line numbers count physical lines whatever the line ends."""
 
     def __init__(self, raw: IO[bytes], label: str):
         self.raw, self.label = raw, label
@@ -78,15 +108,33 @@ class DecodedLines:
                 self.bytes_read += len(chunk)
                 if self._first:
                     self._first = False
-                    if chunk.startswith(b"\xef\xbb\xbf"):
+                    refuse_utf16(chunk, self.label)
+                    if chunk.startswith(codecs.BOM_UTF8):
                         chunk = chunk[3:]
-                try:
-                    yield chunk.decode("utf-8")
-                except UnicodeDecodeError:
-                    self.non_utf8_lines += 1
-                    yield chunk.decode("cp1252", errors="replace")
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise InputError(f"the file is damaged or truncated ({exc})", file=self.label) from None
+                pieces = [chunk]
+                cr = chunk.find(b"\r")
+                if 0 <= cr < len(chunk) - (2 if chunk.endswith(b"\r\n") else 1):  # a bare CR
+                    pieces = [p for p in _BARE_CR.split(chunk) if p]
+                for piece in pieces:
+                    try:
+                        yield piece.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self.non_utf8_lines += 1
+                        yield piece.decode("cp1252", errors="replace")
+        except STREAM_ERRORS as exc:
+            raise damaged(exc, self.label) from None
+
+
+def header_line(raw: IO[bytes], label: str) -> tuple[int, list[str]] | None:
+    """The first non-blank line of a stream and its line number, parsed as CSV (BOM removed);
+    ``None`` when the stream holds only blank lines."""
+    for number, text in enumerate(DecodedLines(raw, label), start=1):
+        if text.strip():
+            try:
+                return number, next(csv.reader([text], strict=False), [])
+            except csv.Error as exc:
+                raise InputError(f"malformed CSV header ({exc})", file=label, line=number) from None
+    return None
 
 
 @dataclasses.dataclass

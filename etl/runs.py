@@ -66,8 +66,8 @@ class RejectSink:
         self._buffer: list[tuple] = []
 
     def add(self, file: str, line: int | None, column: str | None, value: Any, reason: str) -> None:
-        text = None if value is None else str(value)[:500]
-        self._buffer.append((self.run_id, file, line, column, text, reason))
+        text = None if value is None else _no_nul(str(value)[:500])
+        self._buffer.append((self.run_id, file, line, column and _no_nul(column), text, reason))
         self.count += 1
 
     def counted(self, n: int) -> None:
@@ -272,7 +272,7 @@ def _record_failure(conn, kind, release, print_, files, options, started_at, exc
     try:
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.rollback()
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = _no_nul(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         with conn.transaction():
             conn.execute(
                 f"INSERT INTO {SCHEMA}.load_run (kind, release, status, fingerprint, files, "
@@ -282,6 +282,11 @@ def _record_failure(conn, kind, release, print_, files, options, started_at, exc
             )
     except psycopg.Error:
         pass
+
+
+def _no_nul(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: keep it visible as ``\\x00``."""
+    return text.replace("\x00", "\\x00")
 
 
 def list_runs(conn: psycopg.Connection, limit: int = 100) -> list[dict]:

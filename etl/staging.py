@@ -6,10 +6,14 @@ For each input stream the header is read and matched here (alias map), then:
   with typed columns, in a savepoint. PostgreSQL parses and type-checks in C; line numbers come
   from a sequence reset per file.
 * **careful path**: if COPY refuses the file (a malformed number, a short or long row, a stray
-  quote, mixed line ends), the savepoint is rolled back and the file is parsed row by row in
-  Python; every bad value becomes a reject naming its line, column and value, and the good rows
-  are COPYed into the same staging table.
+  quote, mixed line ends, invalid UTF-8, a NUL byte), or COPY's result would be wrong (a quoted
+  field spanning lines or bare CR line ends make line numbers drift; PostgreSQL takes NaN and
+  Infinity as numbers), the savepoint is rolled back and the file is parsed row by row in Python;
+  every bad value becomes a reject naming its line, column and value, and the good rows are
+  COPYed into the same staging table.
 
+Both paths read values alike: an empty field (quoted or not) is NULL, text is kept as it is,
+numbers are what PostgreSQL's input functions take. The header is the first non-blank line.
 Either way the loader then validates in bulk with SQL (ranges, duplicates) and publishes.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,21 +31,32 @@ import psycopg
 from connectivity.errors import InputError
 
 from .columns import Field, match_columns
-from .reading import DecodedLines, Member, read_csv
+from .reading import STREAM_ERRORS, DecodedLines, Member, damaged, header_line, read_csv
 from .runs import LoadContext, copy_rows
 
 CHUNK_BYTES = 1 << 20
 CAREFUL_CHUNK_ROWS = 50_000
 
 
-def _bigint(text: str) -> int:
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_bigint(text: str) -> int:
+    """What PostgreSQL's bigint input takes: ASCII digits (Python's int() also takes ``1_000``
+    and other scripts' digits, which COPY would refuse)."""
+    if not _INTEGER.fullmatch(text):
+        raise ValueError
     value = int(text)
     if not -(2**63) <= value < 2**63:
         raise ValueError
     return value
 
 
-def _float(text: str) -> float:
+def parse_float(text: str) -> float:
+    """A finite number as PostgreSQL's float8 input spells it (no ``1_000``, no other scripts'
+    digits); NaN and Infinity are refused."""
+    if "_" in text or not text.isascii():
+        raise ValueError
     value = float(text)
     if not math.isfinite(value):
         raise ValueError
@@ -61,8 +77,8 @@ def _bool(text: str) -> bool:
 
 
 PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "bigint": (_bigint, "not a whole number"),
-    "float8": (_float, "not a number"),
+    "bigint": (parse_bigint, "not a whole number"),
+    "float8": (parse_float, "not a number"),
     "boolean": (_bool, "not true or false"),
     "text": (lambda t: t, ""),
 }
@@ -86,6 +102,7 @@ class Stage:
     def __init__(self, ctx: LoadContext, name: str, columns: list[Column]):
         self.ctx, self.name, self.columns = ctx, name, columns
         self.extra = 0  # text columns for file columns nobody asked for
+        self._types = {c.name: c.pgtype for c in columns}
         self.careful_files: list[str] = []
         cols = ", ".join(f"{c.name} {c.pgtype}" for c in columns)
         ctx.conn.execute(f"CREATE TEMP SEQUENCE {name}_line_seq")
@@ -114,48 +131,63 @@ class Stage:
         """Stage one stream; returns rows read (staged + rejected while parsing)."""
         conn = self.ctx.conn
         with member.open_binary() as raw:
-            first_line = _first_line(raw, member.label)
-        if first_line is None:
+            found = header_line(raw, member.label)
+        if found is None:
             raise InputError("the file is empty", file=member.label)
-        first = next(read_csv(DecodedLines(iter([first_line.encode("utf-8")]), member.label)), None)
-        if first is None:
-            raise InputError("the file is empty", file=member.label)
-        header = first.values
+        header_no, header = found
         cols = match_columns(header, [c.field for c in self.columns], file=member.label,
-                             any_of=list(any_of))
+                             any_of=list(any_of), line=header_no)
         copy_names = self._copy_columns(header, cols)
         conn.execute(f"ALTER TABLE {self.name} ALTER COLUMN file_no SET DEFAULT {int(file_no)}")
         conn.execute(f"ALTER TABLE {self.name} ALTER COLUMN file SET DEFAULT "
                      + psycopg.sql.Literal(member.label).as_string(conn))
-        start_line = 2  # the header is line 1
+        start_line = header_no + 1
         conn.execute("SELECT setval(%s, %s, false)", (f"{self.name}_line_seq", start_line))
         try:
             with conn.transaction():
-                rows = self._fast(member, copy_names)
+                rows = self._fast(file_no, member, copy_names, header_no)
         except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat,
                 psycopg.errors.InvalidTextRepresentation, psycopg.errors.CharacterNotInRepertoire,
-                psycopg.errors.UntranslatableCharacter, psycopg.errors.NotNullViolation) as exc:
+                psycopg.errors.UntranslatableCharacter, psycopg.errors.NotNullViolation,
+                _NotPlain) as exc:
             self.careful_files.append(f"{member.label} ({str(exc).splitlines()[0]})")
-            conn.execute("SELECT setval(%s, %s, false)", (f"{self.name}_line_seq", start_line))
             rows = self._careful(member, header, cols, copy_names)
         if rows == 0:
             raise InputError("the file has a header but no rows", file=member.label)
         return rows
 
-    def _fast(self, member: Member, copy_names: list[str]) -> int:
+    def _fast(self, file_no: int, member: Member, copy_names: list[str], header_no: int) -> int:
+        """COPY the stream after its header; raise :class:`_NotPlain` (inside the savepoint,
+        so the rows go again) when COPY's row count or values would be wrong: a quoted field
+        spanning lines or bare CR line ends (the line numbers would drift), NaN or Infinity
+        (which PostgreSQL takes as numbers)."""
         conn = self.ctx.conn
-        sql = f"COPY {self.name} ({', '.join(copy_names)}) FROM STDIN (FORMAT csv)"
+        # an empty field is NULL, quoted ("") or not, as on the careful path
+        columns = ", ".join(copy_names)
+        sql = f"COPY {self.name} ({columns}) FROM STDIN (FORMAT csv, FORCE_NULL ({columns}))"
+        stream = _DataStream(member.label, header_no)
         with member.open_binary() as raw, conn.cursor() as cur:
             with cur.copy(sql) as copy:
-                for chunk in _data_chunks(raw):
+                for chunk in stream.chunks(raw):
                     copy.write(chunk)
                     self.ctx.progress.advance(len(chunk))
-            return cur.rowcount
+            rows = cur.rowcount
+        if stream.bare_cr:
+            raise _NotPlain("lines end in a bare CR")
+        if rows != stream.data_lines:
+            raise _NotPlain(f"{rows} records on {stream.data_lines} lines")
+        floats = [n for n in copy_names if self._types.get(n) == "float8"]
+        if stream.maybe_special and floats:
+            special = " OR ".join(f"{n} IN ('NaN', 'Infinity', '-Infinity')" for n in floats)
+            if conn.execute(f"SELECT 1 FROM {self.name} WHERE file_no = %s AND ({special}) "
+                            "LIMIT 1", (file_no,)).fetchone():
+                raise _NotPlain("NaN or Infinity where a number belongs")
+        return rows
 
     def _careful(self, member: Member, header: list[str], cols: dict[str, int],
                  copy_names: list[str]) -> int:
         conn = self.ctx.conn
-        types = {c.name: c.pgtype for c in self.columns}
+        types = self._types
         width = len(header)
         read = 0
         good: list[tuple] = []
@@ -180,18 +212,25 @@ class Stage:
                         + (" (truncated line?)" if len(values) < width else ""))
                     continue
                 out, bad = [], False
-                for name, text in zip(copy_names, values, strict=True):
+                for name, text, title in zip(copy_names, values, header, strict=True):
+                    if "\x00" in text:
+                        self.ctx.rejects.add(member.label, record.line, title, text,
+                                             "contains a NUL byte (binary data in a text file?)")
+                        bad = True
+                        break
                     pgtype = types.get(name, "text")
+                    if pgtype == "text":  # as COPY reads it: kept as it is, empty is NULL
+                        out.append(text if text else None)
+                        continue
                     stripped = text.strip()
-                    if stripped == "" or pgtype == "text":
-                        out.append(stripped if stripped else None)
+                    if stripped == "":
+                        out.append(None)
                         continue
                     parse, reason = PARSERS[pgtype]
                     try:
                         out.append(parse(stripped))
                     except (ValueError, OverflowError):
-                        self.ctx.rejects.add(member.label, record.line, header[cols[name]],
-                                             text, reason)
+                        self.ctx.rejects.add(member.label, record.line, title, text, reason)
                         bad = True
                         break
                 if not bad:
@@ -206,61 +245,99 @@ class Stage:
 
 
 def peek_header(member: Member) -> list[str]:
-    """The first row of a stream, parsed as CSV (for choosing how to load it)."""
+    """The header of a stream (its first non-blank line), parsed as CSV."""
     with member.open_binary() as raw:
-        line = _first_line(raw, member.label)
-    if line is None:
+        found = header_line(raw, member.label)
+    if found is None:
         raise InputError("the file is empty", file=member.label)
-    row = next(read_csv(DecodedLines(iter([line.encode("utf-8")]), member.label)), None)
-    return row.values if row else []
+    return found[1]
 
 
-def _first_line(raw, label: str) -> str | None:
-    """The first line, decoded (BOM removed); None for an empty file."""
-    try:
-        for line in raw:
-            text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
-            return text if text.strip() else None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"the file is damaged or truncated ({exc})", file=label) from None
-    return None
+class _NotPlain(Exception):
+    """COPY read the file, but its rows need the careful path (see :meth:`Stage._fast`)."""
 
 
-def _data_chunks(raw) -> Iterator[bytes]:
-    """The stream's bytes after the BOM and the header line, as valid UTF-8 chunks.
+#: letters of NaN and Infinity: a chunk without them holds neither (memchr is cheap; a regex is not)
+_SPECIAL_LETTERS = (b"a", b"A", b"f", b"F")
 
-    Invalid UTF-8 would make COPY fail mid-stream, so bytes are decoded incrementally and replaced
-    characters (U+FFFD) make the careful path take over instead."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    first = True
-    pending_skip = True
-    while True:
+
+class _DataStream:
+    """The bytes of a stream after the BOM and the lines up to the header, as valid UTF-8
+    chunks, noting what the fast path must check afterwards: how many data lines there were,
+    whether any line ends in a bare CR, whether NaN or Infinity may be spelt in it.
+
+    Invalid UTF-8 would make COPY fail mid-stream, so bytes are decoded incrementally and a
+    decoding error makes the careful path take over instead."""
+
+    def __init__(self, label: str, header_no: int):
+        self.label, self.header_no = label, header_no
+        self.data_lines = 0
+        self.bare_cr = False
+        self.maybe_special = False
+
+    def chunks(self, raw) -> Iterator[bytes]:
+        try:
+            yield from self._chunks(raw)
+        except STREAM_ERRORS as exc:
+            raise damaged(exc, self.label) from None
+
+    def _chunks(self, raw) -> Iterator[bytes]:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
         chunk = raw.read(CHUNK_BYTES)
-        if not chunk:
-            tail = decoder.decode(b"", final=True)
-            if tail:
-                yield tail.encode()
-            return
-        if first:
-            first = False
-            if chunk.startswith(codecs.BOM_UTF8):
-                chunk = chunk[3:]
-        if pending_skip:
+        if chunk.startswith(codecs.BOM_UTF8):
+            chunk = chunk[3:]
+        skip = self.header_no  # the header and any blank lines before it
+        while skip:
             newline = chunk.find(b"\n")
-            while newline < 0:  # a header longer than a chunk
+            while newline < 0:  # a header longer than a chunk, or no LF at all
                 more = raw.read(CHUNK_BYTES)
                 if not more:
+                    self.bare_cr = b"\r" in chunk
                     return
                 chunk += more
                 newline = chunk.find(b"\n")
+            if chunk.find(b"\r", 0, max(newline - 1, 0)) >= 0:  # a CR before the header's end
+                self.bare_cr = True
             chunk = chunk[newline + 1:]
-            pending_skip = False
-        if chunk.isascii() and not decoder.getstate()[0]:
-            yield chunk  # the common case: nothing to check
-            continue
+            skip -= 1
+        # Bare CRs: in a file with LF line ends any CR is one (COPY refuses those outside quotes;
+        # inside quotes they would count as line ends on the careful path). With CRLF line ends,
+        # only files with quotes can hold one COPY takes: there, CRs must not outnumber LFs.
+        newlines, last = 0, b"\n"
+        crlf: bool | None = None  # the line-end style, from the first LF
+        quoted = False
+        excess_cr = 0
+        while chunk:
+            lfs = chunk.count(b"\n")
+            newlines += lfs
+            if crlf is None and lfs:
+                at = chunk.find(b"\n")
+                crlf = (chunk[at - 1:at] if at else last) == b"\r"
+            quoted = quoted or b'"' in chunk
+            if crlf:
+                if quoted:
+                    excess_cr += chunk.count(b"\r") - lfs
+            elif b"\r" in chunk:
+                self.bare_cr = True
+            if not self.maybe_special and any(c in chunk for c in _SPECIAL_LETTERS):
+                self.maybe_special = True
+            last = chunk[-1:]
+            if chunk.isascii() and not decoder.getstate()[0]:
+                yield chunk  # the common case: nothing to check
+            else:
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    raise psycopg.errors.CharacterNotInRepertoire("invalid UTF-8 in input") from None
+                if text:
+                    yield text.encode()
+            chunk = raw.read(CHUNK_BYTES)
+        if excess_cr > 0:
+            self.bare_cr = True
         try:
-            text = decoder.decode(chunk)
-        except UnicodeDecodeError:
+            tail = decoder.decode(b"", final=True)
+        except UnicodeDecodeError:  # a character cut short at the end
             raise psycopg.errors.CharacterNotInRepertoire("invalid UTF-8 in input") from None
-        if text:
-            yield text.encode()
+        if tail:
+            yield tail.encode()
+        self.data_lines = newlines + (last != b"\n")
