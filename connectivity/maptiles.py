@@ -31,6 +31,12 @@ _STATS = """s.premises, s.below, s.possibly_below,
     round((s.planned_build::float8 / nullif(s.premises, 0))::numeric, 4)::float8 AS share_planned"""
 
 
+#: the tile's box grown by the 16/4096 buffer ST_AsMVTGeom keeps, so features there are kept too
+_BUFFERED = ("ST_Expand(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
+             "(ST_XMax(ST_TileEnvelope(%(z)s, %(x)s, %(y)s)) "
+             "- ST_XMin(ST_TileEnvelope(%(z)s, %(x)s, %(y)s))) * 16 / 4096)")
+
+
 def _check_tile(z: int, x: int, y: int) -> None:
     if not (0 <= z <= 22 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
         raise BadRequest(f"no tile {z}/{x}/{y}")
@@ -59,12 +65,13 @@ def area_tile(conn: psycopg.Connection, level: str, z: int, x: int, y: int) -> t
     wimd = (f", (SELECT w.wimd_rank FROM {SCHEMA}.wimd w WHERE w.lsoa_code = a.code) AS wimd_rank"
             if level == "lsoa" else "")
     tile = conn.execute(
-        f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
+        f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
+                          {_BUFFERED} AS benv)
             SELECT ST_AsMVT(t, %(level)s, 4096, 'geom') FROM (
                 SELECT a.code, a.name_en, a.name_cy, {stats} {wimd},
                        ST_AsMVTGeom(a.geom_3857, b.env, 4096, 16, true) AS geom
                 FROM b, {SCHEMA}.area a {join}
-                WHERE a.level = %(level)s AND a.geom_3857 && b.env
+                WHERE a.level = %(level)s AND a.geom_3857 && b.benv
             ) t WHERE geom IS NOT NULL""",
         {"z": z, "x": x, "y": y, "level": level}).fetchone()[0]
     return bytes(tile or b""), version
@@ -83,13 +90,14 @@ def hex_tile(conn: psycopg.Connection, size: int, z: int, x: int, y: int) -> tup
     if run is None or not low <= z <= high:
         return b"", version
     tile = conn.execute(
-        f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
+        f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
+                          {_BUFFERED} AS benv)
             SELECT ST_AsMVT(t, 'hex', 4096, 'geom') FROM (
                 SELECT h.code, {_STATS},
                        ST_AsMVTGeom(ST_Transform(h.geom, 3857), b.env, 4096, 16, true) AS geom
                 FROM b, {SCHEMA}.hex_cell h
                 JOIN {SCHEMA}.area_stats s ON s.level = %(level)s AND s.code = h.code
-                WHERE h.size = %(size)s AND h.geom && ST_Transform(b.env, 27700)
+                WHERE h.size = %(size)s AND h.geom && ST_Transform(b.benv, 27700)
             ) t WHERE geom IS NOT NULL""",
         {"z": z, "x": x, "y": y, "size": size, "level": f"hex{size}"}).fetchone()[0]
     return bytes(tile or b""), version

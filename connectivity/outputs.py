@@ -1,11 +1,14 @@
 """What classification gives people: area statistics, release-to-release change, and exports
 (CSV for Excel, GeoPackage for QGIS, GeoJSON) that carry evidence, reasons, releases and the data
-attribution. Exports are written to a temporary file and renamed, so a failure leaves nothing."""
+attribution. Exports are written to a temporary file and renamed, so a failure leaves nothing
+(a device or pipe such as /dev/stdout is written in place, from a temporary file)."""
 
 from __future__ import annotations
 
 import csv
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -151,24 +154,104 @@ def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = N
                              (run_id,)).fetchone()[0]
     sql, params = _export_query(run_id, run_label, lang, synthetic, list(areas), list(statuses), scheme)
     out = Path(out)
-    folder = out.resolve().parent
+    if out.is_dir():
+        raise GapmapError(f"cannot write {out}: it is a folder",
+                          "give a file name, e.g. premises.csv")
+    # A device or pipe (/dev/stdout, /dev/null, a FIFO) is written in place, never renamed over.
+    special = out.exists() and not out.is_file()
+    target = out if special else out.resolve()
+    folder = Path(tempfile.gettempdir()) if special else target.parent
     if not folder.is_dir():
-        raise GapmapError(f"cannot write {out}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise GapmapError(f"cannot write {out}: the folder {folder} is not writable")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=folder)
-    os.close(fd)
+        raise GapmapError(f"cannot write {out}: the folder {folder} does not exist",
+                          "create it first, or give another path with -o")
+    tmp: Path | None = None
     try:
-        with conn.transaction():  # the server-side cursor lives in a transaction
-            rows = _write_csv(conn, sql, params, Path(tmp)) if fmt == "csv" else \
-                _write_vector(conn, sql, params, Path(tmp), fmt, run_label, synthetic)
-        os.replace(tmp, out)
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{fmt}", dir=folder)
+        except OSError as exc:
+            raise _write_error(out, exc, folder) from None
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            with conn.transaction():  # the server-side cursor lives in a transaction
+                rows = _write_csv(conn, sql, params, tmp) if fmt == "csv" else \
+                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic)
+        except _gdal_errors() as exc:
+            # GDAL says only "disk I/O error" or "Cannot write feature": find the real cause
+            raise _write_error(out, _probe_write(tmp) or exc) from None
+        if special:
+            with tmp.open("rb") as source, out.open("wb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())  # as a new file would be, not mkstemp's 0600
+            os.replace(tmp, target)
+            tmp = None
     except OSError as exc:
-        raise GapmapError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise _write_error(out, exc) from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp is not None:
+            for leftover in (tmp, *(Path(f"{tmp}{s}") for s in ("-journal", "-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
     return rows
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_WRITE_ERRORS = {
+    # errno: (cause, hint)
+    errno.ENOSPC: ("no space left on the device (the disk is full)",
+                   "free some space, or write somewhere else with -o"),
+    errno.EDQUOT: ("the disk quota is exceeded",
+                   "free some space, or write somewhere else with -o"),
+    errno.EFBIG: ("the file is larger than this process may write (file size limit, ulimit -f)",
+                  "raise the limit, or export less with --area, --status or --scheme"),
+    errno.EROFS: ("the file system is read-only", "write somewhere else with -o"),
+    errno.EACCES: ("permission denied", "write to a folder you may write to, with -o"),
+    errno.EPERM: ("permission denied", "write to a folder you may write to, with -o"),
+}
+
+
+def _write_error(out: Path, exc: BaseException, folder: Path | None = None) -> GapmapError:
+    """``cannot write PATH: CAUSE`` with a hint, for an OS error (or a GDAL one)."""
+    code = getattr(exc, "errno", None)
+    if code in _WRITE_ERRORS:
+        cause, hint = _WRITE_ERRORS[code]
+    elif isinstance(exc, OSError):
+        cause, hint = (exc.strerror or str(exc)).lower(), None
+    else:
+        text = str(exc).strip()
+        cause, hint = (text.splitlines()[0] if text else type(exc).__name__), None
+    if folder is not None and code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        cause = f"the folder {folder} is not writable ({cause})"
+    return GapmapError(f"cannot write {out}: {cause}", hint)
+
+
+def _probe_write(path: Path | None) -> OSError | None:
+    """The OS error (disk full, file size limit) that writing more meets now, if any: appended to
+    the largest of the file and its SQLite journals, the one that met the limit."""
+    if path is None:
+        return None
+    files = [f for f in (path, *(Path(f"{path}{s}") for s in ("-journal", "-wal"))) if f.exists()]
+    if not files:
+        return None
+    try:
+        with max(files, key=lambda f: f.stat().st_size).open("ab") as fh:
+            fh.write(b"\0" * (1 << 20))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _gdal_errors() -> tuple[type[Exception], ...]:
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    return (DataLayerError, DataSourceError)
 
 
 def _write_csv(conn, sql: str, params: dict, path: Path) -> int:

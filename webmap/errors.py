@@ -5,7 +5,7 @@ API errors are ``{"error": {"status": 404, "code": "not_found", "message": "..."
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -13,7 +13,7 @@ from connectivity.errors import GapmapError
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/tiles/", "/openapi"))
+    return request.path.startswith(("/api/", "/tiles/", "/openapi", "/ogc"))
 
 
 def error_response(status: int, code: str, message: str):
@@ -35,8 +35,13 @@ def error_response(status: int, code: str, message: str):
         404: _("There is no page at this address."),
         503: _("The database is not answering. Please try again in a minute."),
     }.get(status, _("Please try again later."))
-    return render_template("error.html", title=title, explanation=explanation,
-                           status=status), status
+    response = make_response(render_template("error.html", title=title, explanation=explanation,
+                                              status=status), status)
+    if status >= 500:  # not to be cached by the browser or a proxy; say when to come back
+        response.headers["Cache-Control"] = "no-store"
+        if status == 503:
+            response.headers["Retry-After"] = "5"
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -57,15 +57,17 @@ def _authorities(conn) -> tuple[dict, bool, int]:
     the number of WIMD-ranked LSOAs; kept per process until a load or classification changes them
     (counting postcodes per authority is a spatial join: too slow for every page view)."""
     version = data_version(conn)
-    cache = current_app.extensions.setdefault("gapmap_map_cache", {})
-    if cache.get("version") != version:
+    cache = current_app.extensions.get("gapmap_map_cache")
+    if cache is None or cache["version"] != version:
         geojson = area_geojson(conn, "la")
         figures = area_figures(conn, "la")
         for feature in geojson["features"]:
             feature["properties"].update(figures.get(feature["properties"]["code"], {}))
         wimd = conn.execute(f"SELECT count(*) FROM {SCHEMA}.wimd").fetchone()[0]
-        cache.clear()
-        cache.update(version=version, geojson=geojson, synthetic=synthetic_loaded(conn), wimd=wimd)
+        # a new dict, swapped in one assignment: other threads see the old one or the new one
+        cache = {"version": version, "geojson": geojson, "synthetic": synthetic_loaded(conn),
+                 "wimd": wimd}
+        current_app.extensions["gapmap_map_cache"] = cache
     return copy.deepcopy(cache["geojson"]), cache["synthetic"], cache["wimd"]
 
 
