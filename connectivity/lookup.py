@@ -1,12 +1,15 @@
-"""Looking things up in the current classification: a postcode, a premises, premises in a box,
-and premises vector tiles. Each answer says which classification run it comes from."""
+"""Looking things up in the current classification: a postcode, a premises, premises in a box or
+near a point, the areas at a point, and premises vector tiles. Each answer says which
+classification run it comes from."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import psycopg
 
+from .areas import LEVELS, area_detail, check_level
 from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .postcodes import normalise_postcode
@@ -14,7 +17,13 @@ from .reasons import SCHEMES, render
 
 MAX_BBOX_DEG2 = 0.25  # about 17 x 35 km at Welsh latitudes
 MAX_PAGE = 5000
+MAX_OFFSET = 2**31 - 1
+MAX_RADIUS_M = 2000
 TILE_MIN_ZOOM = 11
+#: WGS84 boxes and points are clipped to this (EPSG:27700's area of use, padded) before they are
+#: transformed: far outside it the grid gives meaningless coordinates
+SERVICE_AREA = (-10.0, 49.0, 3.0, 62.0)
+STATUSES = ("below", "possibly_below", "above", "unknown")
 
 _PREMISES_COLUMNS = """c.uprn, c.postcode, c.status, c.probability_below, c.best_down, c.best_up,
     c.band, c.uso, c.evidence, c.evidence_release, c.gigabit_class, c.planned_build,
@@ -107,6 +116,8 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
         west, south, east, north = (float(v) for v in text.split(","))
     except ValueError:
         raise BadRequest("bbox must be four numbers: west,south,east,north (WGS84)") from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise BadRequest("bbox must be four numbers: west,south,east,north (WGS84)")
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
         raise BadRequest("bbox must be west,south,east,north with west < east and south < north")
     if (east - west) * (north - south) > MAX_BBOX_DEG2:
@@ -115,29 +126,82 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def premises_geojson(conn: psycopg.Connection, bbox: tuple[float, float, float, float], *,
-                     status: str | None = None, scheme: str | None = None, limit: int = 1000,
-                     offset: int = 0, lang: str = "en") -> dict[str, Any]:
+def parse_point(lon: str | None, lat: str | None) -> tuple[float, float]:
+    """``lon`` and ``lat`` (WGS84 degrees) from query-string values."""
+    if lon is None or lat is None:
+        raise BadRequest("give both lon= and lat= (WGS84 degrees)")
+    try:
+        point = float(lon), float(lat)
+    except ValueError:
+        raise BadRequest(f"lon and lat must be numbers, got {lon!r} and {lat!r}") from None
+    if not (math.isfinite(point[0]) and math.isfinite(point[1])
+            and -180 <= point[0] <= 180 and -90 <= point[1] <= 90):
+        raise BadRequest("lon must be between -180 and 180 and lat between -90 and 90")
+    return point
+
+
+def in_service_area(lon: float, lat: float) -> bool:
+    west, south, east, north = SERVICE_AREA
+    return west <= lon <= east and south <= lat <= north
+
+
+def clip_to_service_area(bbox: tuple[float, float, float, float]
+                         ) -> tuple[float, float, float, float] | None:
+    """The part of a WGS84 box inside the service area, None when there is none."""
+    west, south, east, north = (max(bbox[0], SERVICE_AREA[0]), max(bbox[1], SERVICE_AREA[1]),
+                                min(bbox[2], SERVICE_AREA[2]), min(bbox[3], SERVICE_AREA[3]))
+    return (west, south, east, north) if west < east and south < north else None
+
+
+def premises_geojson(conn: psycopg.Connection,
+                     bbox: tuple[float, float, float, float] | None = None, *,
+                     near: tuple[float, float, float] | None = None, status: str | None = None,
+                     scheme: str | None = None, limit: int = 1000, offset: int = 0,
+                     lang: str = "en") -> dict[str, Any]:
+    """Premises in a WGS84 ``bbox``, or within ``near`` = (lon, lat, radius in metres) of a point
+    (nearest first, each with its ``distance_m``), as a GeoJSON page."""
+    if bbox is None and near is None:
+        raise BadRequest("give bbox=west,south,east,north (WGS84), or lon=, lat= and radius=")
+    if bbox is not None and near is not None:
+        raise BadRequest("give bbox= or lon= and lat=, not both")
     if not 1 <= limit <= MAX_PAGE:
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
-    if offset < 0:
-        raise BadRequest("offset must be 0 or more")
-    where, params = ["p.geom && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), 27700)"], list(bbox)
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"offset must be between 0 and {MAX_OFFSET}")
+    if near is not None and not 0 < near[2] <= MAX_RADIUS_M:
+        raise BadRequest(f"radius must be more than 0 and at most {MAX_RADIUS_M} metres")
+    where: list[str] = []
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     if status:
-        if status not in ("below", "possibly_below", "above", "unknown"):
-            raise BadRequest(f"unknown status {status!r}")
-        where.append("c.status = %s")
-        params.append(status)
+        if status not in STATUSES:
+            raise BadRequest(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+        where.append("c.status = %(status)s")
+        params["status"] = status
     if scheme:
         if scheme not in SCHEMES:
             raise BadRequest(f"unknown scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
         where.append(f"c.eligible_{scheme} IN ('eligible', 'possibly')")
     run = current_run(conn)
+    distance, order = "", "c.uprn"
+    if bbox is not None:
+        bbox = clip_to_service_area(bbox)
+        where.append("p.geom && ST_Transform(ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, "
+                     "%(north)s, 4326), 27700)" if bbox else "false")
+        params.update(zip(("west", "south", "east", "north"), bbox or (0, 0, 0, 0), strict=True))
+    else:
+        lon, lat, radius = near
+        point = "ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 27700)"
+        where.append(f"ST_DWithin(p.geom, {point}, %(radius)s)" if in_service_area(lon, lat)
+                     else "false")
+        params.update(lon=lon, lat=lat, radius=radius)
+        distance = f", round(ST_Distance(p.geom, {point})::numeric, 1)::float8 AS distance_m"
+        order = "distance_m, c.uprn"
+    # not a prepared statement: a generic plan would transform the box or point once per row
     cur = conn.execute(
-        f"""SELECT {_PREMISES_COLUMNS}, count(*) OVER () AS total
+        f"""SELECT {_PREMISES_COLUMNS}{distance}, count(*) OVER () AS total
             FROM {SCHEMA}.premises_class c JOIN {SCHEMA}.premises p USING (uprn)
-            WHERE {' AND '.join(where)} ORDER BY c.uprn LIMIT %s OFFSET %s""",
-        (*params, limit, offset))
+            WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s""",
+        params, prepare=False)
     names = [d.name for d in cur.description]
     rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     total = rows[0]["total"] if rows else 0
@@ -149,9 +213,31 @@ def premises_geojson(conn: psycopg.Connection, bbox: tuple[float, float, float, 
         features.append({"type": "Feature", "id": row["uprn"],
                          "geometry": {"type": "Point", "coordinates": [location["lon"], location["lat"]]},
                          "properties": props})
-    return {"type": "FeatureCollection", "classification": run["label"],
-            "synthetic": run["synthetic"], "numberMatched": total, "numberReturned": len(features),
-            "offset": offset, "limit": limit, "features": features}
+    out = {"type": "FeatureCollection", "classification": run["label"],
+           "synthetic": run["synthetic"], "numberMatched": total, "numberReturned": len(features),
+           "offset": offset, "limit": limit, "features": features}
+    if near is not None:
+        out["location"] = {"lon": near[0], "lat": near[1]}
+        out["radius"] = near[2]
+    return out
+
+
+def areas_at(conn: psycopg.Connection, lon: float, lat: float,
+             level: str | None = None) -> list[dict[str, Any]]:
+    """The areas (of ``level``, or of every level) that contain a WGS84 point, largest level
+    first, each as :func:`connectivity.areas.area_detail` gives it."""
+    if level is not None:
+        check_level(level)
+    if not in_service_area(lon, lat):
+        return []
+    codes = conn.execute(
+        f"""SELECT code FROM {SCHEMA}.area
+            WHERE ST_Covers(geom, ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
+                                               27700))
+              AND (%(level)s::text IS NULL OR level = %(level)s)
+            ORDER BY array_position(%(levels)s, level), code""",
+        {"lon": lon, "lat": lat, "level": level, "levels": list(LEVELS)}, prepare=False).fetchall()
+    return [area_detail(conn, code) for (code,) in codes]
 
 
 def premises_tile(conn: psycopg.Connection, z: int, x: int, y: int) -> tuple[bytes, str]:

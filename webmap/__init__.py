@@ -9,7 +9,7 @@ from connectivity.settings import Settings, load_settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app. ``settings`` default to :func:`connectivity.load_settings` (read now)."""
-    from . import api, errors, i18n, openapi, pages, tiles
+    from . import api, errors, i18n, ogc, openapi, pages, tiles
     from .pool import Database
 
     settings = settings or load_settings()
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(tiles.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(ogc.bp, url_prefix="/ogc")
     errors.init_app(app)
     return app
 

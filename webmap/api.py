@@ -9,7 +9,15 @@ from connectivity.classify import list_runs
 from connectivity.db import server_info
 from connectivity.db.migrate import current_version
 from connectivity.errors import BadRequest
-from connectivity.lookup import parse_bbox, postcode_detail, premises_detail, premises_geojson
+from connectivity.lookup import (
+    MAX_PAGE,
+    areas_at,
+    parse_bbox,
+    parse_point,
+    postcode_detail,
+    premises_detail,
+    premises_geojson,
+)
 from connectivity.outputs import diff
 from connectivity.releases import list_releases
 
@@ -17,6 +25,17 @@ from .i18n import negotiate
 from .pool import db_connection
 
 bp = Blueprint("api", __name__)
+
+
+def refuse_nul() -> None:
+    """PostgreSQL text cannot hold NUL characters: a parameter with one is a bad request."""
+    values = [*request.args.keys(), *(v for _, vs in request.args.lists() for v in vs),
+              *(request.view_args or {}).values()]
+    if any("\x00" in str(value) for value in values):
+        raise BadRequest("parameters must not contain NUL characters (%00)")
+
+
+bp.before_request(refuse_nul)
 
 
 @bp.after_request
@@ -38,6 +57,13 @@ def health():
 
 @bp.get("/areas")
 def areas():
+    if "lon" in request.args or "lat" in request.args:
+        lon, lat = parse_point(request.args.get("lon"), request.args.get("lat"))
+        level = request.args.get("level")
+        with db_connection() as conn:
+            items = areas_at(conn, lon, lat, level)
+        return jsonify({"level": level, "location": {"lon": lon, "lat": lat},
+                        "count": len(items), "areas": items})
     level = check_level(request.args.get("level", "la"))
     with db_connection() as conn:
         items = area_summaries(conn, level)
@@ -68,6 +94,14 @@ def _int_arg(name: str, default: int) -> int:
         raise BadRequest(f"{name} must be a whole number, got {value!r}") from None
 
 
+def _float_arg(name: str, default: float) -> float:
+    value = request.args.get(name, default)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{name} must be a number, got {value!r}") from None
+
+
 @bp.get("/postcodes/<postcode>")
 def postcode(postcode: str):
     with db_connection() as conn:
@@ -82,13 +116,17 @@ def premises_one(uprn: int):
 
 @bp.get("/premises")
 def premises_many():
-    if "bbox" not in request.args:
-        raise BadRequest("give bbox=west,south,east,north (WGS84)")
-    bbox = parse_bbox(request.args["bbox"])
+    bbox = near = None
+    if "bbox" in request.args:
+        bbox = parse_bbox(request.args["bbox"])
+    if "lon" in request.args or "lat" in request.args or "radius" in request.args:
+        near = (*parse_point(request.args.get("lon"), request.args.get("lat")),
+                _float_arg("radius", 100))
     with db_connection() as conn:
         collection = premises_geojson(
-            conn, bbox, status=request.args.get("status"), scheme=request.args.get("scheme"),
-            limit=_int_arg("limit", 1000), offset=_int_arg("offset", 0), lang=negotiate())
+            conn, bbox, near=near, status=request.args.get("status"),
+            scheme=request.args.get("scheme"), limit=_int_arg("limit", 1000),
+            offset=_int_arg("offset", 0), lang=negotiate())
     response = jsonify(collection)
     response.mimetype = "application/geo+json"
     return response
@@ -109,6 +147,8 @@ def release_diff():
     before, after = request.args.get("from"), request.args.get("to")
     if not before or not after:
         raise BadRequest("give from= and to=, two classification labels (see /api/v1/releases)")
+    limit = _int_arg("limit", 100)
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
     with db_connection() as conn:
-        return jsonify(diff(conn, before, after, request.args.get("level", "la"),
-                            _int_arg("limit", 100)))
+        return jsonify(diff(conn, before, after, request.args.get("level", "la"), limit))

@@ -1,13 +1,19 @@
 """The OpenAPI 3.1 document of the HTTP API, served at ``/openapi.json``.
 
-Written by hand, kept honest by tests/test_api.py, which checks that every route of the app is
-documented and every documented path exists, and validates the document."""
+Written by hand, kept honest by tests: tests/test_api.py checks that every route of the app is
+documented and every documented path exists, and validates the document; tests/test_schemathesis.py
+sends generated requests to every operation and checks each answer against its status codes,
+media types and response schemas. The OGC API - Features at ``/ogc`` has its own document at
+``/ogc/api`` (webmap/ogc.py)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from connectivity import __version__
+from connectivity.areas import LEVELS
+from connectivity.lookup import MAX_OFFSET, MAX_PAGE, MAX_RADIUS_M, STATUSES
+from connectivity.reasons import SCHEMES
 
 bp = Blueprint("openapi", __name__)
 
@@ -16,17 +22,144 @@ _ERROR = {"description": "Error", "content": {"application/json": {
 _LANG = {"name": "lang", "in": "query", "required": False,
          "description": "Language of the reasons: en or cy (default: Accept-Language).",
          "schema": {"type": "string", "enum": ["en", "cy"]}}
+_NUMBER = r"-?[0-9]+(\.[0-9]+)?"
 
 
-def _json(description: str, schema: dict | None = None) -> dict:
-    return {"description": description, "content": {"application/json": {
-        "schema": schema or {"type": "object"}}}}
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _geojson(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/geo+json": {"schema": schema}}}
 
 
 def _param(name: str, where: str, description: str, schema: dict, required: bool = False) -> dict:
     return {"name": name, "in": where, "required": required or where == "path",
             "description": description, "schema": schema}
 
+
+def _object(properties: dict, optional: tuple[str, ...] = ()) -> dict:
+    """An object with these properties, all required but ``optional``."""
+    return {"type": "object", "required": [k for k in properties if k not in optional],
+            "properties": properties}
+
+
+def _null(type_: str, **extra) -> dict:
+    return {"type": [type_, "null"], **extra}
+
+
+_TILE = {"200": {"description": "Tile (empty outside the zooms the layer is drawn at)",
+                 "content": {"application/vnd.mapbox-vector-tile": {
+                     "schema": {"type": "string", "format": "binary"}}}},
+         "304": {"description": "Not modified (ETag)"},
+         "400": _ERROR,
+         "404": {"description": "No such layer, or z, x or y is not a whole number 0 or more",
+                 "content": {"application/json": {"schema": _ref("Error")}}}}
+_ZXY = [_param("z", "path", "Zoom", {"type": "integer", "minimum": 0}),
+        _param("x", "path", "Column", {"type": "integer", "minimum": 0}),
+        _param("y", "path", "Row", {"type": "integer", "minimum": 0})]
+_LON = _param("lon", "query", "Longitude (WGS84)",
+              {"type": "number", "minimum": -180, "maximum": 180})
+_LAT = _param("lat", "query", "Latitude (WGS84)", {"type": "number", "minimum": -90, "maximum": 90})
+
+_SCHEMAS = {
+    "Error": _object({"error": _object({
+        "status": {"type": "integer"}, "code": {"type": "string"},
+        "message": {"type": "string"}})}),
+    "Health": _object({
+        "status": {"type": "string", "enum": ["ok"]}, "schema_version": {"type": "integer"},
+        "server_version": {"type": "string"}, "database": {"type": "string"},
+        "postgis_version": _null("string")}),
+    "Location": _object({"lon": {"type": "number"}, "lat": {"type": "number"}}),
+    "AreaSummary": _object({
+        "code": {"type": "string"}, "level": {"type": "string", "enum": list(LEVELS)},
+        "name_en": {"type": "string"}, "name_cy": _null("string"), "vintage": _null("string"),
+        "area_km2": {"type": "number"}, "postcodes": {"type": "integer"},
+        "premises": {"type": "integer"},
+        "expected_below_30": _null("number", description="Expected premises below 30 Mbit/s"),
+        "share_below": _null("number", description="expected_below_30 / premises"),
+        "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+                 "description": "west, south, east, north (WGS84); one area only"},
+    }, optional=("bbox",)),
+    "Areas": _object({
+        "level": _null("string", description="null: every level containing the point"),
+        "location": _ref("Location"), "count": {"type": "integer"},
+        "areas": {"type": "array", "items": _ref("AreaSummary")},
+    }, optional=("location",)),
+    "AreasGeoJSON": _object({
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": _object({
+            "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "string"},
+            "geometry": {"type": "object"},
+            "properties": _object({
+                "code": {"type": "string"}, "name_en": {"type": "string"},
+                "name_cy": _null("string"), "postcodes": {"type": "integer"},
+                "premises": {"type": "integer"}, "area_km2": {"type": "number"},
+                "expected_below_30": _null("number"), "share_below": _null("number")})})}}),
+    "Scheme": _object({
+        "eligible": {"type": "string", "enum": ["eligible", "possibly", "not_eligible", "unknown"]},
+        "reason_code": {"type": "string"}, "reason": {"type": "string"}}),
+    "Premises": _object({
+        "uprn": {"type": "integer"}, "postcode": _null("string"),
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "probability_below": _null("number", minimum=0, maximum=1),
+        "best_down": _null("number", minimum=0), "best_up": _null("number", minimum=0),
+        "band": _null("string"), "uso": _null("boolean"), "evidence": {"type": "string"},
+        "evidence_release": _null("string"), "gigabit_class": _null("string"),
+        "planned_build": {"type": "boolean"}, "contract_name": _null("string"),
+        "supplier": _null("string"), "final_coverage_date": _null("string"),
+        "approximate": {"type": "boolean"}, "location": _ref("Location"),
+        "schemes": _object({s: _ref("Scheme") for s in SCHEMES}),
+        "distance_m": {"type": "number", "description": "From the point asked about"},
+    }, optional=("location", "distance_m")),
+    "PremisesCollection": _object({
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "classification": {"type": "string"}, "synthetic": {"type": "boolean"},
+        "numberMatched": {"type": "integer", "minimum": 0},
+        "numberReturned": {"type": "integer", "minimum": 0},
+        "offset": {"type": "integer"}, "limit": {"type": "integer"},
+        "location": _ref("Location"), "radius": {"type": "number"},
+        "features": {"type": "array", "items": _object({
+            "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "integer"},
+            "geometry": _object({"type": {"type": "string", "enum": ["Point"]},
+                                 "coordinates": {"type": "array", "items": {"type": "number"},
+                                                 "minItems": 2, "maxItems": 2}}),
+            "properties": _ref("Premises")})},
+    }, optional=("location", "radius")),
+    "Postcode": _object({
+        "postcode": {"type": "string"}, "classification": {"type": "string"},
+        "synthetic": {"type": "boolean"}, "location": _ref("Location"),
+        "local_authority": _object({"code": _null("string"), "name_en": _null("string"),
+                                    "name_cy": _null("string")}),
+        "summary": {"oneOf": [{"type": "null"}, {
+            "type": "object", "additionalProperties": {"type": "number"}}]},
+        "premises": {"type": "array", "items": _ref("Premises")}}),
+    "Releases": _object({
+        "releases": {"type": "array", "items": _object({
+            "source": {"type": "string"}, "label": {"type": "string"},
+            "published": _null("string", format="date"), "synthetic": {"type": "boolean"},
+            "run_id": _null("integer")})},
+        "classifications": {"type": "array", "items": _object({
+            "id": {"type": "integer"}, "label": {"type": "string"},
+            "releases": {"type": "object", "additionalProperties": {"type": "string"}},
+            "rules_version": {"type": "string"}, "premises": {"type": "integer"},
+            "synthetic": {"type": "boolean"},
+            "started_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": "string", "format": "date-time"},
+            "is_current": {"type": "boolean"}})}}),
+    "Change": _object({
+        "from": {"type": "string"}, "to": {"type": "string"},
+        "premises_changed": {"type": "integer", "minimum": 0},
+        "status_changes": {"type": "array", "items": _object({
+            "from": {"type": "string"}, "to": {"type": "string"},
+            "premises": {"type": "integer"}})},
+        "areas": {"type": "array", "items": {"type": "object"}},
+        "premises": {"type": "array", "items": _object({"uprn": {"type": "integer"}})}}),
+}
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -35,78 +168,103 @@ DOCUMENT = {
         "version": __version__,
         "description": "Premises broadband evidence, status and scheme eligibility for Wales, "
                        "in English and Welsh. Coordinates are WGS84. Errors always have the "
-                       "shape {\"error\": {\"status\", \"code\", \"message\"}}.",
+                       "shape {\"error\": {\"status\", \"code\", \"message\"}}. The same data as "
+                       "OGC API - Features for GIS clients: /ogc (described at /ogc/api).",
         "license": {"name": "Open Government Licence v3.0 (data); MIT (code)"},
     },
     "paths": {
         "/api/v1/health": {"get": {"summary": "Service and database health", "responses": {
-            "200": _json("Healthy"), "503": _ERROR}}},
+            "200": _json("Healthy", _ref("Health")), "503": _ERROR}}},
         "/api/v1/areas": {"get": {
-            "summary": "Areas of a level with their counts",
-            "parameters": [_param("level", "query", "Area level", {
-                "type": "string", "enum": ["country", "la", "ward", "lsoa", "msoa", "constituency", "oa"],
-                "default": "la"})],
-            "responses": {"200": _json("Areas"), "400": _ERROR}}},
+            "summary": "Areas of a level with their counts, or the areas containing a point",
+            "description": "With lon= and lat=: the areas that contain the point, of every level "
+                           "(largest first) or of the level given.",
+            "parameters": [
+                _param("level", "query", "Area level (default la; with lon/lat: every level)",
+                       {"type": "string", "enum": list(LEVELS)}),
+                _LON, _LAT],
+            "responses": {"200": _json("Areas", _ref("Areas")), "400": _ERROR}}},
         "/api/v1/areas.geojson": {"get": {
             "summary": "Areas of a level as GeoJSON (simplified)",
-            "parameters": [_param("level", "query", "Area level", {"type": "string", "default": "la"})],
-            "responses": {"200": {"description": "FeatureCollection", "content": {
-                "application/geo+json": {"schema": {"type": "object"}}}}, "400": _ERROR}}},
+            "parameters": [_param("level", "query", "Area level",
+                                  {"type": "string", "enum": list(LEVELS), "default": "la"})],
+            "responses": {"200": _geojson("FeatureCollection", _ref("AreasGeoJSON")),
+                          "400": _ERROR}}},
         "/api/v1/areas/{code}": {"get": {
             "summary": "One area",
             "parameters": [_param("code", "path", "Area code, e.g. W06000015", {"type": "string"})],
-            "responses": {"200": _json("Area"), "404": _ERROR}}},
+            "responses": {"200": _json("Area", _ref("AreaSummary")), "400": _ERROR,
+                          "404": _ERROR}}},
         "/api/v1/postcodes/{postcode}": {"get": {
             "summary": "What a postcode's premises can get, and which help may apply",
             "parameters": [_param("postcode", "path", "Any spelling: cf101aa, CF10 1AA",
                                   {"type": "string"}), _LANG],
-            "responses": {"200": _json("Postcode"), "400": _ERROR, "404": _ERROR}}},
+            "responses": {"200": _json("Postcode", _ref("Postcode")), "400": _ERROR,
+                          "404": _ERROR}}},
         "/api/v1/premises/{uprn}": {"get": {
             "summary": "One premises: best speed, evidence, status, eligibility with reasons",
-            "parameters": [_param("uprn", "path", "UPRN", {"type": "integer"}), _LANG],
-            "responses": {"200": _json("Premises"), "404": _ERROR}}},
+            "parameters": [_param("uprn", "path", "UPRN", {"type": "integer", "minimum": 1}),
+                           _LANG],
+            "responses": {"200": _json("Premises", {"allOf": [_ref("Premises"), _object({
+                "classification": {"type": "string"}, "synthetic": {"type": "boolean"},
+                "location": _ref("Location")})]}),
+                "400": _ERROR, "404": _ERROR}}},
         "/api/v1/premises": {"get": {
-            "summary": "Premises in a box, as GeoJSON, paged",
+            "summary": "Premises in a box, or near a point, as GeoJSON, paged",
+            "description": "Give bbox=, or lon= and lat= (and radius=): premises within radius "
+                           "metres of the point, nearest first, each with distance_m.",
             "parameters": [
-                _param("bbox", "query", "west,south,east,north (WGS84), at most 0.25 square degrees",
-                       {"type": "string"}, required=True),
+                _param("bbox", "query", "west,south,east,north (WGS84), at most 0.25 square "
+                                        "degrees",
+                       {"type": "string", "pattern": f"^{_NUMBER}(,{_NUMBER}){{3}}$"}),
+                _LON, _LAT,
+                _param("radius", "query", "Metres around lon, lat",
+                       {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RADIUS_M,
+                        "default": 100}),
                 _param("status", "query", "Only this status",
-                       {"type": "string", "enum": ["below", "possibly_below", "above", "unknown"]}),
+                       {"type": "string", "enum": list(STATUSES)}),
                 _param("scheme", "query", "Only premises eligible or possibly eligible",
-                       {"type": "string", "enum": ["abc", "lbf", "uso", "voucher"]}),
+                       {"type": "string", "enum": list(SCHEMES)}),
                 _param("limit", "query", "Page size", {"type": "integer", "minimum": 1,
-                                                       "maximum": 5000, "default": 1000}),
-                _param("offset", "query", "Page start", {"type": "integer", "minimum": 0, "default": 0}),
+                                                       "maximum": MAX_PAGE, "default": 1000}),
+                _param("offset", "query", "Page start", {"type": "integer", "minimum": 0,
+                                                         "maximum": MAX_OFFSET, "default": 0}),
                 _LANG],
-            "responses": {"200": {"description": "FeatureCollection", "content": {
-                "application/geo+json": {"schema": {"type": "object"}}}}, "400": _ERROR}}},
+            "responses": {"200": _geojson("FeatureCollection", _ref("PremisesCollection")),
+                          "400": _ERROR, "404": _ERROR}}},
         "/api/v1/releases": {"get": {"summary": "Loaded source releases and classification runs",
-                                     "responses": {"200": _json("Releases")}}},
+                                     "responses": {"200": _json("Releases", _ref("Releases"))}}},
         "/api/v1/diff": {"get": {
             "summary": "What changed between two classification runs",
             "parameters": [
                 _param("from", "query", "Older classification label", {"type": "string"}, True),
                 _param("to", "query", "Newer classification label", {"type": "string"}, True),
-                _param("level", "query", "Area level for per-area change", {"type": "string", "default": "la"}),
-                _param("limit", "query", "How many changed premises to list", {"type": "integer", "default": 100})],
-            "responses": {"200": _json("Change"), "400": _ERROR, "404": _ERROR}}},
+                _param("level", "query", "Area level for per-area change",
+                       {"type": "string", "default": "la"}),
+                _param("limit", "query", "How many changed premises to list",
+                       {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100})],
+            "responses": {"200": _json("Change", _ref("Change")), "400": _ERROR,
+                          "404": _ERROR}}},
         "/tiles/premises/{z}/{x}/{y}.pbf": {"get": {
             "summary": "Premises of the current classification as a Mapbox vector tile (layer "
                        "'premises'; empty below zoom 11)",
-            "parameters": [_param("z", "path", "Zoom", {"type": "integer"}),
-                           _param("x", "path", "Column", {"type": "integer"}),
-                           _param("y", "path", "Row", {"type": "integer"})],
-            "responses": {"200": {"description": "Tile", "content": {
-                "application/vnd.mapbox-vector-tile": {"schema": {"type": "string",
-                                                               "format": "binary"}}}},
-                          "304": {"description": "Not modified (ETag)"}, "400": _ERROR}}},
+            "parameters": _ZXY, "responses": _TILE}},
+        "/tiles/areas/{level}/{z}/{x}/{y}.pbf": {"get": {
+            "summary": "Areas of a level with their statistics as a Mapbox vector tile (layer "
+                       "named like the level)",
+            "parameters": [_param("level", "path", "Area level",
+                                  {"type": "string",
+                                   "enum": ["la", "ward", "lsoa", "msoa", "constituency"]}),
+                           *_ZXY],
+            "responses": _TILE}},
+        "/tiles/hex/{size}/{z}/{x}/{y}.pbf": {"get": {
+            "summary": "Hexagons holding premises, with their statistics, as a Mapbox vector "
+                       "tile (layer 'hex')",
+            "parameters": [_param("size", "path", "Edge length, metres",
+                                  {"type": "integer", "enum": [8000, 2000, 500]}), *_ZXY],
+            "responses": _TILE}},
     },
-    "components": {"schemas": {"Error": {
-        "type": "object", "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["status", "code", "message"],
-                                 "properties": {"status": {"type": "integer"},
-                                                "code": {"type": "string"},
-                                                "message": {"type": "string"}}}}}}},
+    "components": {"schemas": _SCHEMAS},
 }
 
 

@@ -1,0 +1,311 @@
+"""OGC API - Features at /ogc, on the classified demo data: each endpoint through the Flask test
+client, then GDAL's OAPIF driver (ogrinfo, ogr2ogr) against the app served on loopback."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pyogrio
+import pytest
+from openapi_spec_validator import validate
+
+from connectivity.features import COLLECTIONS
+
+BASE = "http://localhost/ogc"
+BOX = "-4.45,52.07,-4.43,52.09"  # rural Ceredigion: 35 premises, 3 of them below 30 Mbit/s
+BELOW_IN_BOX = [
+    {"type": "Feature", "id": 990600000214,
+     "geometry": {"type": "Point", "coordinates": [-4.435057, 52.075553]},
+     "properties": {"uprn": 990600000214, "postcode": "SA38 9EX", "status": "below",
+                    "probability_below": 1.0, "best_down_mbps": 20.9, "best_up_mbps": 5.1,
+                    "band": "10<30", "evidence": "ofcom-api", "evidence_release": "2026-07",
+                    "eligible_abc": "eligible", "eligible_lbf": "eligible",
+                    "eligible_uso": "not_eligible", "planned_build": False, "approximate": False}},
+    {"type": "Feature", "id": 990600000215,
+     "geometry": {"type": "Point", "coordinates": [-4.445969, 52.079673]},
+     "properties": {"uprn": 990600000215, "postcode": "SA38 9EX", "status": "below",
+                    "probability_below": 1.0, "best_down_mbps": 19.3, "best_up_mbps": 4.7,
+                    "band": "10<30", "evidence": "ofcom-api", "evidence_release": "2026-07",
+                    "eligible_abc": "eligible", "eligible_lbf": "eligible",
+                    "eligible_uso": "not_eligible", "planned_build": False, "approximate": False}},
+    {"type": "Feature", "id": 990600000216,
+     "geometry": {"type": "Point", "coordinates": [-4.441936, 52.080683]},
+     "properties": {"uprn": 990600000216, "postcode": "SA38 9EX", "status": "below",
+                    "probability_below": 1.0, "best_down_mbps": 8.0, "best_up_mbps": 0.7,
+                    "band": "5<10", "evidence": "ofcom-api", "evidence_release": "2026-07",
+                    "eligible_abc": "eligible", "eligible_lbf": "eligible",
+                    "eligible_uso": "eligible", "planned_build": False, "approximate": False}},
+]
+MERTHYR = {"code": "W06000024", "name_en": "Merthyr Tydfil", "name_cy": "Merthyr Tudful",
+           "premises": 28602, "below": 66, "possibly_below": 1148, "expected_below_30": 225.0,
+           "share_below": 0.007866583, "abc_eligible": 66, "lbf_eligible": 40, "uso_eligible": 5}
+
+
+def get(client, url, status=200, mimetype="application/json"):
+    response = client.get(url)
+    assert response.status_code == status, response.data[:500]
+    assert response.mimetype == mimetype
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    return response.get_json()
+
+
+def links(doc) -> dict[str, tuple[str, str]]:
+    return {link["rel"]: (link["href"], link["type"]) for link in doc["links"]}
+
+
+def test_landing_page_and_conformance(client):
+    for url in ("/ogc", "/ogc/", "/ogc?f=json"):
+        doc = get(client, url)
+        assert doc["title"] == "Broadband gap map for Wales"
+        assert links(doc) == {
+            "self": (BASE, "application/json"),
+            "service-desc": (f"{BASE}/api", "application/vnd.oai.openapi+json;version=3.0"),
+            "conformance": (f"{BASE}/conformance", "application/json"),
+            "data": (f"{BASE}/collections", "application/json"),
+        }
+    assert get(client, "/ogc/conformance") == {"conformsTo": [
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    ]}
+
+
+def test_collections_with_extents(client):
+    doc = get(client, "/ogc/collections")
+    assert links(doc) == {"self": (f"{BASE}/collections", "application/json")}
+    assert [c["id"] for c in doc["collections"]] == [
+        "premises", "local-authorities", "wards", "lsoas", "msoas", "constituencies"]
+    premises = doc["collections"][0]
+    assert premises == get(client, "/ogc/collections/premises")
+    assert premises["itemType"] == "feature"
+    assert premises["crs"] == ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
+    assert premises["extent"] == {"spatial": {
+        "bbox": [[-4.711121, 51.624608, -3.28223, 52.562491]],
+        "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
+    assert links(premises) == {
+        "self": (f"{BASE}/collections/premises", "application/json"),
+        "items": (f"{BASE}/collections/premises/items", "application/geo+json"),
+    }
+    las = doc["collections"][1]
+    assert las["extent"]["spatial"]["bbox"] == [[-5.481491, 51.375104, -2.650185, 53.435441]]
+
+
+def test_premises_in_a_box_filtered_by_status(client):
+    doc = get(client, f"/ogc/collections/premises/items?bbox={BOX}&status=below&limit=100",
+              mimetype="application/geo+json")
+    assert doc["type"] == "FeatureCollection"
+    assert (doc["numberMatched"], doc["numberReturned"]) == (3, 3)
+    assert (doc["classification"], doc["synthetic"]) == ("2026-07", True)
+    assert doc["features"] == BELOW_IN_BOX
+    assert links(doc) == {
+        "self": (f"{BASE}/collections/premises/items?bbox=-4.45%2C52.07%2C-4.43%2C52.09"
+                 "&status=below&limit=100", "application/geo+json"),
+        "collection": (f"{BASE}/collections/premises", "application/json"),
+    }
+    # the same premises found by their postcode in any spelling, and by two filters at once
+    by_postcode = get(client, "/ogc/collections/premises/items?postcode=sa389ex&status=below"
+                              "&eligible_uso=eligible", mimetype="application/geo+json")
+    assert [f["id"] for f in by_postcode["features"]] == [990600000216, 990600000218]
+
+
+def test_paging_links(client):
+    url = f"/ogc/collections/premises/items?bbox={BOX}&limit=10"
+    first = get(client, url, mimetype="application/geo+json")
+    assert (first["numberMatched"], first["numberReturned"]) == (35, 10)
+    query = "bbox=-4.45%2C52.07%2C-4.43%2C52.09&limit=10"
+    assert links(first)["next"] == (f"{BASE}/collections/premises/items?{query}&offset=10",
+                                    "application/geo+json")
+    assert "prev" not in links(first)
+    last = get(client, f"{url}&offset=30", mimetype="application/geo+json")
+    assert (last["numberMatched"], last["numberReturned"]) == (35, 5)
+    assert links(last)["prev"][0] == f"{BASE}/collections/premises/items?{query}&offset=20"
+    assert links(last)["self"][0] == f"{BASE}/collections/premises/items?{query}&offset=30"
+    assert "next" not in links(last)
+    ids = [f["id"] for offset in (0, 10, 20, 30)
+           for f in get(client, f"{url}&offset={offset}", mimetype="application/geo+json")["features"]]
+    assert len(ids) == len(set(ids)) == 35 and ids == sorted(ids)
+    everything = get(client, "/ogc/collections/premises/items", mimetype="application/geo+json")
+    assert (everything["numberMatched"], everything["numberReturned"]) == (63225, 10)
+    assert links(everything)["next"][0] == f"{BASE}/collections/premises/items?offset=10"
+
+
+def test_one_premises_and_one_area(client):
+    feature = get(client, "/ogc/collections/premises/items/990600000216",
+                  mimetype="application/geo+json")
+    assert feature == {**BELOW_IN_BOX[2], "classification": "2026-07", "links": [
+        {"href": f"{BASE}/collections/premises/items/990600000216", "rel": "self",
+         "type": "application/geo+json", "title": "This feature"},
+        {"href": f"{BASE}/collections/premises", "rel": "collection", "type": "application/json",
+         "title": "Premises"}]}
+    area = get(client, "/ogc/collections/local-authorities/items/w06000024",
+               mimetype="application/geo+json")
+    assert (area["id"], area["properties"]) == ("W06000024", MERTHYR)
+    assert area["geometry"]["type"] == "MultiPolygon"
+
+
+def test_areas_with_statistics(client):
+    doc = get(client, "/ogc/collections/local-authorities/items?limit=50",
+              mimetype="application/geo+json")
+    assert (doc["numberMatched"], doc["numberReturned"]) == (22, 22)
+    by_code = {f["id"]: f["properties"] for f in doc["features"]}
+    assert by_code["W06000024"] == MERTHYR
+    assert by_code["W06000008"] == {
+        "code": "W06000008", "name_en": "Ceredigion", "name_cy": "Ceredigion", "premises": 34623,
+        "below": 1043, "possibly_below": 7707, "expected_below_30": 4025.0,
+        "share_below": 0.1162522, "abc_eligible": 1043, "lbf_eligible": 851, "uso_eligible": 97}
+    # an authority without premises: counted 0, share unknown
+    assert by_code["W06000001"]["premises"] == 0 and by_code["W06000001"]["share_below"] is None
+    near_merthyr = get(client, "/ogc/collections/local-authorities/items?bbox=-3.4,51.7,-3.3,51.8",
+                       mimetype="application/geo+json")
+    assert [f["id"] for f in near_merthyr["features"]] == [
+        "W06000016", "W06000018", "W06000019", "W06000023", "W06000024"]
+    welsh = get(client, "/ogc/collections/local-authorities/items?name_cy=Merthyr%20Tudful",
+                mimetype="application/geo+json")
+    assert [f["id"] for f in welsh["features"]] == ["W06000024"]
+    for cid, total in [("wards", 852), ("lsoas", 1909), ("msoas", 410), ("constituencies", 32)]:
+        page = get(client, f"/ogc/collections/{cid}/items?limit=1", mimetype="application/geo+json")
+        assert page["numberMatched"] == total
+        assert set(page["features"][0]["properties"]) == set(MERTHYR)
+
+
+@pytest.mark.parametrize(("url", "status", "message"), [
+    ("/ogc/collections/nope", 404,
+     "no collection 'nope'; collections: premises, local-authorities, wards, lsoas, msoas, "
+     "constituencies"),
+    ("/ogc/collections/nope/items", 404,
+     "no collection 'nope'; collections: premises, local-authorities, wards, lsoas, msoas, "
+     "constituencies"),
+    ("/ogc/collections/premises/items/1", 404, "no premises with UPRN '1'"),
+    ("/ogc/collections/premises/items/x1", 404, "no premises with UPRN 'x1'"),
+    ("/ogc/collections/wards/items/W06000024", 404, "no area 'W06000024' in wards"),
+    ("/ogc/collections/premises/items?bbox=1,2,3", 400,
+     "bbox must be four numbers: west,south,east,north (CRS84 longitude, latitude)"),
+    ("/ogc/collections/premises/items?bbox=-3,52,-4,53", 400,
+     "bbox must be west,south,east,north with -180 <= west < east <= 180 and -90 <= south < "
+     "north <= 90"),
+    ("/ogc/collections/premises/items?limit=0", 400, "limit must be at least 1, got 0"),
+    ("/ogc/collections/premises/items?offset=-1", 400, "offset must be between 0 and 2147483647, got -1"),
+    ("/ogc/collections/premises/items?limit=ten", 400, "limit must be a whole number, got 'ten'"),
+    ("/ogc/collections/premises/items?status=slow", 400,
+     "status='slow' is not one of below, possibly_below, above, unknown"),
+    ("/ogc/collections/premises/items?planned_build=maybe", 400,
+     "planned_build must be true or false, got 'maybe'"),
+    ("/ogc/collections/premises/items?postcode=nowhere", 400,
+     "postcode='nowhere' is not a UK postcode; for example CF48 1AA"),
+    ("/ogc/collections/local-authorities/items?status=below", 400,
+     "unknown query parameter status; this resource takes bbox, code, f, limit, name_cy, "
+     "name_en, offset"),
+    ("/ogc/collections?f=html", 400, "f='html' is not offered; this service answers in JSON only (f=json)"),
+    ("/ogc/collections/premises/items?limit=1&limit=2", 400, "give limit once"),
+    ("/ogc/collections/local-authorities/items/W06%0000024", 400,
+     "parameters must not contain NUL characters (%00)"),
+    ("/ogc/nowhere", 404, "The requested URL was not found on the server. If you entered the URL "
+                          "manually please check your spelling and try again."),
+])
+def test_errors_have_the_one_shape(client, url, status, message):
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"] == {
+        "status": status, "code": response.get_json()["error"]["code"], "message": message}
+
+
+def test_limit_above_the_maximum_is_lowered(client):
+    doc = get(client, "/ogc/collections/premises/items?limit=20000&status=below&offset=1000",
+              mimetype="application/geo+json")
+    assert (doc["numberMatched"], doc["numberReturned"]) == (1109, 109)
+    assert links(doc)["prev"][0] == f"{BASE}/collections/premises/items?limit=20000&status=below"
+
+
+def test_api_definition_lists_every_route(app, client):
+    response = client.get("/ogc/api")
+    assert response.headers["Content-Type"] == "application/vnd.oai.openapi+json;version=3.0"
+    document = response.get_json()
+    validate(document)
+    assert document["servers"] == [{"url": BASE}]
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/ogc"):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/ogc")) or "/"
+            for cid in COLLECTIONS if "{cid}" in path else [None]:
+                routes.add(path.replace("{cid}", cid or "").replace("{fid}", "{featureId}"))
+    assert routes == set(document["paths"])
+    premises = document["paths"]["/collections/premises/items"]["get"]["parameters"]
+    assert [p.get("name") or p["$ref"].rsplit("/", 1)[1] for p in premises] == [
+        "f", "bbox", "limit", "offset", "uprn", "postcode", "status", "band", "evidence",
+        "evidence_release", "eligible_abc", "eligible_lbf", "eligible_uso", "planned_build",
+        "approximate"]
+
+
+def test_before_the_first_classification(settings):
+    from webmap import create_app
+
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        response = client.get("/ogc/collections/premises/items")
+        assert response.status_code == 404
+        assert response.get_json()["error"]["message"] == "nothing is classified yet"
+        empty = get(client, "/ogc/collections/local-authorities/items",
+                    mimetype="application/geo+json")
+        assert (empty["numberMatched"], empty["features"]) == (0, [])
+        assert "extent" not in get(client, "/ogc/collections/premises")
+    finally:
+        app.extensions["gapmap_db"].close()
+
+
+# --- GDAL ---------------------------------------------------------------------------------------
+
+def gdal(*args: str) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout
+
+
+def test_gdal_lists_the_collections(live_server):
+    out = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc")
+    assert re.findall(r"^\d+: (\S+) \(title: .*\) \((.*)\)$", out, re.M) == [
+        ("premises", "Point"), ("local-authorities", "Multi Polygon"),
+        ("wards", "Multi Polygon"), ("lsoas", "Multi Polygon"), ("msoas", "Multi Polygon"),
+        ("constituencies", "Multi Polygon")]
+    summary = gdal("ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=1000", f"OAPIF:{live_server}/ogc",
+                   "premises")
+    assert "Feature Count: 63225" in summary
+    assert "Extent: (-4.711121, 51.624608) - (-3.282230, 52.562491)" in summary
+    assert re.findall(r"^(\w+): (\S+)", summary, re.M)[-14:] == [
+        ("uprn", "Integer64"), ("postcode", "String"), ("status", "String"),
+        ("probability_below", "Real"), ("best_down_mbps", "Real"), ("best_up_mbps", "Real"),
+        ("band", "String"), ("evidence", "String"), ("evidence_release", "String"),
+        ("eligible_abc", "String"), ("eligible_lbf", "String"), ("eligible_uso", "String"),
+        ("planned_build", "Integer(Boolean)"), ("approximate", "Integer(Boolean)")]
+
+
+def test_gdal_reads_a_box_filtered_on_the_server(live_server):
+    # default page size (10): four pages, following the next links
+    out = gdal("ogrinfo", "-ro", "-al", "-q", f"OAPIF:{live_server}/ogc", "premises",
+               "-spat", "-4.45", "52.07", "-4.43", "52.09")
+    assert len(re.findall(r"^OGRFeature\(premises\)", out, re.M)) == 35
+    below = gdal("ogrinfo", "-ro", "-al", "-q", f"OAPIF:{live_server}/ogc", "premises",
+                 "-spat", "-4.45", "52.07", "-4.43", "52.09", "-where", "status = 'below'")
+    assert re.findall(r"^\s+uprn \(Integer64\) = (\d+)", below, re.M) == [
+        "990600000214", "990600000215", "990600000216"]
+
+
+def test_ogr2ogr_to_geopackage(live_server, tmp_path):
+    out = tmp_path / "below.gpkg"
+    gdal("ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live_server}/ogc", "premises",
+         "-oo", "PAGE_SIZE=1000", "-spat", "-4.45", "52.07", "-4.43", "52.09",
+         "-where", "status = 'below'")
+    assert pyogrio.list_layers(out).tolist() == [["premises", "Point"]]
+    frame = pyogrio.read_dataframe(out)
+    assert frame.crs.to_epsg() == 4326
+    rows = frame.drop(columns="geometry").to_dict("records")
+    assert rows == [f["properties"] for f in BELOW_IN_BOX]
+    assert [(round(p.x, 6), round(p.y, 6)) for p in frame.geometry] == [
+        tuple(f["geometry"]["coordinates"]) for f in BELOW_IN_BOX]
+    areas = tmp_path / "areas.gpkg"
+    gdal("ogr2ogr", "-f", "GPKG", str(areas), f"OAPIF:{live_server}/ogc", "local-authorities")
+    las = pyogrio.read_dataframe(areas)
+    assert len(las) == 22
+    merthyr = las[las["code"] == "W06000024"].drop(columns="geometry").to_dict("records")
+    assert merthyr == [{"id": "W06000024", **MERTHYR}]  # GDAL keeps a string feature id as a field

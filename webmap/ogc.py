@@ -1,0 +1,299 @@
+"""OGC API - Features at ``/ogc``: premises and areas for GDAL, QGIS and other clients.
+
+Written by hand over connectivity/features.py (docs/ogc.md says why not pygeoapi). JSON only
+(GeoJSON for features, CRS84); conformance classes core, geojson and oas30; the OpenAPI 3.0
+description is at ``/ogc/api``. Errors have the API's one shape (webmap/errors.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, request, url_for
+
+from connectivity import __version__
+from connectivity.errors import BadRequest
+from connectivity.features import (
+    COLLECTIONS,
+    CRS84,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    Collection,
+    collection,
+    extent,
+    item,
+    items,
+    parse_bbox,
+    parse_filters,
+    parse_paging,
+)
+
+from .api import refuse_nul
+from .pool import db_connection
+
+bp = Blueprint("ogc", __name__)
+bp.before_request(refuse_nul)
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+TITLE = "Broadband gap map for Wales"
+DESCRIPTION = ("Premises broadband status and scheme eligibility, and figures per area, as OGC API "
+               "- Features (GeoJSON, CRS84). Open Government Licence v3.0; contains OS data (c) "
+               "Crown copyright and database right 2025.")
+
+
+def _response(document: Any, mimetype: str = JSON) -> Response:
+    response = Response(json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+                        content_type=mimetype)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _check_args(allowed: set[str]) -> dict[str, str]:
+    """The query parameters, refused (400) when unknown, repeated or not JSON-formatted."""
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown query parameter {', '.join(unknown)}; this resource takes "
+                         f"{', '.join(sorted(allowed))}")
+    args = {}
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise BadRequest(f"give {name} once")
+        args[name] = values[0]
+    if args.get("f", "json") != "json":
+        raise BadRequest(f"f={args['f']!r} is not offered; this service answers in JSON only (f=json)")
+    return args
+
+
+def _url(endpoint: str, **values: Any) -> str:
+    return url_for(f"ogc.{endpoint}", _external=True, **values)
+
+
+def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
+    link = {"href": href, "rel": rel, "type": type_}
+    if title:
+        link["title"] = title
+    return link
+
+
+def _collection_doc(conn, coll: Collection) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": coll.id, "title": coll.title, "description": coll.description,
+        "itemType": "feature", "crs": [CRS84],
+    }
+    bbox = extent(conn, coll)
+    if bbox is not None:
+        doc["extent"] = {"spatial": {"bbox": [bbox], "crs": CRS84}}
+    doc["links"] = [
+        _link(_url("collection_page", cid=coll.id), "self", JSON, coll.title),
+        _link(_url("items_page", cid=coll.id), "items", GEOJSON, f"{coll.title} (GeoJSON)"),
+    ]
+    return doc
+
+
+@bp.get("/")
+@bp.get("")
+def landing():
+    _check_args({"f"})
+    return _response({
+        "title": TITLE, "description": DESCRIPTION,
+        "links": [
+            _link(_url("landing"), "self", JSON, "This document"),
+            _link(_url("api"), "service-desc", OPENAPI_30, "The API definition (OpenAPI 3.0)"),
+            _link(_url("conformance"), "conformance", JSON, "Conformance classes"),
+            _link(_url("collections"), "data", JSON, "Collections"),
+        ],
+    })
+
+
+@bp.get("/conformance")
+def conformance():
+    _check_args({"f"})
+    return _response({"conformsTo": CONFORMANCE})
+
+
+@bp.get("/collections")
+def collections():
+    _check_args({"f"})
+    with db_connection() as conn:
+        docs = [_collection_doc(conn, coll) for coll in COLLECTIONS.values()]
+    return _response({"links": [_link(_url("collections"), "self", JSON, "Collections")],
+                      "collections": docs})
+
+
+@bp.get("/collections/<cid>")
+def collection_page(cid: str):
+    coll = collection(cid)
+    _check_args({"f"})
+    with db_connection() as conn:
+        return _response(_collection_doc(conn, coll))
+
+
+@bp.get("/collections/<cid>/items")
+def items_page(cid: str):
+    coll = collection(cid)
+    args = _check_args({"f", "bbox", "limit", "offset", *coll.queryables})
+    bbox = parse_bbox(args["bbox"]) if "bbox" in args else None
+    limit, offset = parse_paging(args.get("limit"), args.get("offset"))
+    filters = parse_filters(coll, args)
+    with db_connection() as conn:
+        page = items(conn, coll, bbox=bbox, filters=filters, limit=limit, offset=offset)
+    returned = len(page["features"])
+
+    def page_url(start: int) -> str:
+        query = {k: v for k, v in args.items() if k != "offset"}
+        if start:
+            query["offset"] = str(start)
+        return _url("items_page", cid=coll.id) + (f"?{urlencode(query)}" if query else "")
+
+    links = [_link(page_url(offset), "self", GEOJSON, "This page"),
+             _link(_url("collection_page", cid=coll.id), "collection", JSON, coll.title)]
+    if offset + returned < page["matched"]:
+        links.append(_link(page_url(offset + limit), "next", GEOJSON, "Next page"))
+    if offset > 0:
+        links.append(_link(page_url(max(0, offset - limit)), "prev", GEOJSON, "Previous page"))
+    return _response({
+        "type": "FeatureCollection",
+        "numberMatched": page["matched"], "numberReturned": returned,
+        "classification": page["classification"], "synthetic": page["synthetic"],
+        "features": page["features"], "links": links,
+    }, GEOJSON)
+
+
+@bp.get("/collections/<cid>/items/<fid>")
+def item_page(cid: str, fid: str):
+    coll = collection(cid)
+    _check_args({"f"})
+    with db_connection() as conn:
+        feature = item(conn, coll, fid)
+    feature["links"] = [
+        _link(_url("item_page", cid=coll.id, fid=feature["id"]), "self", GEOJSON, "This feature"),
+        _link(_url("collection_page", cid=coll.id), "collection", JSON, coll.title),
+    ]
+    return _response(feature, GEOJSON)
+
+
+@bp.get("/api")
+def api():
+    _check_args({"f"})
+    return _response(openapi_document(_url("landing")), OPENAPI_30)
+
+
+# ---------------------------------------------------------------------------------------------
+# The OpenAPI 3.0 description: one path per collection, so clients (GDAL) see which properties
+# each items path can filter on.
+# ---------------------------------------------------------------------------------------------
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _ok(description: str, mimetype: str, schema: dict | None = None) -> dict[str, Any]:
+    return {"description": description,
+            "content": {mimetype: {"schema": schema or {"type": "object"}}}}
+
+
+_ERRORS = {status: {"description": text, "content": {JSON: {
+    "schema": {"$ref": "#/components/schemas/Error"}}}}
+    for status, text in (("400", "Bad request"), ("404", "Not found"),
+                         ("503", "Database unavailable"))}
+
+
+def _feature_schema(coll: Collection) -> dict[str, Any]:
+    return {
+        "type": "object", "required": ["type", "id", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": coll.id_type},
+            "geometry": {"type": "object", "properties": {
+                "type": {"type": "string", "enum": [coll.geometry_type]},
+                "coordinates": {"type": "array"}}},
+            "properties": {"type": "object",
+                           "required": [p.name for p in coll.properties],
+                           "properties": {p.name: p.schema() for p in coll.properties}},
+        },
+    }
+
+
+def openapi_document(server: str) -> dict[str, Any]:
+    def op(summary: str, ok: dict, *errors: str, parameters: list | None = None) -> dict:
+        return {"get": {"summary": summary, "parameters": parameters or [_ref("f")],
+                        "responses": {"200": ok, **{e: _ERRORS[e] for e in errors}}}}
+
+    paths: dict[str, Any] = {
+        "/": op("Landing page", _ok("Links to the API definition, conformance and collections",
+                                    JSON), "400"),
+        "/api": op("This API definition", _ok("OpenAPI 3.0", OPENAPI_30), "400"),
+        "/conformance": op("Conformance classes", _ok("conformsTo", JSON), "400"),
+        "/collections": op("The collections", _ok("Collections", JSON), "400", "503"),
+    }
+    for coll in COLLECTIONS.values():
+        base = f"/collections/{coll.id}"
+        feature = {"$ref": f"#/components/schemas/{coll.id}-feature"}
+        props = [{"name": p.name, "in": "query", "required": False, "style": "form",
+                  "explode": False, "description": f"Only features whose {p.name} equals this",
+                  "schema": {k: v for k, v in p.schema().items() if k != "nullable"}}
+                 for p in coll.queryables.values()]
+        paths[base] = op(coll.title, _ok("The collection", JSON), "400", "404", "503")
+        paths[f"{base}/items"] = op(
+            f"{coll.title}: features", _ok("A page of features", GEOJSON, {
+                "type": "object", "required": ["type", "features", "numberMatched",
+                                               "numberReturned", "links"],
+                "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                               "numberMatched": {"type": "integer", "minimum": 0},
+                               "numberReturned": {"type": "integer", "minimum": 0},
+                               "features": {"type": "array", "items": feature},
+                               "links": {"type": "array"}}}),
+            "400", "404", "503",
+            parameters=[_ref("f"), _ref("bbox"), _ref("limit"), _ref("offset"), *props])
+        paths[f"{base}/items/{{featureId}}"] = op(
+            f"{coll.title}: one feature", _ok("The feature", GEOJSON, feature), "400", "404", "503",
+            parameters=[_ref("f"), {"name": "featureId", "in": "path", "required": True,
+                                    "description": "UPRN" if coll.level is None else "Area code",
+                                    "schema": {"type": "string"}}])
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": f"{TITLE}: OGC API - Features", "version": __version__,
+                 "description": DESCRIPTION,
+                 "license": {"name": "Open Government Licence v3.0 (data); MIT (code)"}},
+        "servers": [{"url": server}],
+        "paths": paths,
+        "components": {
+            "parameters": {
+                "f": {"name": "f", "in": "query", "required": False,
+                      "description": "Format: JSON only (GeoJSON for features)",
+                      "schema": {"type": "string", "enum": ["json"], "default": "json"}},
+                "bbox": {"name": "bbox", "in": "query", "required": False, "style": "form",
+                         "explode": False,
+                         "description": "west,south,east,north in CRS84 (longitude, latitude)",
+                         "schema": {"type": "array", "minItems": 4, "maxItems": 6,
+                                    "items": {"type": "number"}}},
+                "limit": {"name": "limit", "in": "query", "required": False, "style": "form",
+                          "explode": False,
+                          "description": f"Page size; above {MAX_LIMIT} it is lowered to it",
+                          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                     "default": DEFAULT_LIMIT}},
+                "offset": {"name": "offset", "in": "query", "required": False, "style": "form",
+                           "explode": False, "description": "Features to skip",
+                           "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET,
+                                      "default": 0}},
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["status", "code", "message"],
+                    "properties": {"status": {"type": "integer"}, "code": {"type": "string"},
+                                   "message": {"type": "string"}}}}},
+                **{f"{c.id}-feature": _feature_schema(c) for c in COLLECTIONS.values()},
+            },
+        },
+    }
