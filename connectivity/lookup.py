@@ -12,6 +12,7 @@ import psycopg
 from .areas import LEVELS, area_detail, check_level
 from .db import SCHEMA
 from .errors import BadRequest, NotFound
+from .maptiles import BUFFERED_ENVELOPE
 from .postcodes import normalise_postcode
 from .reasons import SCHEMES, render
 
@@ -249,12 +250,13 @@ def premises_tile(conn: psycopg.Connection, z: int, x: int, y: int) -> tuple[byt
     if z < TILE_MIN_ZOOM:
         return b"", run["label"]
     tile = conn.execute(
-        f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
+        f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
+                          {BUFFERED_ENVELOPE} AS benv)
             SELECT ST_AsMVT(t, 'premises', 4096, 'geom') FROM (
                 SELECT c.uprn, c.status, c.probability_below, c.best_down, c.band, c.evidence,
                        c.eligible_abc, c.eligible_lbf, c.eligible_uso, c.planned_build,
                        ST_AsMVTGeom(ST_Transform(p.geom, 3857), b.env, 4096, 16, true) AS geom
                 FROM b, {SCHEMA}.premises p JOIN {SCHEMA}.premises_class c USING (uprn)
-                WHERE p.geom && ST_Transform(b.env, 27700)
+                WHERE p.geom && ST_Transform(b.benv, 27700)
             ) t WHERE geom IS NOT NULL""", {"z": z, "x": x, "y": y}).fetchone()[0]
     return bytes(tile or b""), run["label"]

@@ -32,7 +32,7 @@ _STATS = """s.premises, s.below, s.possibly_below,
 
 
 #: the tile's box grown by the 16/4096 buffer ST_AsMVTGeom keeps, so features there are kept too
-_BUFFERED = ("ST_Expand(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
+BUFFERED_ENVELOPE = ("ST_Expand(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
              "(ST_XMax(ST_TileEnvelope(%(z)s, %(x)s, %(y)s)) "
              "- ST_XMin(ST_TileEnvelope(%(z)s, %(x)s, %(y)s))) * 16 / 4096)")
 
@@ -66,7 +66,7 @@ def area_tile(conn: psycopg.Connection, level: str, z: int, x: int, y: int) -> t
             if level == "lsoa" else "")
     tile = conn.execute(
         f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
-                          {_BUFFERED} AS benv)
+                          {BUFFERED_ENVELOPE} AS benv)
             SELECT ST_AsMVT(t, %(level)s, 4096, 'geom') FROM (
                 SELECT a.code, a.name_en, a.name_cy, {stats} {wimd},
                        ST_AsMVTGeom(a.geom_3857, b.env, 4096, 16, true) AS geom
@@ -91,7 +91,7 @@ def hex_tile(conn: psycopg.Connection, size: int, z: int, x: int, y: int) -> tup
         return b"", version
     tile = conn.execute(
         f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
-                          {_BUFFERED} AS benv)
+                          {BUFFERED_ENVELOPE} AS benv)
             SELECT ST_AsMVT(t, 'hex', 4096, 'geom') FROM (
                 SELECT h.code, {_STATS},
                        ST_AsMVTGeom(ST_Transform(h.geom, 3857), b.env, 4096, 16, true) AS geom

@@ -442,7 +442,8 @@ def _expected(conn, run_id: int, tiles: list[tuple], postcodes: list[str]) -> di
             f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
                 SELECT c.status, count(*) FROM b, gapmap.premises p
                 JOIN gapmap.premises_class_{run_id} c USING (uprn)
-                WHERE p.geom && ST_Transform(b.env, 27700)
+                WHERE ST_Intersects(ST_Transform(p.geom, 3857), ST_Expand(b.env,
+                          (ST_XMax(b.env) - ST_XMin(b.env)) * 16 / 4096))
                   AND ST_AsMVTGeom(ST_Transform(p.geom, 3857), b.env, 4096, 16, true) IS NOT NULL
                 GROUP BY 1""", {"z": z, "x": x, "y": y}).fetchall()
         want[f"/tiles/premises/{z}/{x}/{y}.pbf"] = tuple(sorted(rows))

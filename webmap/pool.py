@@ -71,7 +71,9 @@ class Database:
         return {
             "autocommit": True,
             "application_name": "connectivity-web",
-            "options": f"-c statement_timeout={self.settings.statement_timeout_ms}",
+            # JIT compiles for queries PostGIS's cost estimates make look big; tile and lookup
+            # queries are short, and the compile time would dominate them
+            "options": f"-c statement_timeout={self.settings.statement_timeout_ms} -c jit=off",
             "connect_timeout": 5,
         }
 
