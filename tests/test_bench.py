@@ -1,0 +1,36 @@
+"""The benchmark suite at the small scale, as CI's smoke test: every benchmark runs, each
+contender does the same work, nothing fails. Figures are printed, never asserted (timings on a
+shared machine are not a test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
+    done = subprocess.run([sys.executable, "-m", "bench", "--scale", "small", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(done.stdout)
+    report = json.loads((tmp_path / "small.json").read_text())
+    assert (tmp_path / "small.md").read_text().startswith("# Benchmarks (small)")
+    kinds = [b["benchmark"] for b in report["benchmarks"]]
+    assert kinds == ["load_uprn", "classify", "web"]
+    load, classify, web = report["benchmarks"]
+    for entry in load["results"]:
+        rows = {name: entry[name]["rows"] for name in ("raw_copy", "ogr2ogr", "geopandas", "ours")}
+        assert len(set(rows.values())) == 1, rows  # every contender loaded the same rows
+        assert entry["ours"]["peak_rss_mb"] > 0
+    assert classify["premises"] == 63225 and classify["classify_seconds"] > 0
+    assert web["premises"] == 63225 and web["tiles"] == 256
+    assert web["ours_throughput"]["failed"] == 0 and web["tipg_throughput"]["failed"] == 0
+    assert web["ours_throughput"]["requests"] == web["tipg_throughput"]["requests"] == 8 * 256 * 2
+    assert web["postcode_lookups"] == 200
+    assert web["first_render"]["runs"] == 5
+    # nothing left behind on the server
+    left = server.admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_%'").fetchall()
+    assert left == []
