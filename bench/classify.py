@@ -54,16 +54,26 @@ def run(conninfo: str, scale: str, cache: Path) -> dict:
         ctas = time.perf_counter() - t0
         conn.execute("CHECKPOINT")
         result = classify(conn, load_rules(), up_to="2026-01")
+        # the usual case afterwards: a new release, premises and boundaries unchanged, so area
+        # membership is reused (the same inputs here, under another label)
+        conn.execute("CHECKPOINT")
+        again = classify(conn, load_rules(), up_to="2026-01", label="again")
     server.drop("bench_classify")
     server.admin.close()
     return {"benchmark": "classify", "scale": scale, "premises": premises,
             "load_seconds": round(load_seconds, 1), "ctas_seconds": round(ctas, 2),
-            "classify_seconds": result["seconds"],
-            "classify_vs_ctas": round(result["seconds"] / ctas, 1)}
+            "classify_seconds": result["seconds"], "steps": result["steps"],
+            "classify_vs_ctas": round(result["seconds"] / ctas, 1),
+            "again_seconds": again["seconds"], "again_steps": again["steps"],
+            "again_vs_ctas": round(again["seconds"] / ctas, 1)}
 
 
 def markdown(report: dict) -> str:
-    return ("| premises | CREATE TABLE AS SELECT * (s) | classify + statistics (s) | ratio |\n"
-            "|---:|---:|---:|---:|\n"
+    steps = ", ".join(f"{name} {seconds}" for name, seconds in report["steps"].items())
+    again = ", ".join(f"{name} {seconds}" for name, seconds in report["again_steps"].items())
+    return ("| premises | CREATE TABLE AS SELECT * (s) | classify + statistics (s) | ratio | "
+            "steps (s) |\n|---:|---:|---:|---:|---|\n"
             f"| {report['premises']:,} | {report['ctas_seconds']} | {report['classify_seconds']} | "
-            f"{report['classify_vs_ctas']}x |")
+            f"{report['classify_vs_ctas']}x | {steps} |\n"
+            f"| (again, membership kept) | | {report['again_seconds']} | "
+            f"{report['again_vs_ctas']}x | {again} |")

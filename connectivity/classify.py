@@ -23,8 +23,21 @@ from .errors import BadRequest, NotFound
 EVIDENCE_SOURCES = ("correction", "ofcom-api", "bduk", "ofcom-coverage", "speed-raster")
 #: sizes (edge length, metres) of the hexagon grids statistics are kept for
 HEX_SIZES = (500, 2000, 8000)
-BANDS = [("b_0_2", 0, 2), ("b_2_5", 2, 5), ("b_5_10", 5, 10), ("b_10_30", 10, 30),
-         ("b_30_300", 30, 300), ("b_300", 300, None)]
+#: boundary levels (gapmap.area.level); each is a column of gapmap.premises_place
+AREA_LEVELS = ("country", "la", "ward", "lsoa", "msoa", "constituency", "oa")
+#: statistics column -> Ofcom download band (premises_class.band)
+BANDS = {"b_0_2": "0<2", "b_2_5": "2<5", "b_5_10": "5<10", "b_10_30": "10<30",
+         "b_30_300": "30<300", "b_300": ">=300"}
+#: statistics column -> what it counts, in the order of the area_stats columns
+COUNTS = {
+    "below": "status = 'below'", "possibly_below": "status = 'possibly_below'",
+    "above": "status = 'above'", "unknown": "status = 'unknown'",
+    **{name: f"band = '{band}'" for name, band in BANDS.items()},
+    "abc_eligible": "eligible_abc = 'eligible'", "abc_possibly": "eligible_abc = 'possibly'",
+    "lbf_eligible": "eligible_lbf = 'eligible'", "lbf_possibly": "eligible_lbf = 'possibly'",
+    "uso_eligible": "eligible_uso = 'eligible'", "uso_possibly": "eligible_uso = 'possibly'",
+    "voucher_eligible": "eligible_voucher = 'eligible'", "planned_build": "planned_build",
+}
 
 
 def choose_releases(conn: psycopg.Connection, up_to: str | None) -> dict[str, tuple[int, str]]:
@@ -63,7 +76,10 @@ def classify(conn: psycopg.Connection, rules: dict, *, up_to: str | None = None,
     started_at = dt.datetime.now(dt.UTC)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('gapmap classify'))")
+        # Big sorts and hashes stay in memory; JIT compiling these wide expressions costs more
+        # than it saves (docs/performance.md).
         conn.execute("SET LOCAL work_mem = '256MB'")
+        conn.execute("SET LOCAL jit = off")
         releases = choose_releases(conn, up_to)
         if not conn.execute(f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.premises)").fetchone()[0]:
             raise BadRequest("no premises are loaded: load premises first "
@@ -82,23 +98,36 @@ def classify(conn: psycopg.Connection, rules: dict, *, up_to: str | None = None,
                     synthetic, started_at) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
             (run_label, json.dumps({s: lab for s, (_, lab) in releases.items()}),
              rules["version"], json.dumps(rules), synthetic, started_at)).fetchone()[0]
+        steps = {"premises": time.monotonic()}
         _build_premises(conn, run_id, releases, rules)
+        steps["membership"] = time.monotonic()
+        _membership(conn)
+        steps["statistics"] = time.monotonic()
         _build_stats(conn, run_id)
-        premises = conn.execute(f"SELECT count(*) FROM {SCHEMA}.premises_class_{run_id}").fetchone()[0]
+        steps["swap"] = time.monotonic()
+        counted = conn.execute(
+            f"""SELECT status, evidence, count(*) FROM {SCHEMA}.premises_class_{run_id}
+                GROUP BY status, evidence""").fetchall()
+        premises = sum(n for _, _, n in counted)
         _make_current(conn, run_id)
         conn.execute(f"UPDATE {SCHEMA}.classification_run SET premises = %s, "
                      "finished_at = clock_timestamp() WHERE id = %s", (premises, run_id))
-        summary = conn.execute(
-            f"""SELECT status, count(*) FROM {SCHEMA}.premises_class_{run_id}
-                GROUP BY status ORDER BY status""").fetchall()
-        evidence = conn.execute(
-            f"""SELECT evidence, count(*) FROM {SCHEMA}.premises_class_{run_id}
-                GROUP BY evidence ORDER BY evidence""").fetchall()
+    ends = [*list(steps.values())[1:], time.monotonic()]
+    summary: dict[str, int] = {}
+    evidence: dict[str, int] = {}
+    for status, source, n in counted:
+        summary[status] = summary.get(status, 0) + n
+        evidence[source] = evidence.get(source, 0) + n
     return {
         "run_id": run_id, "label": run_label, "premises": premises,
         "releases": {s: lab for s, (_, lab) in releases.items()},
-        "rules_version": rules["version"], "status": dict(summary), "evidence": dict(evidence),
+        "rules_version": rules["version"], "status": dict(sorted(summary.items())),
+        "evidence": dict(sorted(evidence.items())),
         "seconds": round(time.monotonic() - started, 2),
+        # where the time went: the premises table, area membership (0 when it was still
+        # current), the statistics, and the counts and swap of the views
+        "steps": {name: round(end - start, 2)
+                  for (name, start), end in zip(steps.items(), ends, strict=True)},
     }
 
 
@@ -107,23 +136,24 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
     sf, uso_d, uso_u = float(t["superfast_down"]), float(t["uso_down"]), float(t["uso_up"])
     strong = [releases[s][0] for s in ("correction", "ofcom-api") if s in releases]
     rid = {s: releases.get(s, (None, None)) for s in EVIDENCE_SOURCES}
-    conn.execute(
-        f"""CREATE TEMP TABLE c_strong ON COMMIT DROP AS
-            SELECT DISTINCT ON (e.uprn) e.uprn, coalesce(e.max_down, 0) AS down,
-                   coalesce(e.max_up, 0) AS up, r.source, r.label
-            FROM {SCHEMA}.ev_premises_speed e JOIN {SCHEMA}.release r ON r.id = e.release_id
-            WHERE e.release_id = ANY(%s)
-            ORDER BY e.uprn, (r.source = 'correction') DESC""", (strong,))
-    conn.execute("CREATE INDEX ON c_strong (uprn)")
     voucher = rules["schemes"]["voucher"]
     voucher_sql = ("'suspended_in_wales'" if voucher.get("suspended_in_wales") else
                    f"""CASE WHEN evidence = 'none' THEN 'no_evidence'
                             WHEN best_down < {float(voucher['max_down'])} AND NOT planned_build
                             THEN 'below_100_no_plan' ELSE 'not_eligible' END""")
     exclude_planned = "planned_build" if rules["schemes"]["lbf"].get("exclude_planned_builds", True) else "false"
+    # One pass over premises and the four evidence tables. "OFFSET 0" keeps each step a
+    # subquery of its own: without it PostgreSQL folds the steps together and works out
+    # status, probability and evidence again for every column that uses them.
     conn.execute(
         f"""CREATE TABLE {SCHEMA}.premises_class_{run_id} AS
-        WITH base AS (
+        WITH strong AS (
+            SELECT DISTINCT ON (e.uprn) e.uprn, coalesce(e.max_down, 0) AS down,
+                   coalesce(e.max_up, 0) AS up, r.source, r.label
+            FROM {SCHEMA}.ev_premises_speed e JOIN {SCHEMA}.release r ON r.id = e.release_id
+            WHERE e.release_id = ANY(%(strong)s)
+            ORDER BY e.uprn, (r.source = 'correction') DESC
+        ), base AS (
             SELECT p.uprn, coalesce(p.postcode, b.postcode) AS postcode,
                    s.down AS s_down, s.up AS s_up, s.source AS s_source, s.label AS s_label,
                    coalesce(b.current_gigabit, false) AS current_gigabit,
@@ -134,7 +164,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                    c.pct_down_5_10, c.pct_down_10_30, c.pct_down_30_300, c.pct_down_300,
                    r.max_down AS r_down
             FROM {SCHEMA}.premises p
-            LEFT JOIN c_strong s ON s.uprn = p.uprn
+            LEFT JOIN strong s ON s.uprn = p.uprn
             LEFT JOIN {SCHEMA}.ev_bduk b ON b.uprn = p.uprn AND b.release_id = %(bduk)s
             LEFT JOIN {SCHEMA}.ev_postcode_coverage c
                    ON c.postcode = coalesce(p.postcode, b.postcode) AND c.release_id = %(pc)s
@@ -147,6 +177,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
         ), pooled AS (
             -- Ofcom's postcode share covers every premises of the postcode; premises already
             -- settled by stronger evidence are taken out, and the rest share what is left.
+            -- (Partitioned in byte order: the same groups, a faster sort.)
             SELECT d.*,
               count(*) OVER pc AS pc_premises,
               count(*) FILTER (WHERE evidence IN ('correction', 'ofcom-api') AND s_down < {sf}) OVER pc
@@ -155,7 +186,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                                AND (s_down < {uso_d} OR s_up < {uso_u})) OVER pc AS pc_known_uso,
               count(*) FILTER (WHERE evidence = 'postcode') OVER pc AS pc_open
             FROM decided d
-            WINDOW pc AS (PARTITION BY postcode)
+            WINDOW pc AS (PARTITION BY postcode COLLATE "C")
         ), measured AS (
             SELECT d.*,
               CASE evidence
@@ -177,6 +208,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                     (unable_decent_pct / 100.0 * pc_premises - pc_known_uso) / pc_open))::numeric, 4)::real
               END AS probability_uso
             FROM pooled d
+            OFFSET 0
         ), statused AS (
             SELECT m.*,
               CASE
@@ -192,6 +224,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                 WHEN evidence = 'postcode' AND probability_uso <= 0 THEN false
               END AS uso
             FROM measured m
+            OFFSET 0
         )
         SELECT uprn, postcode, status, probability_below, best_down, best_up,
           CASE
@@ -244,15 +277,73 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             AS eligible_voucher,
           {voucher_sql} AS voucher_reason
         FROM statused""",
-        {"bduk": rid["bduk"][0], "pc": rid["ofcom-coverage"][0], "raster": rid["speed-raster"][0],
-         "bduk_label": rid["bduk"][1], "pc_label": rid["ofcom-coverage"][1],
-         "raster_label": rid["speed-raster"][1]})
+        {"strong": strong, "bduk": rid["bduk"][0], "pc": rid["ofcom-coverage"][0],
+         "raster": rid["speed-raster"][0], "bduk_label": rid["bduk"][1],
+         "pc_label": rid["ofcom-coverage"][1], "raster_label": rid["speed-raster"][1]})
     conn.execute(f"ALTER TABLE {SCHEMA}.premises_class_{run_id} ADD PRIMARY KEY (uprn)")
     conn.execute(f"CREATE INDEX ON {SCHEMA}.premises_class_{run_id} (postcode)")
 
 
+def _hex_cells(points: str) -> str:
+    """A query giving, for every row (uprn, x, y) of ``points``, the cell of each hexagon grid
+    that holds the point: ``uprn, hex<size>_i, hex<size>_j``.
+
+    The cells of ``ST_HexagonGrid(size, ...)`` (flat-topped hexagons of edge ``size``, origin
+    0,0: column i is centred on x = 1.5 size i, cell (i, j) on y = 2h j + h (i mod 2) with
+    h = size sqrt(3) / 2), worked out by arithmetic instead of a spatial join with the grid. A
+    point lies between two columns, a = floor(x / 1.5 size) and a + 1; in each it belongs to
+    the cell whose centre is nearest in y (rounding), and the nearer of those two centres wins.
+    A point within a micrometre of an edge (on it, or too close for floating point to be sure)
+    is settled as the spatial join settled it: the lowest (i, j) among the ``ST_Hexagon`` cells
+    around it that intersect it.
+    """
+    def each(template: str) -> str:
+        return ", ".join(template.format(s=s, w=f"{1.5 * s!r}::float8", h=f"{_h(s)!r}::float8",
+                                         h2=f"{2 * _h(s)!r}::float8") for s in HEX_SIZES)
+
+    dist_a = "xa{s} * xa{s} + ya{s} * ya{s}"
+    dist_b = "xb{s} * xb{s} + yb{s} * yb{s}"
+    on_edge = ("SELECT ARRAY[ci, cj] FROM generate_series(a{s} - 1, a{s} + 2) AS ci, "
+               "generate_series(least(ja{s}, jb{s})::int - 2, greatest(ja{s}, jb{s})::int + 2) AS cj "
+               f"WHERE ST_Intersects(ST_Hexagon({{s}}, ci, cj, {_ORIGIN}), "
+               "ST_SetSRID(ST_MakePoint(x, y), 27700)) ORDER BY ci, cj LIMIT 1")
+    steps = [
+        # the two candidate columns, a and a + 1
+        "uprn, x, y, " + each("floor(x / {w})::int AS a{s}"),
+        # the point's position in each column, in cell heights (a whole number: a cell centre)
+        "uprn, x, y, " + each("a{s}, (y - (a{s} & 1) * {h}) / {h2} AS va{s}, "
+                              "(y - (1 - (a{s} & 1)) * {h}) / {h2} AS vb{s}"),
+        # the nearest cell in each column
+        "uprn, x, y, " + each("a{s}, va{s}, vb{s}, round(va{s}) AS ja{s}, round(vb{s}) AS jb{s}"),
+        # the point's offsets from those two cell centres
+        "uprn, x, y, " + each("a{s}, va{s}, vb{s}, ja{s}, jb{s}, x - {w} * a{s} AS xa{s}, "
+                              "{h2} * (va{s} - ja{s}) AS ya{s}, x - {w} * (a{s} + 1) AS xb{s}, "
+                              "{h2} * (vb{s} - jb{s}) AS yb{s}"),
+        # the nearer of the two, and whether the point is (nearly) as near to another cell
+        "uprn, x, y, " + each(f"a{{s}}, ja{{s}}, jb{{s}}, {dist_b} < {dist_a} AS b{{s}}, "
+                              f"abs({dist_a} - ({dist_b})) < {{s}} * 1e-5 "
+                              "OR abs(abs(va{s} - ja{s}) - 0.5) * {h2} < 1e-6 "
+                              "OR abs(abs(vb{s} - jb{s}) - 0.5) * {h2} < 1e-6 AS edge{s}"),
+        "uprn, " + each(f"CASE WHEN edge{{s}} THEN ({on_edge}) END AS exact{{s}}, "
+                        "a{s} + b{s}::int AS i{s}, (CASE WHEN b{s} THEN jb{s} ELSE ja{s} END)::int AS j{s}"),
+    ]
+    query = points
+    for n, step in enumerate(steps):
+        query = f"SELECT {step} FROM ({query}) s{n} OFFSET 0"
+    return (f"SELECT uprn, {each('coalesce(exact{s}[1], i{s}) AS hex{s}_i, coalesce(exact{s}[2], j{s}) AS hex{s}_j')} "
+            f"FROM ({query}) cells")
+
+
+_ORIGIN = "'SRID=27700;POINT(0 0)'::geometry"
+
+
+def _h(size: int) -> float:
+    """Half the height of a flat-topped hexagon of edge ``size``: centre to edge."""
+    return size * 3 ** 0.5 / 2
+
+
 def _membership(conn: psycopg.Connection) -> bool:
-    """Bring ``gapmap.premises_area`` up to date; returns True when it had to be rebuilt."""
+    """Bring ``gapmap.premises_place`` up to date; returns True when it had to be rebuilt."""
     state = conn.execute(
         f"""SELECT coalesce(string_agg(kind || ':' || last, ',' ORDER BY kind), '')
             FROM (SELECT kind, max(id)::text AS last FROM {SCHEMA}.load_run
@@ -261,34 +352,36 @@ def _membership(conn: psycopg.Connection) -> bool:
     built = conn.execute(f"SELECT built_for FROM {SCHEMA}.membership_state").fetchone()
     if built and built[0] == state:
         return False
-    conn.execute(f"TRUNCATE {SCHEMA}.premises_area")
+    conn.execute(f"TRUNCATE {SCHEMA}.premises_place")
+    # The premises points in space-filling-curve order (PostGIS sorts geometries so), with an
+    # index of their own: the premises table is in whatever order its loader left it, and
+    # testing the points of one boundary piece would otherwise read a page per point.
+    conn.execute(f"""CREATE TEMP TABLE c_points ON COMMIT DROP AS
+                     SELECT uprn, geom FROM {SCHEMA}.premises ORDER BY geom""")
+    conn.execute("CREATE INDEX ON c_points USING gist (geom)")
+    conn.execute("ANALYZE c_points")
+    # Point in polygon, one boundary piece at a time (pieces of at most 64 vertices, cut when
+    # the boundaries were loaded: gapmap.area_part): the piece stays the same while PostGIS
+    # tests the points in its bounding box, so it is prepared once. "OFFSET 0" keeps that
+    # order; PostgreSQL would otherwise look the pieces up point by point. A premises on the
+    # line between two areas of a level goes to the lowest code, as before.
+    levels = ",\n".join(f"min(a.code COLLATE \"C\") FILTER (WHERE a.level = '{level}') AS {level}"
+                        for level in AREA_LEVELS)
+    hexes = ", ".join(f"h.hex{s}_i, h.hex{s}_j" for s in HEX_SIZES)
     conn.execute(
-        f"""CREATE TEMP TABLE c_parts ON COMMIT DROP AS
-            SELECT level, code, ST_Subdivide(geom, 128) AS geom FROM {SCHEMA}.area""")
-    conn.execute("CREATE INDEX ON c_parts USING gist (geom)")
-    conn.execute("ANALYZE c_parts")
-    conn.execute(
-        f"""INSERT INTO {SCHEMA}.premises_area (level, uprn, code)
-            SELECT DISTINCT ON (a.level, p.uprn) a.level, p.uprn, a.code
-            FROM {SCHEMA}.premises p JOIN c_parts a ON ST_Intersects(a.geom, p.geom)
-            ORDER BY a.level, p.uprn, a.code""")
-    for size in HEX_SIZES:
-        conn.execute(
-            f"""INSERT INTO {SCHEMA}.premises_area (level, uprn, code)
-                SELECT DISTINCT ON (p.uprn) 'hex{size}', p.uprn, 'H{size}_' || h.i || '_' || h.j
-                FROM (SELECT ST_Extent(geom)::geometry AS e FROM {SCHEMA}.premises) x,
-                     LATERAL ST_HexagonGrid({size}, ST_SetSRID(x.e, 27700)) h
-                JOIN {SCHEMA}.premises p ON ST_Intersects(h.geom, p.geom)
-                ORDER BY p.uprn, h.i, h.j""")
-        conn.execute(
-            f"""INSERT INTO {SCHEMA}.hex_cell (size, code, geom)
-                SELECT {size}, 'H{size}_' || h.i || '_' || h.j, h.geom
-                FROM (SELECT ST_Extent(geom)::geometry AS e FROM {SCHEMA}.premises) x,
-                     LATERAL ST_HexagonGrid({size}, ST_SetSRID(x.e, 27700)) h
-                WHERE EXISTS (SELECT 1 FROM {SCHEMA}.premises_area m
-                              WHERE m.level = 'hex{size}' AND m.code = 'H{size}_' || h.i || '_' || h.j)
-                ON CONFLICT (code) DO NOTHING""")
-    conn.execute(f"ANALYZE {SCHEMA}.premises_area")
+        f"""INSERT INTO {SCHEMA}.premises_place (uprn, {', '.join(AREA_LEVELS)},
+                {hexes.replace('h.', '')})
+            WITH inside AS (
+                SELECT x.uprn, {levels}
+                FROM {SCHEMA}.area_part a
+                CROSS JOIN LATERAL (SELECT p.uprn FROM c_points p
+                                    WHERE ST_Intersects(a.geom, p.geom) OFFSET 0) x
+                GROUP BY x.uprn
+            )
+            SELECT h.uprn, {', '.join(f'i.{level}' for level in AREA_LEVELS)}, {hexes}
+            FROM ({_hex_cells("SELECT uprn, ST_X(geom) AS x, ST_Y(geom) AS y FROM c_points")}) h
+            LEFT JOIN inside i USING (uprn)""")
+    conn.execute(f"ANALYZE {SCHEMA}.premises_place")
     conn.execute(
         f"""INSERT INTO {SCHEMA}.membership_state (id, built_for) VALUES (1, %s)
             ON CONFLICT (id) DO UPDATE SET built_for = EXCLUDED.built_for, built_at = now()""",
@@ -296,51 +389,80 @@ def _membership(conn: psycopg.Connection) -> bool:
     return True
 
 
+def _grouping(keys: dict[str, list[str]]) -> tuple[str, str, str]:
+    """GROUPING SETS over ``keys`` (level -> key columns): the sets, and the level and code
+    expressions of each group."""
+    sets = ", ".join(f"({', '.join(cols)})" for cols in keys.values())
+    level = " ".join(f"WHEN GROUPING({cols[0]}) = 0 THEN '{name}'" for name, cols in keys.items())
+    code = " ".join(
+        f"WHEN GROUPING({cols[0]}) = 0 THEN "
+        + (cols[0] if len(cols) == 1 else f"'H{name[3:]}_' || {cols[0]} || '_' || {cols[1]}")
+        for name, cols in keys.items())
+    return sets, f"CASE {level} END", f"CASE {code} END"
+
+
 def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
-    """Statistics per area for every loaded level, per postcode and per hexagon size."""
-    _membership(conn)
-    bands = ", ".join(f"count(*) FILTER (WHERE c.band = '{label}') AS {name}"
-                      for name, label in [(n, lab) for n, lab in zip(
-                          [b[0] for b in BANDS], ["0<2", "2<5", "5<10", "10<30", "30<300", ">=300"],
-                          strict=True)])
+    """Statistics per area for every loaded level, per postcode and per hexagon size.
+
+    Not one grouping of every premises per level: premises are first counted per combination
+    of their areas, postcode and hexagons (about eight premises each), and those counts are
+    then summed for every level at once with GROUPING SETS. The median download needs the
+    speeds themselves: a second grouping over premises-level evidence only.
+    """
+    keys: dict[str, list[str]] = {level: [level] for level in AREA_LEVELS}
+    keys["postcode"] = ["postcode"]
+    keys.update({f"hex{s}": [f"hex{s}_i", f"hex{s}_j"] for s in HEX_SIZES})
+    columns = ", ".join(col for cols in keys.values() for col in cols)
+    counts = ",\n".join(f"(count(*) FILTER (WHERE {cond}))::int AS {name}"
+                         for name, cond in COUNTS.items())
+    source = f"{SCHEMA}.premises_class_{run_id} c JOIN {SCHEMA}.premises_place m USING (uprn)"
+    # The planner takes every premises for a combination of its own (it cannot know there are
+    # about eight a combination) and would sort 1.5 million rows on 14 keys; hashing them is
+    # twice as fast.
+    conn.execute("SET LOCAL enable_sort = off")
+    conn.execute(
+        f"""CREATE TEMP TABLE c_groups ON COMMIT DROP AS
+            SELECT {columns}, count(*)::int AS premises, {counts},
+              sum(CASE WHEN status = 'below' THEN 1
+                       WHEN status = 'possibly_below' THEN probability_below::numeric
+                       ELSE 0 END) AS expected
+            FROM {source}
+            GROUP BY {columns}""")
+    conn.execute("SET LOCAL enable_sort TO DEFAULT")
+    # Outlines of the hexagons that hold premises (the same cells as ST_HexagonGrid's).
+    cells = " UNION ".join(f"SELECT DISTINCT {s} AS size, hex{s}_i AS i, hex{s}_j AS j FROM c_groups"
+                           for s in HEX_SIZES)
+    conn.execute(
+        f"""INSERT INTO {SCHEMA}.hex_cell (size, code, geom)
+            SELECT size, 'H' || size || '_' || i || '_' || j, ST_Hexagon(size, i, j, {_ORIGIN})
+            FROM ({cells}) c
+            ON CONFLICT (code) DO NOTHING""")
+    sets, level, code = _grouping(keys)
+    sums = ", ".join(f"sum({name}) AS {name}" for name in COUNTS)
     conn.execute(
         f"""CREATE TABLE {SCHEMA}.area_stats_{run_id} AS
-            SELECT m.level, m.code, count(*) AS premises,
-              count(*) FILTER (WHERE status = 'below') AS below,
-              count(*) FILTER (WHERE status = 'possibly_below') AS possibly_below,
-              count(*) FILTER (WHERE status = 'above') AS above,
-              count(*) FILTER (WHERE status = 'unknown') AS unknown,
-              round(sum(CASE WHEN status = 'below' THEN 1
-                             WHEN status = 'possibly_below' THEN probability_below ELSE 0 END)::numeric, 2)::float8
-                AS expected_below_30,
-              percentile_cont(0.5) WITHIN GROUP (ORDER BY best_down)
-                FILTER (WHERE evidence IN ('correction', 'ofcom-api')) AS median_down,
-              {bands},
-              count(*) FILTER (WHERE eligible_abc = 'eligible') AS abc_eligible,
-              count(*) FILTER (WHERE eligible_abc = 'possibly') AS abc_possibly,
-              count(*) FILTER (WHERE eligible_lbf = 'eligible') AS lbf_eligible,
-              count(*) FILTER (WHERE eligible_lbf = 'possibly') AS lbf_possibly,
-              count(*) FILTER (WHERE eligible_uso = 'eligible') AS uso_eligible,
-              count(*) FILTER (WHERE eligible_uso = 'possibly') AS uso_possibly,
-              count(*) FILTER (WHERE eligible_voucher = 'eligible') AS voucher_eligible,
-              count(*) FILTER (WHERE planned_build) AS planned_build
-            FROM (SELECT uprn, level, code FROM {SCHEMA}.premises_area
-                  UNION ALL
-                  SELECT uprn, 'postcode', postcode FROM {SCHEMA}.premises_class_{run_id}
-                  WHERE postcode IS NOT NULL) m
-            JOIN {SCHEMA}.premises_class_{run_id} c USING (uprn)
-            GROUP BY m.level, m.code""")
-    conn.execute(
-        f"""ALTER TABLE {SCHEMA}.area_stats_{run_id}
-              ADD COLUMN share_below real, ADD COLUMN wimd_rank integer,
-              ADD PRIMARY KEY (level, code)""")
-    conn.execute(
-        f"""UPDATE {SCHEMA}.area_stats_{run_id} s SET
-              share_below = CASE WHEN premises > 0 THEN expected_below_30 / premises END,
-              wimd_rank = w.wimd_rank
-            FROM (SELECT s2.level, s2.code, w.wimd_rank FROM {SCHEMA}.area_stats_{run_id} s2
-                  LEFT JOIN {SCHEMA}.wimd w ON s2.level = 'lsoa' AND w.lsoa_code = s2.code) w
-            WHERE w.level = s.level AND w.code = s.code""")
+            WITH sums AS (
+                SELECT {level} AS level, {code} AS code, sum(premises) AS premises,
+                       round(sum(expected), 2)::float8 AS expected_below_30, {sums}
+                FROM c_groups GROUP BY GROUPING SETS ({sets})
+            ), medians AS (
+                SELECT {level} AS level, {code} AS code,
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY best_down) AS median_down
+                FROM {source}
+                WHERE evidence IN ('correction', 'ofcom-api')
+                GROUP BY GROUPING SETS ({sets})
+            )
+            SELECT s.level, s.code, s.premises, {', '.join(f's.{n}' for n in list(COUNTS)[:4])},
+                   s.expected_below_30, m.median_down,
+                   {', '.join(f's.{n}' for n in list(COUNTS)[4:])},
+                   (CASE WHEN s.premises > 0 THEN s.expected_below_30 / s.premises END)::real
+                     AS share_below,
+                   w.wimd_rank
+            FROM sums s
+            LEFT JOIN medians m ON m.level = s.level AND m.code = s.code
+            LEFT JOIN {SCHEMA}.wimd w ON s.level = 'lsoa' AND w.lsoa_code = s.code
+            WHERE s.code IS NOT NULL""")
+    conn.execute(f"ALTER TABLE {SCHEMA}.area_stats_{run_id} ADD PRIMARY KEY (level, code)")
 
 
 def _make_current(conn: psycopg.Connection, run_id: int) -> None:

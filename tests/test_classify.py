@@ -267,3 +267,86 @@ def test_area_membership_is_reused_until_premises_or_boundaries_load(settings, d
         assert _membership(db) is True
     assert db.execute("SELECT level, uprn FROM gapmap.premises_area WHERE level = 'hex500' "
                       "ORDER BY uprn").fetchall() == [("hex500", 1), ("hex500", 2)]
+
+
+def test_hexagon_cells_are_those_of_st_hexagongrid(settings, db):
+    """Hexagon cells are worked out by arithmetic: they must be ST_HexagonGrid's, also for
+    premises exactly on a corner or an edge (the lowest i, then j, as the spatial join chose)."""
+    from connectivity.classify import HEX_SIZES, _membership
+
+    run = db.execute("INSERT INTO gapmap.load_run (kind, status, fingerprint, started_at) "
+                     "VALUES ('uprn', 'succeeded', 'x', now()) RETURNING id").fetchone()[0]
+    # corners and edge midpoints of every cell of each grid around (300000, 250000), and
+    # points scattered over the same square
+    db.execute(
+        """INSERT INTO gapmap.premises (uprn, geom, run_id)
+           SELECT row_number() OVER (), geom, %s FROM (
+               SELECT DISTINCT ST_AsEWKB(pt) AS key, pt AS geom FROM (
+                   SELECT (ST_DumpPoints(h.geom)).geom AS pt
+                   FROM unnest(%s::int[]) AS s (size),
+                        ST_HexagonGrid(s.size, ST_MakeEnvelope(297000, 247000, 303000, 253000, 27700)) h
+                   UNION ALL
+                   SELECT ST_LineInterpolatePoint(ST_MakeLine(a.geom, b.geom), 0.5)
+                   FROM unnest(%s::int[]) AS s (size),
+                        ST_HexagonGrid(s.size, ST_MakeEnvelope(297000, 247000, 303000, 253000, 27700)) h,
+                        ST_DumpPoints(h.geom) a, ST_DumpPoints(h.geom) b
+                   WHERE b.path[2] = a.path[2] + 1
+                   UNION ALL
+                   SELECT ST_SetSRID(ST_MakePoint(297000 + 6000 * random(), 247000 + 6000 * random()), 27700)
+                   FROM generate_series(1, 2000)) p) d""",
+        (run, list(HEX_SIZES), list(HEX_SIZES)))
+    with db.transaction():
+        assert _membership(db) is True
+    for size in HEX_SIZES:
+        expected = db.execute(
+            f"""SELECT DISTINCT ON (p.uprn) p.uprn, h.i, h.j
+                FROM (SELECT ST_Extent(geom)::geometry AS e FROM gapmap.premises) x,
+                     LATERAL ST_HexagonGrid({size}, ST_SetSRID(x.e, 27700)) h
+                JOIN gapmap.premises p ON ST_Intersects(h.geom, p.geom)
+                ORDER BY p.uprn, h.i, h.j""").fetchall()
+        actual = db.execute(f"SELECT uprn, hex{size}_i, hex{size}_j FROM gapmap.premises_place "
+                            "ORDER BY uprn").fetchall()
+        assert len(actual) > 2500 and actual == expected, size
+    # the outlines kept for the map are ST_HexagonGrid's cells, vertex for vertex
+    assert db.execute(
+        """SELECT bool_and(ST_AsBinary(ST_Hexagon(500, h.i, h.j, 'SRID=27700;POINT(0 0)'::geometry))
+                           = ST_AsBinary(h.geom))
+           FROM ST_HexagonGrid(500, ST_MakeEnvelope(297000, 247000, 303000, 253000, 27700)) h"""
+    ).fetchone()[0] is True
+
+
+def test_area_membership_is_spatial_with_the_lowest_code_on_a_shared_edge(settings, db):
+    """Boundaries are cut into pieces when they are loaded (and again when one is replaced);
+    a premises on the line between two areas goes to the lower code, one outside every area
+    of a level to none."""
+    from connectivity.classify import _membership
+
+    run = db.execute("INSERT INTO gapmap.load_run (kind, status, fingerprint, started_at) "
+                     "VALUES ('boundaries', 'succeeded', 'x', now()) RETURNING id").fetchone()[0]
+    db.execute(
+        """INSERT INTO gapmap.area (level, code, name_en, run_id, geom) VALUES
+           ('la', 'W06000002', 'East', %(run)s,
+            ST_Multi(ST_MakeEnvelope(301000, 250000, 302000, 251000, 27700))),
+           ('la', 'W06000001', 'West', %(run)s,
+            ST_Multi(ST_MakeEnvelope(300000, 250000, 301000, 251000, 27700))),
+           ('ward', 'W05000001', 'Big', %(run)s,
+            ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(301000, 250500), 27700), 900, 64)))""",
+        {"run": run})
+    pieces = db.execute("SELECT code, count(*) FROM gapmap.area_part GROUP BY 1").fetchall()
+    assert dict(pieces) == {"W06000001": 1, "W06000002": 1, "W05000001": 8}  # 257 vertices
+    db.execute(
+        """INSERT INTO gapmap.premises (uprn, geom, run_id) VALUES
+           (1, ST_SetSRID(ST_MakePoint(300500, 250500), 27700), %(run)s),
+           (2, ST_SetSRID(ST_MakePoint(301000, 250500), 27700), %(run)s),
+           (3, ST_SetSRID(ST_MakePoint(301500, 250500), 27700), %(run)s),
+           (4, ST_SetSRID(ST_MakePoint(303000, 250500), 27700), %(run)s)""", {"run": run})
+    with db.transaction():
+        assert _membership(db) is True
+    assert db.execute("SELECT uprn, la, ward FROM gapmap.premises_place ORDER BY uprn").fetchall() == [
+        (1, "W06000001", "W05000001"), (2, "W06000001", "W05000001"),
+        (3, "W06000002", "W05000001"), (4, None, None)]
+    db.execute("UPDATE gapmap.area SET geom = ST_Multi(ST_MakeEnvelope(301000, 250000, 304000, "
+               "251000, 27700)) WHERE code = 'W06000002'")
+    db.execute("DELETE FROM gapmap.area WHERE code = 'W05000001'")
+    assert db.execute("SELECT code, ST_XMax(ST_Extent(geom)) FROM gapmap.area_part GROUP BY code "
+                      "ORDER BY code").fetchall() == [("W06000001", 301000), ("W06000002", 304000)]

@@ -21,7 +21,8 @@ def test_an_empty_database_migrates_once_and_then_is_current(empty_settings):
         with pytest.raises(SchemaError, match="run `connectivity db migrate`"):
             require_current(conn)
         applied = migrate(conn)
-        assert [f"{m.version:04d}_{m.name}" for m in applied] == ["0001_initial", "0002_classification"]
+        assert [f"{m.version:04d}_{m.name}" for m in applied] == ["0001_initial", "0002_classification",
+                                                                      "0003_membership", "0004_places_and_map"]
         assert migrate(conn) == []
         assert current_version(conn) == available_migrations()[-1].version
         assert pending_migrations(conn) == []
@@ -36,8 +37,10 @@ def test_geometry_columns_declare_type_and_srid(db):
         ("area", "geom", "MULTIPOLYGON", 27700),
         ("area", "geom_3857", "MULTIPOLYGON", 3857),
         ("area", "geom_simple", "MULTIPOLYGON", 4326),
+        ("area_part", "geom", "POLYGON", 27700),
         ("ev_speedtest_tile", "geom", "POLYGON", 27700),
         ("hex_cell", "geom", "POLYGON", 27700),
+        ("place", "geom", "POINT", 27700),
         ("postcode", "geom", "POINT", 27700),
         ("postcode", "geom_3857", "POINT", 3857),
         ("premises", "geom", "POINT", 27700),
@@ -48,10 +51,11 @@ def test_schema_tables(db):
     tables = [r[0] for r in db.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'gapmap' "
         "AND table_type = 'BASE TABLE' ORDER BY 1")]
-    assert tables == ["area", "classification_run", "ev_area_coverage", "ev_bduk",
+    assert tables == ["area", "area_part", "classification_run", "ev_area_coverage", "ev_bduk",
                       "ev_postcode_coverage", "ev_postcode_performance", "ev_premises_speed",
-                      "ev_speedtest_tile", "hex_cell", "load_run", "membership_state", "postcode",
-                      "premises", "premises_area", "reject", "release", "schema_migration", "wimd"]
+                      "ev_speedtest_tile", "hex_cell", "load_run", "membership_state", "place", "postcode",
+                      "premises", "premises_place", "reject", "release", "report",
+                      "schema_migration", "wimd"]
 
 
 def test_constraints_refuse_impossible_values(db):
