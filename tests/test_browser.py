@@ -222,3 +222,13 @@ def test_search_jumps_to_a_place(page, live_server):
     centre = page.evaluate("[window.gapmap.getCenter().lat, window.gapmap.getCenter().lng, window.gapmap.getZoom()]")
     assert abs(centre[0] - 52.243) < 0.01 and abs(centre[1] + 4.26) < 0.01 and centre[2] == 14
     assert page.locator(".leaflet-tooltip-pane, .leaflet-marker-pane").count() >= 1
+
+
+def test_a_label_in_the_address_is_shown_as_text_never_as_html(page, live_server):
+    page.goto(f"{live_server}/en/?at=52.24,-4.26,13&label=%3Cimg%20src%3Dx%20onerror%3D%22window.pwned%3D1%22%3E")
+    page.wait_for_load_state("networkidle")
+    tooltip = page.evaluate("(() => { let t = null; window.gapmap.eachLayer(l => { if (l.getTooltip && "
+                            "l.getTooltip() && l.getLatLng) t = l.getTooltip().getContent().textContent; }); return t; })()")
+    assert tooltip == '<img src=x onerror="window.pwned=1">'
+    assert page.evaluate("window.pwned") is None
+    assert page.locator(".leaflet-container img[src=x]").count() == 0

@@ -260,7 +260,7 @@
       map.setView([cfg.view.lat, cfg.view.lon], cfg.view.zoom);
       if (cfg.view.label) {
         L.circleMarker([cfg.view.lat, cfg.view.lon], {radius: 10, color: "#1b1b1b", weight: 3, fill: false})
-          .bindTooltip(cfg.view.label).addTo(map);
+          .bindTooltip(el("span", cfg.view.label)).addTo(map);  // the label comes from the URL: text only
       }
     } else if (cfg.selected && cfg.selected.length) {
       var bounds = null;
