@@ -51,7 +51,7 @@ def test_db_status_json_reports_server_postgis_and_schema(settings):
     assert data["reachable"] is True
     assert data["server_version"].startswith("15.")
     assert data["postgis_version"].startswith("3.")
-    assert (data["schema_version"], data["schema_latest"], data["schema_current"]) == (2, 2, True)
+    assert (data["schema_version"], data["schema_latest"], data["schema_current"]) == (4, 4, True)
     assert data["contents"] == {"postcodes": 0, "premises": 0}
 
 
@@ -122,15 +122,16 @@ def test_demo_loads_the_bundled_data_and_a_second_run_skips(settings, monkeypatc
     assert first.exit_code == 0, first.output
     data = json.loads(first.output)
     loads = [(r["kind"], r["release"], r["status"], r["rows_loaded"]) for r in data["loads"]]
-    assert loads[:8] == [("boundaries", None, "succeeded", 22),
+    assert loads[:9] == [("boundaries", None, "succeeded", 22),
                          ("boundaries", None, "succeeded", 852),
                          ("boundaries", None, "succeeded", 1_909),
                          ("boundaries", None, "succeeded", 410),
                          ("boundaries", None, "succeeded", 32),
                          ("postcodes", None, "succeeded", 92_247),
                          ("wimd", None, "succeeded", 1_909),
+                         ("places", None, "succeeded", 3_842),
                          ("uprn", None, "succeeded", 63_225)]
-    assert [(k, r) for k, r, _, _ in loads[8:]] == [
+    assert [(k, r) for k, r, _, _ in loads[9:]] == [
         (kind, release) for release in ("2026-01", "2026-07")
         for kind in ("bduk", "ofcom-coverage", "ofcom-performance", "ofcom-api", "speed-raster")]
     assert all(status == "succeeded" and n > 0 for _, _, status, n in loads)
@@ -147,7 +148,8 @@ def test_reset_drops_data_and_migrates(settings, tmp_path):
     path.write_text("postcode,eastings,northings\nCF10 1AA,318284,176230\n")
     run(settings, "load", "postcodes", str(path))
     result = run(settings, "db", "reset", "--yes")
-    assert result.output == "reset; applied: 0001_initial, 0002_classification\n"
+    assert result.output == ("reset; applied: 0001_initial, 0002_classification, 0003_membership, "
+                             "0004_places_and_map\n")
     assert json.loads(run(settings, "status", "--json").output) == []
 
 
@@ -171,12 +173,13 @@ def test_local_cluster_lifecycle(tmp_path):
     try:
         up = json.loads(cli("db", "up", "--json").stdout)
         assert (up["initialised"], up["started"], up["database_created"]) == (True, True, True)
-        assert up["migrations_applied"] == ["0001_initial", "0002_classification"]
+        assert up["migrations_applied"] == ["0001_initial", "0002_classification",
+                                            "0003_membership", "0004_places_and_map"]
         again = json.loads(cli("db", "up", "--json").stdout)
         assert (again["initialised"], again["started"], again["database_created"]) == (False, False, False)
         status = json.loads(cli("db", "status", "--json").stdout)
         assert status["local_cluster"]["running"] is True
-        assert status["schema_version"] == 2 and status["postgis_version"].startswith("3.")
+        assert status["schema_version"] == 4 and status["postgis_version"].startswith("3.")
         assert cli("db", "down").stdout == "stopped\n"
         down = cli("db", "status", "--json", check=False)
         assert down.returncode == 3
