@@ -31,10 +31,12 @@ _STATS = """s.premises, s.below, s.possibly_below,
     round((s.planned_build::float8 / nullif(s.premises, 0))::numeric, 4)::float8 AS share_planned"""
 
 
-#: the tile's box grown by the 16/4096 buffer ST_AsMVTGeom keeps, so features there are kept too
+#: the tile's box grown by twice the 16/4096 buffer ST_AsMVTGeom keeps: a prefilter only (it
+#: rounds points to the tile's grid, so one a fraction of a pixel beyond the buffer can be kept;
+#: ST_AsMVTGeom decides exactly which features are in the tile)
 BUFFERED_ENVELOPE = ("ST_Expand(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
-             "(ST_XMax(ST_TileEnvelope(%(z)s, %(x)s, %(y)s)) "
-             "- ST_XMin(ST_TileEnvelope(%(z)s, %(x)s, %(y)s))) * 16 / 4096)")
+                     "(ST_XMax(ST_TileEnvelope(%(z)s, %(x)s, %(y)s)) "
+                     "- ST_XMin(ST_TileEnvelope(%(z)s, %(x)s, %(y)s))) * 32 / 4096)")
 
 
 def _check_tile(z: int, x: int, y: int) -> None:
