@@ -10,41 +10,20 @@ import psycopg
 
 from connectivity.settings import load_settings
 
+from .dataset import demo_files, load_inputs
 from .load_uprn import Server
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _data(scale: str, cache: Path) -> Path:
-    folder = cache / f"classify-{scale}"
-    if not (folder / "manifest.json").exists():
-        from connectivity.demodata import generate
-
-        generate(folder, data_dir=ROOT / "data", scale=scale, seed=2026)
-    return folder
 
 
 def run(conninfo: str, scale: str, cache: Path) -> dict:
     from connectivity.classify import classify
-    from connectivity.cli import bundled_inputs
     from connectivity.rules import load_rules
-    from etl import LOADERS, run_load
 
-    folder = _data(scale, cache)
+    folder = demo_files(scale, cache)
     server = Server(conninfo)
     url = server.fresh("bench_classify", migrate=True)
     settings = load_settings({"database_url": url}, environ={})
     started = time.perf_counter()
-    for kind, paths, options, _ in bundled_inputs(settings):
-        if kind in ("boundaries", "wimd"):
-            run_load(settings, LOADERS[kind](), paths, options=options)
-    loads = [("uprn", [folder / "os_open_uprn/osopenuprn_demo.csv"], {}),
-             ("bduk", [folder / "bduk/2026-01"], {}),
-             ("ofcom-coverage", [folder / "ofcom_coverage/2026-01"], {}),
-             ("ofcom-api", [folder / "ofcom_api/2026-01/coverage_api.jsonl"], {}),
-             ("speed-raster", [folder / "speed_raster/2026-01/modelled_download_100m.tif"], {"band": 1})]
-    for kind, paths, options in loads:
-        run_load(settings, LOADERS[kind](), paths, options=options, release="2026-01")
+    load_inputs(settings, folder, bundled_kinds=("boundaries", "wimd"))
     load_seconds = time.perf_counter() - started
     with psycopg.connect(url, autocommit=True) as conn:
         premises = conn.execute("SELECT count(*) FROM gapmap.premises").fetchone()[0]

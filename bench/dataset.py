@@ -32,23 +32,30 @@ def release_loads(folder: Path, release: str = "2026-01") -> list[tuple[str, lis
              {"band": 1})]
 
 
-def build(server: Server, name: str, scale: str, cache: Path, *, classify: bool = True) -> dict:
-    """Create database ``name`` with everything loaded (and classified); returns its URL and how
-    long each part took."""
+def load_inputs(settings, folder: Path, bundled_kinds: tuple[str, ...] | None = None) -> None:
+    """Load the bundled real data (only ``bundled_kinds`` if given), the synthetic premises of
+    ``folder`` and its release 2026-01 into the database of ``settings``."""
     from connectivity.cli import bundled_inputs
     from etl import LOADERS, run_load
 
-    folder = demo_files(scale, cache)
-    url = server.fresh(name, migrate=True)
-    settings = load_settings({"database_url": url}, environ={})
-    started = time.perf_counter()
     for kind, paths, options, _ in bundled_inputs(settings):
-        run_load(settings, LOADERS[kind](), paths, options=options)
+        if bundled_kinds is None or kind in bundled_kinds:
+            run_load(settings, LOADERS[kind](), paths, options=options)
     run_load(settings, LOADERS["uprn"](), [folder / "os_open_uprn/osopenuprn_demo.csv"],
              synthetic=True)
     for kind, paths, options in release_loads(folder):
         run_load(settings, LOADERS[kind](), paths, options=options, release="2026-01",
                  synthetic=True)
+
+
+def build(server: Server, name: str, scale: str, cache: Path, *, classify: bool = True) -> dict:
+    """Create database ``name`` with everything loaded (and classified); returns its URL and how
+    long each part took."""
+    folder = demo_files(scale, cache)
+    url = server.fresh(name, migrate=True)
+    settings = load_settings({"database_url": url}, environ={})
+    started = time.perf_counter()
+    load_inputs(settings, folder)
     out = {"url": url, "load_seconds": round(time.perf_counter() - started, 1)}
     if classify:
         import psycopg

@@ -120,8 +120,19 @@ def ogr2ogr(server: Server, path: Path) -> dict | None:
             "what": "no validation, text columns, geometry + GiST index"}
 
 
+def _python_script(server: Server, dbname: str, script: str, path: Path, table: str,
+                   what: str) -> dict:
+    """Run ``script`` (argv: database URL, file) in a fresh Python into a fresh database; time it
+    and count the rows it left in ``table``."""
+    url = server.fresh(dbname, migrate=False)
+    seconds, rss = _timed([sys.executable, "-c", script, url, str(path)])
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    server.drop(dbname)
+    return {"seconds": seconds, "rows": rows, "peak_rss_mb": rss, "what": what}
+
+
 def raw_copy(server: Server, path: Path) -> dict:
-    url = server.fresh("bench_copy", migrate=False)
     script = (
         "import sys, psycopg\n"
         "with psycopg.connect(sys.argv[1]) as c:\n"
@@ -130,17 +141,12 @@ def raw_copy(server: Server, path: Path) -> dict:
         "        f.read(3)\n"
         "        while b := f.read(1 << 20):\n"
         "            cp.write(b)\n")
-    seconds, rss = _timed([sys.executable, "-c", script, url, str(path)])
-    with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT count(*) FROM raw").fetchone()[0]
-    server.drop("bench_copy")
-    return {"seconds": seconds, "rows": rows, "peak_rss_mb": rss,
-            "what": "unlogged all-text table: no parsing, geometry, index or validation"}
+    return _python_script(server, "bench_copy", script, path, "raw",
+                          "unlogged all-text table: no parsing, geometry, index or validation")
 
 
 def geopandas_to_postgis(server: Server, path: Path) -> dict:
     """For reference: what a data scientist would write (pandas reads the whole file)."""
-    url = server.fresh("bench_gpd", migrate=False)
     script = (
         "import sys, geopandas as gpd, pandas as pd, sqlalchemy as sa\n"
         "df = pd.read_csv(sys.argv[2], usecols=['UPRN', 'X_COORDINATE', 'Y_COORDINATE'],\n"
@@ -151,12 +157,8 @@ def geopandas_to_postgis(server: Server, path: Path) -> dict:
         "gdf.to_postgis('premises', engine, chunksize=100000, index=False)\n"
         "with engine.begin() as c:\n"
         "    c.exec_driver_sql('CREATE INDEX ON premises USING gist (geometry)')\n")
-    seconds, rss = _timed([sys.executable, "-c", script, url, str(path)])
-    with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT count(*) FROM premises").fetchone()[0]
-    server.drop("bench_gpd")
-    return {"seconds": seconds, "rows": rows, "peak_rss_mb": rss,
-            "what": "geopandas to_postgis (whole file in memory), GiST index; no validation"}
+    return _python_script(server, "bench_gpd", script, path, "premises",
+                          "geopandas to_postgis (whole file in memory), GiST index; no validation")
 
 
 def run(conninfo: str, sizes: list[int], cache: Path) -> dict:

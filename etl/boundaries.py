@@ -20,7 +20,7 @@ from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
 from .checks import GB_EASTINGS, GB_NORTHINGS, crs_option, reject_where
-from .reading import read_vector
+from .reading import read_vector, vector_text
 from .runs import Counts, LoadContext, Loader, copy_rows
 
 KIND = "boundaries"
@@ -128,15 +128,15 @@ class BoundariesLoader(Loader):
             ),
             start=1,
         ):
-            code = _text(code)
+            code = vector_text(code)
             if code is None or not re.fullmatch(r"[A-Z][0-9A-Z]{2,15}", code.upper()):
                 ctx.rejects.add(label, index, cols["code_column"], code, "missing or malformed area code")
                 continue
-            if _text(name_en) is None:
+            if vector_text(name_en) is None:
                 ctx.rejects.add(label, index, cols["name_column"], None, "missing area name")
                 continue
-            nul = [(column, value) for column, value in ((cols["name_column"], _text(name_en)),
-                                                         (cols["name_cy_column"], _text(name_cy)))
+            nul = [(column, value) for column, value in ((cols["name_column"], vector_text(name_en)),
+                                                         (cols["name_cy_column"], vector_text(name_cy)))
                    if value and "\x00" in value]
             if nul:
                 ctx.rejects.add(label, index, *nul[0], "contains a NUL byte (binary data?)")
@@ -153,7 +153,7 @@ class BoundariesLoader(Loader):
                                 "coordinates cannot be transformed to British National Grid "
                                 "(is the CRS right?)")
                 continue
-            rows.append((file_no, label, index, code.upper(), _text(name_en), _text(name_cy),
+            rows.append((file_no, label, index, code.upper(), vector_text(name_en), vector_text(name_cy),
                          cols["vintage"], shapely.to_wkb(geom)))
         copy_rows(ctx.conn, "stage_area",
                   ("file_no", "file", "line", "code", "name_en", "name_cy", "vintage", "wkb"), rows)
@@ -207,12 +207,3 @@ class BoundariesLoader(Loader):
                     run_id = EXCLUDED.run_id, geom = EXCLUDED.geom""",
             (level, ctx.run_id),
         ).rowcount
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value != value:  # NaN from pandas
-        return None
-    text = str(value).strip()
-    return text or None

@@ -13,7 +13,7 @@ from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 from connectivity.places import fold
 
-from .reading import read_vector
+from .reading import read_vector, vector_text
 from .runs import Counts, LoadContext, Loader, copy_rows
 
 #: British National Grid extent (metres): points outside it are not in Britain
@@ -62,11 +62,11 @@ class PlacesLoader(Loader):
                 frame[by_lower["name"]], frame[kind_col],
                 frame[pop_col] if pop_col else [None] * len(frame), frame.geometry,
                 strict=True), start=1):
-            name = _text(name)
+            name = vector_text(name)
             if name is None:
                 unnamed += 1
                 continue
-            kind = _text(kind) or "place"
+            kind = vector_text(kind) or "place"
             nul = [(column, text) for column, text in ((by_lower["name"], name), (kind_col, kind))
                    if "\x00" in text]
             if nul:
@@ -86,13 +86,6 @@ class PlacesLoader(Loader):
                          shapely.to_wkb(geom)))
         copy_rows(ctx.conn, "stage_place", ("name", "name_key", "kind", "population", "wkb"), rows)
         return len(frame), unnamed
-
-
-def _text(value) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _whole(value) -> int | None:

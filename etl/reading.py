@@ -175,3 +175,12 @@ def read_vector(path: Path, crs: str | None):
         raise InputError("the file declares no coordinate reference system", file=path.name,
                          hint="say which with --crs EPSG:27700 (or EPSG:4326)")
     return frame.set_crs(crs), False
+
+
+def vector_text(value) -> str | None:
+    """A text attribute of a vector file as read by :func:`read_vector`: stripped, or ``None``
+    when missing, blank or NaN (pandas' missing value)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None

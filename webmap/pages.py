@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -68,7 +66,11 @@ def _authorities(conn) -> tuple[dict, bool, int]:
         cache = {"version": version, "geojson": geojson, "synthetic": synthetic_loaded(conn),
                  "wimd": wimd}
         current_app.extensions["gapmap_map_cache"] = cache
-    return copy.deepcopy(cache["geojson"]), cache["synthetic"], cache["wimd"]
+    # build_map writes labels into each feature's properties: give it its own properties, the
+    # geometries (the bulk) are shared and never changed
+    geojson = cache["geojson"]
+    features = [{**f, "properties": dict(f["properties"])} for f in geojson["features"]]
+    return {**geojson, "features": features}, cache["synthetic"], cache["wimd"]
 
 
 def _view() -> dict | None:
