@@ -18,7 +18,7 @@ def demo_files(scale: str, cache: Path) -> Path:
     """The synthetic data for ``scale`` (small, wales or a premises count), generated once."""
     folder = cache / f"classify-{scale}"
     if not (folder / "manifest.json").exists():
-        from connectivity.demodata import generate
+        from gapmap.demodata import generate
 
         generate(folder, data_dir=ROOT / "data", scale=scale, seed=2026)
     return folder
@@ -35,8 +35,8 @@ def release_loads(folder: Path, release: str = "2026-01") -> list[tuple[str, lis
 def load_inputs(settings, folder: Path, bundled_kinds: tuple[str, ...] | None = None) -> None:
     """Load the bundled real data (only ``bundled_kinds`` if given), the synthetic premises of
     ``folder`` and its release 2026-01 into the database of ``settings``."""
-    from connectivity.cli import bundled_inputs
     from etl import LOADERS, run_load
+    from gapmap.demo import bundled_inputs
 
     for kind, paths, options, _ in bundled_inputs(settings):
         if bundled_kinds is None or kind in bundled_kinds:

@@ -32,7 +32,7 @@ def uprn_file(rows: int, cache: Path) -> Path:
     folder = cache / f"uprn-{rows}"
     path = folder / "os_open_uprn/osopenuprn_demo.csv"
     if not path.exists():
-        from connectivity.demodata import generate
+        from gapmap.demodata import generate
 
         generate(folder, data_dir=ROOT / "data", scale=str(rows), seed=2026, api_share=0.0)
     return path

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from connectivity.db import SCHEMA
-from connectivity.formats import BDUK_STATUSES
+from etl.formats import BDUK_STATUSES
 
 from .checks import normalise_postcodes, reject_duplicates, reject_where
 from .columns import Field

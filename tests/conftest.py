@@ -120,14 +120,14 @@ def loaded_settings(server, template_db):
     """A database loaded and classified as `connectivity demo` does it: the bundled real Welsh
     data, the synthetic small-scale premises and two releases, one classification per release
     (once per session; read-only)."""
-    from connectivity.cli import _demo_classify, bundled_inputs, synthetic_inputs
     from etl import LOADERS, run_load
+    from gapmap.demo import bundled_inputs, demo_classify, synthetic_inputs
 
     name = server.create(template=template_db)
     settings = load_settings({"database_url": server.url(name)}, environ={})
-    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings, True):
+    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings):
         run_load(settings, LOADERS[kind](), paths, options=options, **extra)
-    _demo_classify(settings, quiet=True)
+    demo_classify(settings)
     return settings
 
 

@@ -12,11 +12,11 @@ import pyogrio
 import pytest
 
 from connectivity.classify import classify, list_runs
-from connectivity.demodata import GENERATOR_VERSION
 from connectivity.errors import BadRequest, ConfigError, NotFound
 from connectivity.outputs import EXPORT_COLUMNS, diff, export, stats
 from connectivity.reasons import ARGS, SCHEMES, TEMPLATES, render
 from connectivity.rules import load_rules
+from gapmap.demodata import GENERATOR_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +225,7 @@ def test_cli_classify_stats_diff_export(loaded_settings, tmp_path):
 
     from click.testing import CliRunner
 
-    from connectivity.cli import main
+    from gapmap.cli import main
 
     def run(*args):
         result = CliRunner().invoke(main, ["--database-url", loaded_settings.database_url, *args])

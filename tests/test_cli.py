@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from connectivity.cli import main
+from gapmap.cli import main
 from tests.conftest import ROOT, free_port
 
 BIN = Path(sys.executable).parent / "connectivity"

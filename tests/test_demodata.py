@@ -14,14 +14,14 @@ import rasterio
 import shapely
 from click.testing import CliRunner
 
-from connectivity.cli import main
-from connectivity.demodata import generate
-from connectivity.demodata.inputs import read_inputs
+from gapmap.cli import main
+from gapmap.demodata import generate
+from gapmap.demodata.inputs import read_inputs
 from tests.conftest import ROOT
 
 DATA = ROOT / "data"
 # Headers verbatim from ../shared/FORMATS.md (typed out here, not imported, so a drift in
-# connectivity/formats.py fails the test).
+# etl/formats.py fails the test).
 UPRN_HEADER = "UPRN,X_COORDINATE,Y_COORDINATE,LATITUDE,LONGITUDE"
 OFCOM_HEADER = (
     "postcode,postcode_space,postcode area,% of premises with 30<300Mbit/s download speed,% of "

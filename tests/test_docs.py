@@ -6,7 +6,7 @@ import re
 
 from click.testing import CliRunner
 
-from connectivity.cli import main
+from gapmap.cli import main
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

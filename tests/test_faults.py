@@ -137,14 +137,14 @@ def base_db(server, template_db):
     """The demo data as `connectivity demo` loads it (authorities, postcodes, the synthetic
     premises) with only the first release, 2026-01, loaded and classified. Tests copy it."""
     from connectivity.classify import classify
-    from connectivity.cli import bundled_inputs, synthetic_inputs
     from connectivity.db import connect
     from connectivity.rules import load_rules
     from etl import LOADERS, run_load
+    from gapmap.demo import bundled_inputs, synthetic_inputs
 
     name = server.create(template=template_db)
     settings = _settings(server.url(name))
-    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings, True):
+    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings):
         if kind == "wimd" or (kind == "boundaries" and options["level"] != "la") \
                 or any(DEMO_RELEASES[1] in str(p) for p in paths):
             continue
@@ -162,10 +162,10 @@ def copy_of(server, name: str) -> tuple[str, str]:
 
 
 def demo_inputs(release: str, kinds: tuple[str, ...]) -> list[tuple[str, list[Path], dict, dict]]:
-    from connectivity.cli import synthetic_inputs
+    from gapmap.demo import synthetic_inputs
 
     settings = load_settings({"database_url": "postgresql://unused"}, environ={})
-    return [i for i in synthetic_inputs(settings, True)
+    return [i for i in synthetic_inputs(settings)
             if i[0] in kinds and any(release in str(p) for p in i[1])]
 
 

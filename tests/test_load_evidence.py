@@ -12,9 +12,9 @@ import rasterio
 from rasterio.transform import from_origin
 
 from connectivity.errors import InputError
-from connectivity.formats import BDUK_UPRN_HEADER, OFCOM_PC_COVERAGE_HEADER_2026_01
 from etl import run_load
 from etl.bduk import BdukLoader
+from etl.formats import BDUK_UPRN_HEADER, OFCOM_PC_COVERAGE_HEADER_2026_01
 from etl.ofcom import OfcomApiLoader, OfcomCoverageLoader, OfcomPerformanceLoader
 from etl.os_open_uprn import UprnLoader
 from etl.premises import PremisesLoader
@@ -172,7 +172,7 @@ def test_output_area_and_authority_files_and_mixed_levels(settings, db, tmp_path
 
 # -- Ofcom performance -----------------------------------------------------------------------------
 def test_performance_file(settings, db, tmp_path):
-    from connectivity.formats import OFCOM_PC_PERFORMANCE_HEADER
+    from etl.formats import OFCOM_PC_PERFORMANCE_HEADER
 
     path = tmp_path / "202305_fixed_pc_performance_r01.csv"
     path.write_text(csv_text(OFCOM_PC_PERFORMANCE_HEADER, [

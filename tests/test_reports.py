@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from connectivity.cli import main
+from gapmap.cli import main
 
 
 @pytest.fixture()

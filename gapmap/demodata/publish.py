@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from pyproj import Transformer
 
-from .. import formats
-from ..postcodes import postcode_area
+from connectivity.postcodes import postcode_area
+from etl import formats
+
 from .inputs import Authority
 from .model import CLASS_NAMES, Availability, Plans, Premises
 

@@ -13,7 +13,7 @@ import pyogrio
 import shapely
 from pyproj import Transformer
 
-from ..errors import GapmapError
+from connectivity.errors import GapmapError
 
 
 @dataclasses.dataclass

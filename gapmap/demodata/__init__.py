@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadRequest
+from connectivity.errors import BadRequest
+
 from . import model, publish
 from .inputs import read_inputs
 

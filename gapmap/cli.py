@@ -16,9 +16,11 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import GapmapError
-from .settings import SETTINGS, Settings, load_settings
+from connectivity import __version__
+from connectivity.errors import GapmapError
+from connectivity.settings import SETTINGS, Settings, load_settings
+
+from .demo import bundled_inputs, demo_classify, synthetic_inputs
 
 
 class _Group(click.Group):
@@ -109,7 +111,7 @@ def db() -> None:
 
 
 def _local_cluster(settings: Settings):
-    from .db.cluster import LocalCluster
+    from connectivity.db.cluster import LocalCluster
 
     if not settings.uses_local_cluster:
         raise GapmapError(
@@ -148,7 +150,7 @@ def db_down(ctx: click.Context) -> None:
 
 
 def _migrate(settings: Settings) -> list[str]:
-    from .db import connect, migrate
+    from connectivity.db import connect, migrate
 
     with connect(settings, autocommit=True) as conn:
         return [f"{m.version:04d}_{m.name}" for m in migrate(conn)]
@@ -169,7 +171,7 @@ def db_migrate(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def db_reset(ctx: click.Context, yes: bool) -> None:
     """Drop every table of the product (all loaded data) and migrate from nothing."""
-    from .db import connect, reset
+    from connectivity.db import connect, reset
 
     settings = _settings(ctx)
     if not yes:
@@ -184,14 +186,14 @@ def db_reset(ctx: click.Context, yes: bool) -> None:
 @click.pass_context
 def db_status(ctx: click.Context, as_json: bool) -> None:
     """Server, PostGIS and schema versions, and the local cluster's state. Exit 3 if unreachable."""
-    from .areas import counts
-    from .db import connect, server_info
-    from .db.migrate import applied_migrations, available_migrations, current_version
+    from connectivity.areas import counts
+    from connectivity.db import connect, server_info
+    from connectivity.db.migrate import applied_migrations, available_migrations, current_version
 
     settings = _settings(ctx)
     data: dict[str, Any] = {"url": settings.redacted_conninfo(), "reachable": False}
     if settings.uses_local_cluster:
-        from .db.cluster import LocalCluster
+        from connectivity.db.cluster import LocalCluster
 
         data["local_cluster"] = LocalCluster.from_settings(settings).status()
     latest = available_migrations()[-1].version
@@ -367,9 +369,9 @@ def load_boundaries(ctx, paths, release, force, synthetic, as_json, level, code_
 def classify_cmd(ctx, up_to, label, list_only, as_json) -> None:
     """Classify every premises: best speed, evidence, status, scheme eligibility; then the
     statistics of every area. The new run becomes current in one step."""
-    from .classify import classify, list_runs
-    from .db import connect
-    from .rules import load_rules
+    from connectivity.classify import classify, list_runs
+    from connectivity.db import connect
+    from connectivity.rules import load_rules
 
     settings = _settings(ctx)
     with connect(settings, autocommit=True) as conn:
@@ -401,8 +403,8 @@ def classify_cmd(ctx, up_to, label, list_only, as_json) -> None:
 def stats_cmd(ctx, level, hex_size, run, as_json) -> None:
     """Statistics per area: premises, status counts, expected number below 30 Mbit/s, share,
     median speed, counts per band and per scheme (and WIMD rank for LSOAs)."""
-    from .db import connect
-    from .outputs import stats
+    from connectivity.db import connect
+    from connectivity.outputs import stats
 
     with connect(_settings(ctx), autocommit=True) as conn:
         rows = stats(conn, level, run, hex_size)
@@ -430,8 +432,8 @@ def stats_cmd(ctx, level, hex_size, run, as_json) -> None:
 @click.pass_context
 def diff_cmd(ctx, before, after, level, limit, as_json) -> None:
     """What changed between two classification runs: premises and areas."""
-    from .db import connect
-    from .outputs import diff
+    from connectivity.db import connect
+    from connectivity.outputs import diff
 
     with connect(_settings(ctx), autocommit=True) as conn:
         result = diff(conn, before, after, level, limit or None)
@@ -460,8 +462,8 @@ def diff_cmd(ctx, before, after, level, limit, as_json) -> None:
 @click.pass_context
 def export_cmd(ctx, fmt, output, areas, statuses, scheme, run, lang, as_json) -> None:
     """Export classified premises with evidence, reasons, release and attribution."""
-    from .db import connect
-    from .outputs import export
+    from connectivity.db import connect
+    from connectivity.outputs import export
 
     with connect(_settings(ctx), autocommit=True) as conn:
         rows = export(conn, output, fmt, run=run, areas=list(areas), statuses=list(statuses),
@@ -477,9 +479,8 @@ def export_cmd(ctx, fmt, output, areas, statuses, scheme, run, lang, as_json) ->
 @click.pass_context
 def status_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
     """List load runs, newest first."""
+    from connectivity.db import connect
     from etl.runs import list_runs
-
-    from .db import connect
 
     with connect(_settings(ctx)) as conn:
         runs = list_runs(conn, limit)
@@ -505,10 +506,9 @@ def status_cmd(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.pass_context
 def rejects_cmd(ctx: click.Context, run_id: int, as_csv: bool, limit: int | None, as_json: bool) -> None:
     """List the rows a load rejected, with file, line, column, value and reason."""
+    from connectivity.db import connect
+    from connectivity.errors import NotFound
     from etl.runs import list_rejects
-
-    from .db import connect
-    from .errors import NotFound
 
     with connect(_settings(ctx)) as conn:
         if conn.execute("SELECT 1 FROM gapmap.load_run WHERE id = %s", (run_id,)).fetchone() is None:
@@ -536,8 +536,8 @@ def rejects_cmd(ctx: click.Context, run_id: int, as_csv: bool, limit: int | None
 @click.pass_context
 def reports_cmd(ctx: click.Context, status: str, as_csv: bool, as_json: bool) -> None:
     """List residents' reports that the map is wrong (from the postcode pages), oldest first."""
-    from .db import connect
-    from .reports import list_reports
+    from connectivity.db import connect
+    from connectivity.reports import list_reports
 
     with connect(_settings(ctx)) as conn:
         rows = list_reports(conn, None if status == "all" else status)
@@ -577,8 +577,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int, 
 
 
 def _check_ready(settings: Settings) -> None:
-    from .db import connect
-    from .db.migrate import require_current
+    from connectivity.db import connect
+    from connectivity.db.migrate import require_current
 
     with connect(settings, autocommit=True) as conn:
         require_current(conn)
@@ -615,13 +615,13 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
     settings = _settings(ctx)
     steps: dict[str, Any] = {}
     if settings.uses_local_cluster:
-        from .db.cluster import LocalCluster
+        from connectivity.db.cluster import LocalCluster
 
         steps["database"] = LocalCluster.from_settings(settings).up()
     steps["migrations_applied"] = _migrate(settings)
     show = not as_json and sys.stderr.isatty()
     results = []
-    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings, as_json):
+    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings, say=None if as_json else click.echo):
         result = run_load(settings, LOADERS[kind](), paths, options=options, show_progress=show,
                           **extra)
         results.append(result.as_dict())
@@ -633,7 +633,7 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
                 click.echo(f"{what}: loaded {result.rows_loaded:,} of {result.rows_read:,} rows "
                            f"({result.rows_rejected:,} rejected) in {result.seconds:.1f} s")
     steps["loads"] = results
-    steps["classifications"] = _demo_classify(settings, as_json)
+    steps["classifications"] = demo_classify(settings, say=None if as_json else click.echo)
     if as_json:
         _emit(steps, True, None)
     if do_serve:
@@ -661,7 +661,7 @@ def demo_data(ctx: click.Context, out: Path, scale: str, seed: int, authorities:
     each authority, with a second release six months later and a ground-truth file. Everything is
     labelled synthetic; see docs/demo-data.md.
     """
-    from .demodata import generate
+    from gapmap.demodata import generate
 
     settings = _settings(ctx)
     codes = [c.strip().upper() for c in authorities.split(",") if c.strip()] if authorities else None
@@ -682,76 +682,6 @@ def demo_data(ctx: click.Context, out: Path, scale: str, seed: int, authorities:
             click.echo(f"  {release}: gigabit {figures['gigabit']:,}, below 30 Mbit/s "
                        f"{figures['below_30']:,}, below USO {figures['below_uso']:,}")
     _emit(summary, as_json, human)
-
-
-def _demo_classify(settings: Settings, quiet: bool) -> list[dict]:
-    """Classify each demo release once (2026-01, then 2026-07, which ends up current)."""
-    from .classify import classify, list_runs
-    from .db import connect
-    from .demodata import RELEASES
-    from .rules import load_rules
-
-    done = []
-    with connect(settings, autocommit=True) as conn:
-        existing = {r["label"] for r in list_runs(conn)}
-        for release in RELEASES:
-            if release in existing:
-                if not quiet:
-                    click.echo(f"classification {release}: already done")
-                continue
-            result = classify(conn, load_rules(settings.rules_file), up_to=release)
-            done.append(result)
-            if not quiet:
-                click.echo(f"classification {release}: {result['premises']:,} premises in "
-                           f"{result['seconds']} s")
-    return done
-
-
-def bundled_inputs(settings: Settings) -> list[tuple[str, list[Path], dict, dict]]:
-    """The real data `demo` loads from the bundled data folder: (kind, paths, options, extra)."""
-    data = settings.data_dir
-    inputs = [
-        ("boundaries", [data / "boundaries/wales_lad_2025_05_bgc.geojson.gz"], {"level": "la"}, {}),
-        ("boundaries", [data / "boundaries/wales_electoral_wards_2013.geojson.gz"],
-         {"level": "ward"}, {}),
-        ("boundaries", [data / "boundaries/wales_lsoa_2011.geojson.gz"], {"level": "lsoa"}, {}),
-        ("boundaries", [data / "boundaries/wales_msoa_2011.geojson.gz"], {"level": "msoa"}, {}),
-        ("boundaries", [data / "boundaries/wales_westminster_constituencies_2024_07_bgc.geojson.gz"],
-         {"level": "constituency"}, {}),
-        ("postcodes", [data / "postcodes/wales_postcodes_codepoint_open_2025_10.csv.gz"], {}, {}),
-        ("wimd", [data / "wimd/wimd_2019_ranks_by_lsoa.csv"], {}, {}),
-        ("places", [data / "osm/wales_osm_places_2021-01-17.geojson.gz"], {}, {}),
-    ]
-    for _, paths, _, _ in inputs:
-        for path in paths:
-            if not path.exists():
-                raise GapmapError(f"bundled data file {path} is missing",
-                                  "run from a full checkout, or set CONNECTIVITY_DATA_DIR")
-    return inputs
-
-
-def synthetic_inputs(settings: Settings, quiet: bool) -> list[tuple[str, list[Path], dict, dict]]:
-    """The synthetic small-scale premises and releases `demo` loads, generated once into the cache."""
-    from .demodata import GENERATOR_VERSION, RELEASES, generate
-
-    folder = settings.cache_dir / f"demo-data/small-seed2026-v{GENERATOR_VERSION}"
-    if not (folder / "manifest.json").exists():
-        if not quiet:
-            click.echo(f"generating synthetic demo premises into {folder} ...")
-        generate(folder, data_dir=settings.data_dir, scale="small", seed=2026)
-    marked = {"synthetic": True}
-    inputs: list[tuple[str, list[Path], dict, dict]] = [
-        ("uprn", [folder / "os_open_uprn/osopenuprn_demo.csv"], {}, marked)]
-    for release in RELEASES:
-        inputs += [
-            ("bduk", [folder / f"bduk/{release}"], {}, marked),
-            ("ofcom-coverage", [folder / f"ofcom_coverage/{release}"], {}, marked),
-            ("ofcom-performance", [folder / f"ofcom_performance/{release}"], {}, marked),
-            ("ofcom-api", [folder / f"ofcom_api/{release}/coverage_api.jsonl"], {}, marked),
-            ("speed-raster", [folder / f"speed_raster/{release}/modelled_download_100m.tif"],
-             {"band": 1}, {"synthetic": True, "release": release}),
-        ]
-    return inputs
 
 
 if __name__ == "__main__":  # pragma: no cover
