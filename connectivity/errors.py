@@ -99,3 +99,31 @@ class BadRequest(GapmapError):
     exit_code = 2
     http_status = 400
     code = "bad_request"
+
+
+class Unauthorized(GapmapError):
+    """No valid credentials: not signed in, or a missing, wrong, revoked or disabled token."""
+
+    exit_code = 2
+    http_status = 401
+    code = "unauthorized"
+
+
+class Forbidden(GapmapError):
+    """Signed in, but the role may not do this (a viewer asking to change or export)."""
+
+    exit_code = 2
+    http_status = 403
+    code = "forbidden"
+
+
+class TooManyRequests(GapmapError):
+    """A rate limit was reached; ``retry_after`` says in how many seconds to try again."""
+
+    exit_code = 2
+    http_status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, hint: str | None = None):
+        super().__init__(message, hint)
+        self.retry_after = retry_after

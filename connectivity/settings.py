@@ -89,12 +89,31 @@ def _default_data_dir() -> Path:
     return Path.cwd() / "data"
 
 
+def _non_negative_int(value: Any) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("expected a whole number of at least 0")
+    return number
+
+
+def _secret(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    if len(text) < 32:
+        raise ValueError("expected at least 32 characters (make one with: python3 -c "
+                         "'import secrets; print(secrets.token_urlsafe(32))')")
+    return text
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
     parse: Callable[[Any], Any]
     default: Any
     help: str
+    #: secrets come only from the environment (never a config file) and are never shown
+    secret: bool = False
 
     @property
     def env(self) -> str:
@@ -183,6 +202,47 @@ SETTINGS: tuple[Setting, ...] = (
         15000,
         "Web app: longest a single query may run before the request fails with 503.",
     ),
+    Setting(
+        "secret_key",
+        _secret,
+        None,
+        "Signs session cookies and CSRF tokens, and keys the hashes in rate-limit counters. Only "
+        "from the environment (CONNECTIVITY_SECRET_KEY); the server refuses to start without it "
+        "outside --dev.",
+        secret=True,
+    ),
+    Setting(
+        "cookie_secure",
+        _bool,
+        True,
+        "Send the session cookie over HTTPS only. Browsers treat http://localhost as secure; "
+        "turn it off only for a trial on a private network without TLS.",
+    ),
+    Setting(
+        "trusted_proxies",
+        _non_negative_int,
+        0,
+        "How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none; the "
+        "client address is the socket's).",
+    ),
+    Setting("session_idle_minutes", _positive_int, 30,
+            "Officers are signed out after this many minutes without a request."),
+    Setting("session_absolute_hours", _positive_int, 12,
+            "Officers are signed out this many hours after signing in, however active."),
+    Setting("sign_in_max_failures", _positive_int, 5,
+            "Failed sign-ins allowed per account, and per client address, within the window; "
+            "further attempts get 429 until the window passes."),
+    Setting("sign_in_window_minutes", _positive_int, 15,
+            "The window for sign_in_max_failures, in minutes."),
+    Setting("report_limit_per_client", _positive_int, 5,
+            "Residents' reports accepted from one client address per report window."),
+    Setting("report_limit_per_postcode", _positive_int, 30,
+            "Residents' reports accepted for one postcode per report window."),
+    Setting("report_window_minutes", _positive_int, 60,
+            "The window for the report limits, in minutes."),
+    Setting("report_retention_months", _positive_int, 12,
+            "Contact details on a resident's report are blanked this many months after the "
+            "report is closed (`connectivity reports purge`)."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -207,6 +267,17 @@ class Settings:
     pool_min_size: int
     pool_max_size: int
     statement_timeout_ms: int
+    secret_key: str | None = dataclasses.field(repr=False)
+    cookie_secure: bool
+    trusted_proxies: int
+    session_idle_minutes: int
+    session_absolute_hours: int
+    sign_in_max_failures: int
+    sign_in_window_minutes: int
+    report_limit_per_client: int
+    report_limit_per_postcode: int
+    report_window_minutes: int
+    report_retention_months: int
     #: where each value came from: default, file, env or cli (for `connectivity config`)
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
@@ -233,6 +304,8 @@ class Settings:
             value = getattr(self, setting.name)
             if setting.name == "database_url" and value:
                 value = redact_url(value)
+            if setting.secret:
+                value = "(set)" if value else "(not set)"
             out[setting.name] = str(value) if isinstance(value, Path) else value
         return out
 
@@ -272,6 +345,12 @@ def _read_config_file(path: Path | None, environ: Mapping[str, str]) -> tuple[di
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     section = data.get("connectivity", data)
+    secrets_in_file = sorted(k for k in section if k in _BY_NAME and _BY_NAME[k].secret)
+    if secrets_in_file:
+        raise ConfigError(
+            f"config file {path}: {', '.join(secrets_in_file)} may only come from the environment",
+            "remove it from the file and set " + ", ".join(_BY_NAME[k].env for k in secrets_in_file),
+        )
     unknown = sorted(set(section) - set(_BY_NAME))
     if unknown:
         raise ConfigError(
@@ -314,8 +393,9 @@ def load_settings(
             try:
                 values[setting.name] = setting.parse(raw)
             except (TypeError, ValueError) as exc:
+                shown = "(hidden)" if setting.secret else repr(raw)
                 raise ConfigError(
-                    f"setting {setting.name} ({origin}) has the value {raw!r}: {exc}",
+                    f"setting {setting.name} ({origin}) has the value {shown}: {exc}",
                     f"{setting.help} Set it with {setting.env}=... or in the config file.",
                 ) from None
         sources[setting.name] = origin

@@ -7,9 +7,6 @@ Exit codes: 0 success, 1 unexpected error, 2 usage or configuration error, 3 dat
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,50 +17,11 @@ from connectivity import __version__
 from connectivity.errors import GapmapError
 from connectivity.settings import SETTINGS, Settings, load_settings
 
+from .clitools import Group as _Group
+from .clitools import emit as _emit
+from .clitools import json_option
+from .clitools import settings_of as _settings
 from .demo import bundled_inputs, demo_classify, synthetic_inputs
-
-
-class _Group(click.Group):
-    """Turns :class:`GapmapError` into a one-line message (plus hint) and its exit code, and any
-    other failure into one line too (the traceback with CONNECTIVITY_DEBUG=1)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except GapmapError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except Exception as exc:
-            if os.environ.get("CONNECTIVITY_DEBUG"):
-                raise
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc}".splitlines()[0]
-                       + "\n  hint: run again with CONNECTIVITY_DEBUG=1 for the traceback, "
-                       "and report it", err=True)
-            ctx.exit(1)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.find_root().obj["settings"]
-
-
-def _emit(data: Any, as_json: bool, human) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False))
-    else:
-        human(data)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -528,39 +486,6 @@ def rejects_cmd(ctx: click.Context, run_id: int, as_csv: bool, limit: int | None
     _emit(rows, as_json, human)
 
 
-@main.command("reports")
-@click.option("--status", type=click.Choice(["new", "accepted", "rejected", "all"]), default="new",
-              show_default=True, help="Which reports to list.")
-@click.option("--csv", "as_csv", is_flag=True, help="Write CSV (one row per report).")
-@json_option
-@click.pass_context
-def reports_cmd(ctx: click.Context, status: str, as_csv: bool, as_json: bool) -> None:
-    """List residents' reports that the map is wrong (from the postcode pages), oldest first."""
-    from connectivity.db import connect
-    from connectivity.reports import list_reports
-
-    with connect(_settings(ctx)) as conn:
-        rows = list_reports(conn, None if status == "all" else status)
-    if as_csv:
-        writer = csv.DictWriter(sys.stdout, list(rows[0]) if rows else ["id"])
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-
-    def human(items):
-        if not items:
-            click.echo(f"no {status if status != 'all' else ''} reports".replace("  ", " "))
-        for r in items:
-            speeds = ""
-            if r["measured_down"] is not None or r["measured_up"] is not None:
-                speeds = f" measured {r['measured_down'] or '?'}/{r['measured_up'] or '?'} Mbit/s"
-            click.echo(f"#{r['id']} {r['created_at']:%Y-%m-%d %H:%M} {r['postcode']}"
-                       f" UPRN {r['uprn'] or '-'}: {r['problem']}{speeds} [{r['status']}]"
-                       + (f"\n    {r['message']}" if r["message"] else "")
-                       + (f"\n    contact: {r['contact']}" if r["contact"] else ""))
-    _emit(rows, as_json, human)
-
-
 # ---------------------------------------------------------------------------------------------
 @main.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default: setting host).")
@@ -683,6 +608,10 @@ def demo_data(ctx: click.Context, out: Path, scale: str, seed: int, authorities:
                        f"{figures['below_30']:,}, below USO {figures['below_uso']:,}")
     _emit(summary, as_json, human)
 
+
+from . import officers_cli  # noqa: E402  (registers users, audit, reports, backup, restore)
+
+officers_cli.register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

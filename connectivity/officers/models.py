@@ -1,0 +1,148 @@
+"""The officers' records as SQLAlchemy 2.0 typed ORM classes.
+
+They map tables made by the SQL migrations (``connectivity/db/migrations``), which stay the one
+schema: nothing here creates a table. ``tests/test_officers_models.py`` checks every class against
+the migrated table, column by column. Bulk and analytic SQL (loads, classification, statistics,
+tiles) stays in psycopg.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import REAL, BigInteger, DateTime, ForeignKey, MetaData, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ..db.connection import SCHEMA
+
+ROLES = ("admin", "officer", "viewer")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema=SCHEMA)
+    type_annotation_map = {str: Text(), int: BigInteger(), dt.datetime: DateTime(timezone=True)}
+
+
+class Account(Base):
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str]
+    name: Mapped[str] = mapped_column(server_default="")
+    role: Mapped[str]
+    lang: Mapped[str]
+    password_hash: Mapped[str | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_sign_in_at: Mapped[dt.datetime | None]
+    disabled_at: Mapped[dt.datetime | None]
+
+    areas: Mapped[list[AccountArea]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", order_by="AccountArea.la_code",
+        lazy="selectin")
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="account",
+                                                  order_by="ApiToken.id")
+
+    @property
+    def la_codes(self) -> list[str]:
+        return [a.la_code for a in self.areas]
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
+
+    @property
+    def sees_contact_details(self) -> bool:
+        """Officers and admins see residents' contact details (within scope); viewers never."""
+        return self.role in ("admin", "officer")
+
+    @property
+    def may_change(self) -> bool:
+        """Viewers are read-only."""
+        return self.role in ("admin", "officer")
+
+    def __repr__(self) -> str:  # never the password hash
+        return f"<Account {self.id} {self.role}>"
+
+
+class AccountArea(Base):
+    __tablename__ = "account_area"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    la_code: Mapped[str] = mapped_column(primary_key=True)
+
+    account: Mapped[Account] = relationship(back_populates="areas")
+
+
+class AccountSession(Base):
+    __tablename__ = "account_session"
+
+    id_hash: Mapped[str] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    ended_at: Mapped[dt.datetime | None]
+
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    name: Mapped[str]
+    token_hash: Mapped[str]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    account: Mapped[Account] = relationship(back_populates="tokens", lazy="joined")
+
+    def __repr__(self) -> str:  # never the hash
+        return f"<ApiToken {self.id} {self.name!r}>"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.clock_timestamp())
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    actor: Mapped[str]
+    action: Mapped[str]
+    object_type: Mapped[str | None]
+    object_id: Mapped[str | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    client: Mapped[str | None]
+
+
+class Report(Base):
+    """A resident's report that the map is wrong (stored by ``connectivity.reports``)."""
+
+    __tablename__ = "report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    postcode: Mapped[str]
+    uprn: Mapped[int | None]
+    problem: Mapped[str]
+    measured_down: Mapped[float | None] = mapped_column(REAL)
+    measured_up: Mapped[float | None] = mapped_column(REAL)
+    message: Mapped[str | None]
+    contact: Mapped[str | None]
+    lang: Mapped[str]
+    classification: Mapped[str | None]
+    status: Mapped[str] = mapped_column(server_default="new")
+    la_code: Mapped[str | None]
+    closed_at: Mapped[dt.datetime | None]
+    contact_purged_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:  # never the contact
+        return f"<Report {self.id} {self.postcode} {self.status}>"
+
+
+MAPPED = (Account, AccountArea, AccountSession, ApiToken, AuditEvent, Report)
