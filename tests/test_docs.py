@@ -39,6 +39,39 @@ def test_quickstart_runs_the_demo_and_the_test_script_runs_pytest():
     assert "python -m pytest" in (ROOT / "scripts/test.sh").read_text()
 
 
+def test_bundled_data_has_a_readme_naming_source_and_licence_for_each_file():
+    text = (ROOT / "data/README.md").read_text()
+    for path in sorted(p for p in (ROOT / "data").rglob("*") if p.is_file() and p.name != "README.md"):
+        assert f"`{path.relative_to(ROOT / 'data')}`" in text
+    assert "Open Government Licence" in text
+
+
+def test_docker_compose_wires_postgis_and_the_app():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    db, app = compose["services"]["db"], compose["services"]["app"]
+    assert db["image"].startswith("postgis/postgis:15")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    env = db["environment"]
+    assert app["environment"]["DATABASE_URL"] == (
+        f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@db:5432/{env['POSTGRES_DB']}")
+    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    assert "pgdata" in compose["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (\S+)", dockerfile, re.M):
+        assert (ROOT / source).exists(), source
+
+
+def test_every_loader_kind_is_registered_under_its_own_name_and_has_a_cli_command():
+    from etl import LOADERS
+
+    load_group = main.commands["load"]
+    for kind in LOADERS:
+        assert LOADERS[kind].kind == kind
+        assert kind in load_group.commands
+
+
 # -- every quoted `connectivity ...` command exists ------------------------------------------------
 PACKAGES = ("connectivity", "etl", "webmap", "gapmap")
 # Words that follow "connectivity" in English, not on the command line ("the connectivity officers").
@@ -234,8 +267,8 @@ def test_the_command_check_finds_drift():
     assert resolve("x:5", "--config FILE db status --json | jq .)").path == ["db", "status"]
     assert resolve("x:6", "officers read every report") is None
     assert resolve("x:7", "rejects {}").path == ["rejects"]
-    assert resolve("x:8", "reports purge --yes").problems == [
-        "`connectivity reports` has no subcommand and takes no argument: purge"]
+    assert resolve("x:8", "config everything --json").problems == [
+        "`connectivity config` has no subcommand and takes no argument: everything"]
     assert resolve("x:9", "stats --level la --json").problems == []
 
 
@@ -261,3 +294,4 @@ def test_the_finders_read_code_spans_fences_and_strings(tmp_path):
         ("hints.py:4", "connectivity nope", [
             "no command `connectivity nope` (there are: " + ", ".join(sorted(main.commands)) + ")"]),
     ]
+
