@@ -26,11 +26,10 @@ LOCAL = set(PACKAGES) | set(TEST_TREES)
 
 # Runtime dependencies declared but (deliberately) imported by nothing yet.
 RUNTIME_WITHOUT_IMPORT = {
-    # The officers' records (the accounts issue): SQLAlchemy ORM classes, GeoAlchemy2 for their
-    # geometry, over the same SQL migrations. Declared ahead of that work while the issue is
-    # open; the entries fail as soon as the ORM classes import them: then delete them here.
-    "sqlalchemy": "officers' records (accounts issue), not written yet",
-    "geoalchemy2": "officers' records (accounts issue), not written yet",
+    # The officers' records (the accounts issue) are SQLAlchemy ORM classes over the same SQL
+    # migrations; GeoAlchemy2 is declared for their geometry while that issue is open, before any
+    # class has a geometry column. The entry fails as soon as one imports it: then delete it here.
+    "geoalchemy2": "officers' records (accounts issue): no geometry column yet",
 }
 
 # [test] dependencies run as programs, never imported: each with a file that runs it.
