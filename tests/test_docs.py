@@ -295,3 +295,22 @@ def test_the_finders_read_code_spans_fences_and_strings(tmp_path):
             "no command `connectivity nope` (there are: " + ", ".join(sorted(main.commands)) + ")"]),
     ]
 
+
+def test_architecture_draws_every_module_on_its_floor():
+    text = (ROOT / "docs/architecture.md").read_text()
+    floors_section = text.split("\n## The floors\n", 1)[1].split("\n## ", 1)[0]
+    drawing = floors_section.split("```", 2)[1]
+    floors = re.findall(r"^([a-z]+)/ ", drawing, re.M)
+    assert floors == ["gapmap", "webmap", "etl", "connectivity"]  # top to bottom
+    parts = dict(zip(floors, re.split(r"^(?:gapmap|webmap|etl|connectivity)/ ", drawing, flags=re.M)[1:],
+                     strict=True))
+    missing = []
+    for package, drawn in parts.items():
+        words = set(re.findall(r"[\w.]+/?", drawn))
+        for child in sorted((ROOT / package).iterdir()):
+            if child.suffix == ".py" and child.name != "__init__.py" and child.name not in words:
+                missing.append(f"{package}/{child.name}")
+            elif (child / "__init__.py").exists() and f"{child.name}/" not in words:
+                missing.append(f"{package}/{child.name}/")
+    assert not missing, ("not drawn on its floor in docs/architecture.md (## The floors): "
+                         + ", ".join(missing))
