@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY connectivity ./connectivity
 COPY etl ./etl
 COPY webmap ./webmap
+COPY gapmap ./gapmap
 RUN pip install --no-cache-dir .
 COPY data ./data
 RUN useradd --create-home gapmap

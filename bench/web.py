@@ -19,6 +19,7 @@ import contextlib
 import http.client
 import math
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -183,7 +184,8 @@ def run(url: str, tiles: int = 256, lookups: int = 200, rounds: int = 2) -> dict
         boxes = _tiles_around(lon, lat, 15, tiles)
     _tipg_view(url)
     paths = [f"/tiles/premises/{z}/{x}/{y}.pbf" for z, x, y in boxes]
-    env = dict(os.environ, DATABASE_URL=url, CONNECTIVITY_DATABASE_URL=url)
+    env = dict(os.environ, DATABASE_URL=url, CONNECTIVITY_DATABASE_URL=url,
+               CONNECTIVITY_SECRET_KEY=secrets.token_urlsafe(32))
     report = {"benchmark": "web", "premises": premises, "tiles": len(boxes), "workers": WORKERS,
               "concurrency": CONCURRENCY}
 

@@ -6,4 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# The server signs officers' sessions with CONNECTIVITY_SECRET_KEY. For this local trial one is
+# made once and kept in .cache/secret-key (mode 600, ignored by git); a deployment sets its own.
+if [ -z "${CONNECTIVITY_SECRET_KEY:-}" ]; then
+  mkdir -p .cache
+  if [ ! -s .cache/secret-key ]; then
+    (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > .cache/secret-key)
+  fi
+  CONNECTIVITY_SECRET_KEY=$(cat .cache/secret-key)
+  export CONNECTIVITY_SECRET_KEY
+fi
 exec .venv/bin/connectivity demo "$@"

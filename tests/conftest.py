@@ -24,6 +24,8 @@ from connectivity.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 _counter = itertools.count()
+#: the secret key of the apps the tests build (never a real deployment's)
+TEST_SECRET = "test-only-secret-key-0123456789abcdef"
 
 
 def _url(base: str, dbname: str) -> str:
@@ -135,7 +137,7 @@ def loaded_settings(server, template_db):
 def app(loaded_settings):
     from webmap import create_app
 
-    application = create_app(loaded_settings)
+    application = create_app(loaded_settings.replace(secret_key=TEST_SECRET))
     application.config["TESTING"] = True
     yield application
     application.extensions["gapmap_db"].close()

@@ -36,7 +36,7 @@ import pytest
 
 from connectivity.settings import load_settings
 
-from .conftest import free_port
+from .conftest import TEST_SECRET, free_port
 
 BIN = Path(sys.executable).parent / "connectivity"
 SEED = int(os.environ.get("GAPMAP_FAULT_SEED") or random.SystemRandom().randrange(1, 1_000_000))
@@ -388,7 +388,8 @@ def gunicorn(url: str, folder: Path, workers: int = 2):
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [BIN, "--database-url", url, "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=dict(os.environ, CONNECTIVITY_SECRET_KEY=TEST_SECRET))
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60

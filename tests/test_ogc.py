@@ -8,6 +8,8 @@ import subprocess
 
 import pyogrio
 import pytest
+
+from tests.conftest import TEST_SECRET
 from openapi_spec_validator import validate
 
 from connectivity.features import COLLECTIONS
@@ -241,7 +243,7 @@ def test_api_definition_lists_every_route(app, client):
 def test_before_the_first_classification(settings):
     from webmap import create_app
 
-    app = create_app(settings)
+    app = create_app(settings.replace(secret_key=TEST_SECRET))
     try:
         client = app.test_client()
         response = client.get("/ogc/collections/premises/items")

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from connectivity.settings import load_settings
-from tests.conftest import free_port
+from tests.conftest import TEST_SECRET, free_port
 from webmap import create_app
 
 
@@ -128,7 +128,7 @@ def test_database_down_gives_503_not_a_stack_trace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings(
         {"database_url": f"postgresql://postgres@127.0.0.1:{free_port()}/none"}, environ={})
-    app = create_app(settings)
+    app = create_app(settings.replace(secret_key=TEST_SECRET))
     try:
         client = app.test_client()
         api = client.get("/api/v1/areas")
@@ -211,7 +211,7 @@ def test_search_goes_to_postcode_or_premises(client, below_postcode):
 
 def test_pages_work_before_anything_is_classified(settings):
     """A fresh database: the map falls back to postcode counts, search finds nothing, no 500s."""
-    app = create_app(settings)
+    app = create_app(settings.replace(secret_key=TEST_SECRET))
     try:
         client = app.test_client()
         from etl import LOADERS, run_load

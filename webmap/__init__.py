@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Flask
 
+from connectivity.errors import ConfigError
 from connectivity.settings import Settings, load_settings
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app. ``settings`` default to :func:`connectivity.load_settings` (read now)."""
-    from . import api, errors, i18n, ogc, openapi, pages, tiles
+def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
+    """Build the app. ``settings`` default to :func:`connectivity.load_settings` (read now).
+
+    Without a secret key (``CONNECTIVITY_SECRET_KEY``) it refuses, except with ``dev``, where a
+    random key lasts as long as the process (sessions end when it restarts)."""
+    from . import (
+        api,
+        auth,
+        errors,
+        i18n,
+        officer,
+        ogc,
+        openapi,
+        pages,
+        security,
+        statements,
+        tiles,
+        workspace,
+    )
     from .pool import Database
 
     settings = settings or load_settings()
+    if settings.secret_key is None:
+        if not dev:
+            require_secret_key(settings)
+        settings = settings.replace(secret_key=secrets.token_urlsafe(32))
     app = Flask(__name__)
     app.config["GAPMAP_SETTINGS"] = settings
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False
     app.extensions["gapmap_db"] = Database(settings)
     i18n.init_app(app, settings)
+    security.init_app(app, settings)
+    workspace.init_app(app, settings)
+    auth.init_app(app)
+    officer.init_app(app)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(officer.bp)
+    app.register_blueprint(statements.bp)
+    app.register_blueprint(officer.api, url_prefix="/api/v1/officer")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(tiles.bp)
     app.register_blueprint(openapi.bp)
@@ -28,4 +59,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-__all__ = ["create_app"]
+def require_secret_key(settings: Settings) -> None:
+    """Refuse to serve without ``CONNECTIVITY_SECRET_KEY``, saying how to set it."""
+    if settings.secret_key is None:
+        raise ConfigError(
+            "CONNECTIVITY_SECRET_KEY is not set: it signs the officers' session cookies and the "
+            "forms' CSRF tokens",
+            "make one and keep it secret: export CONNECTIVITY_SECRET_KEY=\"$(python3 -c "
+            "'import secrets; print(secrets.token_urlsafe(32))')\" (or serve with --dev)")
+
+
+__all__ = ["create_app", "require_secret_key"]

@@ -27,12 +27,19 @@ def error_response(status: int, code: str, message: str):
         return response
     titles = {
         400: _("That request could not be understood"),
+        401: _("You need to sign in"),
+        403: _("You cannot do that with your account"),
         404: _("Page not found"),
+        413: _("That is too large to send"),
+        429: _("Too many attempts"),
         503: _("The map is temporarily unavailable"),
     }
     title = titles.get(status, _("Something went wrong"))
     explanation = {
+        400: _("Please go back, reload the page and try again."),
         404: _("There is no page at this address."),
+        413: _("Please send less, or a smaller file."),
+        429: _("Please wait a while before you try again."),
         503: _("The database is not answering. Please try again in a minute."),
     }.get(status, _("Please try again later."))
     response = make_response(render_template("error.html", title=title, explanation=explanation,

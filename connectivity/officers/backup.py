@@ -157,8 +157,8 @@ def _run_restore_script(conn: psycopg.Connection, sql: str) -> None:
                         break
                     copy.write(data)
             continue
-        if line.startswith("--") or not line.strip():
-            continue
+        if line.startswith(("--", "\\")) or not line.strip():
+            continue  # comments, and psql meta-commands (\restrict ... in newer pg_restore)
         statement.append(line)
         if line.rstrip().endswith(";"):
             text = "".join(statement)

@@ -20,7 +20,7 @@ CREATE TABLE gapmap.account (
 );
 
 -- The local authorities an officer or viewer works in (admins see every authority). No foreign
--- key to gapmap.area: boundaries are reloaded by swapping tables, and an account must survive it.
+-- key to gapmap.area: an account must survive a boundary load that retires or renames a code.
 CREATE TABLE gapmap.account_area (
     account_id bigint NOT NULL REFERENCES gapmap.account (id) ON DELETE CASCADE,
     la_code    text   NOT NULL CHECK (la_code ~ '^W06[0-9]{6}$'),

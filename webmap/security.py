@@ -1,0 +1,141 @@
+"""The security baseline of every response: headers (a Content-Security-Policy with a nonce per
+request and no 'unsafe-inline' script), session cookie flags, CSRF protection on every form that
+changes anything (Flask-WTF), request size caps, the client address behind trusted proxies, and
+the limits on residents' reports (counters in PostgreSQL, shared by every worker).
+
+docs/security.md says what each control defends and how it is tested.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from connectivity.errors import TooManyRequests
+from connectivity.settings import Settings
+
+csrf = CSRFProtect()
+#: the largest request body the app reads (forms; officers' uploads raise it per view)
+MAX_BODY = 256 * 1024
+
+
+def csp_nonce() -> str:
+    """This request's CSP nonce, for the few inline scripts (``nonce="{{ csp_nonce() }}"``)."""
+    nonce = getattr(g, "csp_nonce", None)
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(18)
+    return nonce
+
+
+def content_security_policy(nonce: str, settings: Settings) -> str:
+    images = ["'self'", "data:", "blob:"]
+    if settings.online_basemap:
+        parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
+        if parts.scheme and parts.hostname:
+            host = parts.hostname
+            if "{s}" in settings.basemap_url:
+                host = "*." + host.split(".", 1)[1]
+            images.append(f"{parts.scheme}://{host}")
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self' 'unsafe-inline'",  # Leaflet positions everything with style attributes
+        "img-src " + " ".join(images),
+        "font-src 'self'",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def client_address() -> str:
+    """The client's address: the socket's, or the one the trusted proxies saw (ProxyFix)."""
+    return request.remote_addr or "unknown"
+
+
+def is_local_host() -> bool:
+    host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="gapmap_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_absolute_hours),
+        WTF_CSRF_TIME_LIMIT=settings.session_absolute_hours * 3600,
+        WTF_CSRF_SSL_STRICT=settings.cookie_secure,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        MAX_FORM_PARTS=50,
+    )
+    csrf.init_app(app)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc: CSRFError):
+        from .errors import error_response
+
+        return error_response(400, "csrf_failed", exc.description)
+
+    @app.errorhandler(TooManyRequests)
+    def too_many(exc: TooManyRequests):
+        from .errors import error_response
+
+        response = error_response(429, exc.code, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.before_request
+    def limit_reports():
+        if request.method == "POST" and request.endpoint == "pages.report_page":
+            check_report_limits(request.view_args.get("postcode", "") if request.view_args else "")
+
+    @app.after_request
+    def headers(response):
+        h = response.headers
+        h.setdefault("Content-Security-Policy",
+                     content_security_policy(csp_nonce(), current_app.config["GAPMAP_SETTINGS"]))
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        if request.is_secure:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+def check_report_limits(postcode: str) -> None:
+    """Residents' reports: at most N per client address and M per postcode per window."""
+    from connectivity.officers import ratelimit
+    from connectivity.postcodes import normalise_postcode
+
+    from .workspace import orm_session
+
+    settings: Settings = current_app.config["GAPMAP_SETTINGS"]
+    window = settings.report_window_minutes * 60
+    secret = current_app.config["SECRET_KEY"]
+    pc = normalise_postcode(postcode) or postcode.upper()[:10]
+    with orm_session() as session:
+        ratelimit.check_and_hit(session, "report_client", ratelimit.key(secret, client_address()),
+                                settings.report_limit_per_client, window,
+                                "too many reports from this address; try again later")
+        ratelimit.check_and_hit(session, "report_postcode", ratelimit.key(secret, pc),
+                                settings.report_limit_per_postcode, window,
+                                "too many reports for this postcode; try again later")
+        session.commit()
