@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-.venv/bin/python}
-"$py" -m babel.messages.frontend extract -F webmap/babel.cfg -o webmap/translations/messages.pot \
+"$py" -m babel.messages.frontend extract -F webmap/babel.cfg -k _l -o webmap/translations/messages.pot \
   --no-location --omit-header --sort-output --width 100 . >/dev/null 2>&1
 "$py" -m babel.messages.frontend update -i webmap/translations/messages.pot -d webmap/translations \
   --no-fuzzy-matching --ignore-obsolete --width 100 >/dev/null 2>&1

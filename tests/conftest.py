@@ -165,3 +165,32 @@ def live_server(app):
     thread.start()
     yield f"http://127.0.0.1:{port}"
     httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def base_db(server, template_db):
+    """The demo data as `connectivity demo` loads it (authorities, postcodes, the synthetic
+    premises) with only the first release, 2026-01, loaded and classified. Tests copy it."""
+    from connectivity.classify import classify
+    from connectivity.db import connect
+    from connectivity.rules import load_rules
+    from etl import LOADERS, run_load
+    from gapmap.demo import bundled_inputs, synthetic_inputs
+
+    name = server.create(template=template_db)
+    settings = load_settings({"database_url": server.url(name)}, environ={})
+    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings):
+        if kind == "wimd" or (kind == "boundaries" and options["level"] != "la") \
+                or any("2026-07" in str(p) for p in paths):
+            continue
+        run_load(settings, LOADERS[kind](), paths, options=options, **extra)
+    with connect(settings, autocommit=True) as conn:
+        classify(conn, load_rules(settings.rules_file), up_to="2026-01")
+    yield name
+    server.drop(name)
+
+
+def copy_of(server, name: str) -> tuple[str, str]:
+    """A writable copy of database ``name``: (its name, its URL)."""
+    copy = server.create(template=name)
+    return copy, server.url(copy)

@@ -36,7 +36,7 @@ import pytest
 
 from connectivity.settings import load_settings
 
-from .conftest import TEST_SECRET, free_port
+from .conftest import TEST_SECRET, copy_of, free_port
 
 BIN = Path(sys.executable).parent / "connectivity"
 SEED = int(os.environ.get("GAPMAP_FAULT_SEED") or random.SystemRandom().randrange(1, 1_000_000))
@@ -130,35 +130,6 @@ def kill_at_random_moment(args: list[str], conn, dbname: str, app: str, delay: f
             proc.kill()
             proc.wait()
         _wait_gone(conn, dbname, app)
-
-
-@pytest.fixture(scope="module")
-def base_db(server, template_db):
-    """The demo data as `connectivity demo` loads it (authorities, postcodes, the synthetic
-    premises) with only the first release, 2026-01, loaded and classified. Tests copy it."""
-    from connectivity.classify import classify
-    from connectivity.db import connect
-    from connectivity.rules import load_rules
-    from etl import LOADERS, run_load
-    from gapmap.demo import bundled_inputs, synthetic_inputs
-
-    name = server.create(template=template_db)
-    settings = _settings(server.url(name))
-    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings):
-        if kind == "wimd" or (kind == "boundaries" and options["level"] != "la") \
-                or any(DEMO_RELEASES[1] in str(p) for p in paths):
-            continue
-        run_load(settings, LOADERS[kind](), paths, options=options, **extra)
-    with connect(settings, autocommit=True) as conn:
-        classify(conn, load_rules(settings.rules_file), up_to=DEMO_RELEASES[0])
-    yield name
-    server.drop(name)
-
-
-def copy_of(server, name: str) -> tuple[str, str]:
-    """A writable copy of database ``name``: (its name, its URL)."""
-    copy = server.create(template=name)
-    return copy, server.url(copy)
 
 
 def demo_inputs(release: str, kinds: tuple[str, ...]) -> list[tuple[str, list[Path], dict, dict]]:

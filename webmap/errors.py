@@ -16,7 +16,7 @@ def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/tiles/", "/openapi", "/ogc"))
 
 
-def error_response(status: int, code: str, message: str):
+def error_response(status: int, code: str, message: str, explanation: str | None = None):
     if _wants_json():
         response = jsonify({"error": {"status": status, "code": code, "message": message}})
         response.status_code = status
@@ -35,7 +35,7 @@ def error_response(status: int, code: str, message: str):
         503: _("The map is temporarily unavailable"),
     }
     title = titles.get(status, _("Something went wrong"))
-    explanation = {
+    explanation = explanation or {
         400: _("Please go back, reload the page and try again."),
         404: _("There is no page at this address."),
         413: _("Please send less, or a smaller file."),

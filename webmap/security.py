@@ -90,7 +90,11 @@ def init_app(app: Flask, settings: Settings) -> None:
     def csrf_failed(exc: CSRFError):
         from .errors import error_response
 
-        return error_response(400, "csrf_failed", exc.description)
+        from flask_babel import gettext as _
+
+        return error_response(400, "csrf_failed", exc.description, _(
+            "This form has expired, or was not sent from this site. Go back, reload the page "
+            "and send it again."))
 
     @app.errorhandler(TooManyRequests)
     def too_many(exc: TooManyRequests):

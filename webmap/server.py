@@ -7,6 +7,10 @@ from gunicorn.app.base import BaseApplication
 from connectivity.settings import Settings
 
 
+#: time, worker pid, method, path without its query, status, bytes, milliseconds
+ACCESS_LOG_FORMAT = '%(t)s pid=%(p)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, settings: Settings, workers: int):
         self.settings, self.workers = settings, workers
@@ -18,6 +22,9 @@ class _Gunicorn(BaseApplication):
         self.cfg.set("threads", 4)
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("accesslog", "-")
+        # no client address, query string, referrer or user agent: residents are not logged
+        # (a query may carry a private status token), and neither are officers' secrets
+        self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
         self.cfg.set("graceful_timeout", 10)
 
     def load(self):

@@ -1,0 +1,511 @@
+"""The officers' workspace over HTTP: sign-in and sign-out, CSRF, limits across gunicorn workers,
+tokens, every officer route by role and scope, security headers, and what never reaches a log."""
+
+from __future__ import annotations
+
+import contextlib
+import http.cookiejar
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from connectivity.officers import accounts as acc
+from connectivity.officers import session_scope
+from connectivity.settings import load_settings
+from tests.conftest import TEST_SECRET, copy_of, free_port
+
+PASSWORD = "correct horse battery staple"
+CEREDIGION, MERTHYR = "W06000008", "W06000024"
+CONTACT = "resident-contact-07700900123@example.com"
+BIN = Path(sys.executable).parent / "connectivity"
+ROLES = ("anonymous", "viewer", "officer", "other_officer", "admin")
+
+
+@pytest.fixture(scope="module")
+def ws(server, base_db):
+    """A copy of the demo database with accounts of every role, a token each, and one report in
+    each demo authority (with contact details)."""
+    name, url = copy_of(server, base_db)
+    settings = load_settings({"database_url": url}, environ={}).replace(secret_key=TEST_SECRET)
+    tokens, reports = {}, {}
+    with session_scope(settings) as session:
+        for key, email, role, areas, lang in (
+                ("viewer", "viewer@ceredigion.gov.uk", "viewer", [CEREDIGION], "en"),
+                ("officer", "officer@ceredigion.gov.uk", "officer", [CEREDIGION], "cy"),
+                ("other_officer", "officer@merthyr.gov.uk", "officer", [MERTHYR], "en"),
+                ("admin", "admin@gov.wales", "admin", [], "en"),
+                ("disabled", "gone@ceredigion.gov.uk", "officer", [CEREDIGION], "en")):
+            acc.add_account(session, email=email, role=role, areas=areas, lang=lang,
+                            password=PASSWORD, actor="test")
+            tokens[key] = acc.create_token(session, email, "tests", actor="test")[1]
+        acc.disable_account(session, "gone@ceredigion.gov.uk", actor="test")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for la in (CEREDIGION, MERTHYR):
+            pc = conn.execute("SELECT postcode FROM gapmap.postcode WHERE la_code = %s "
+                              "ORDER BY postcode LIMIT 1", (la,)).fetchone()[0]
+            reports[la] = conn.execute(
+                "INSERT INTO gapmap.report (postcode, problem, lang, contact, la_code, message) "
+                "VALUES (%s, 'slower', 'cy', %s, %s, 'araf iawn') RETURNING id",
+                (pc, CONTACT, la)).fetchone()[0]
+    yield {"settings": settings, "url": url, "tokens": tokens, "reports": reports}
+    server.drop(name)
+
+
+@pytest.fixture(scope="module")
+def ws_app(ws):
+    from webmap import create_app
+
+    app = create_app(ws["settings"])
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["gapmap_db"].close()
+    app.extensions["gapmap_orm_engine"].dispose()
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', html)[1]
+
+
+def signed_in(app, email: str, lang: str = "en"):
+    client = app.test_client()
+    page = client.get(f"/{lang}/sign-in")
+    r = client.post(f"/{lang}/sign-in", data={"email": email, "password": PASSWORD,
+                                               "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303, r.text
+    return client
+
+
+def audit_actions(ws, since_id: int = 0) -> list[tuple[str, str]]:
+    with psycopg.connect(ws["url"]) as conn:
+        return conn.execute("SELECT actor, action FROM gapmap.audit_event WHERE id > %s ORDER BY id",
+                            (since_id,)).fetchall()
+
+
+def last_audit_id(ws) -> int:
+    with psycopg.connect(ws["url"]) as conn:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM gapmap.audit_event").fetchone()[0]
+
+
+def test_sign_in_and_out_in_welsh_and_english(ws, ws_app):
+    start = last_audit_id(ws)
+    client = ws_app.test_client()
+    page = client.get("/cy/sign-in")
+    assert page.status_code == 200 and "<h1>Mewngofnodi</h1>" in page.text
+    r = client.post("/cy/sign-in", data={"email": "officer@ceredigion.gov.uk",
+                                          "password": PASSWORD, "csrf_token": csrf_of(page.text)})
+    # the officer chose Welsh: the workspace opens in Welsh
+    assert (r.status_code, r.headers["Location"]) == (303, "/cy/officer/")
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+    home = client.get("/cy/officer/")
+    assert home.status_code == 200 and "Adroddiadau preswylwyr" in home.text
+    assert home.headers["Cache-Control"] == "no-store"
+    assert f'/cy/officer/reports/{ws["reports"][CEREDIGION]}"' in home.text
+    assert f'/cy/officer/reports/{ws["reports"][MERTHYR]}"' not in home.text
+    out = client.get("/en/sign-out")
+    r = client.post("/en/sign-out", data={"csrf_token": csrf_of(out.text)})
+    assert (r.status_code, r.headers["Location"]) == (303, "/en/sign-in?signed_out=1")
+    again = client.get("/en/officer/")
+    assert again.status_code == 302 and again.headers["Location"].startswith("/en/sign-in?next=")
+    assert [a for _, a in audit_actions(ws, start)] == ["sign_in", "report.view", "sign_out"]
+
+
+def test_the_session_is_new_at_sign_in(ws, ws_app):
+    client = ws_app.test_client()
+    page = client.get("/en/sign-in")
+    before = client.get_cookie("gapmap_session").value
+    client.post("/en/sign-in", data={"email": "admin@gov.wales", "password": PASSWORD,
+                                      "csrf_token": csrf_of(page.text)})
+    after = client.get_cookie("gapmap_session").value
+    assert before != after and client.get("/en/officer/").status_code == 200
+    # the cookie from before sign-in does not sign anyone in
+    stale = ws_app.test_client()
+    stale.set_cookie("gapmap_session", before)
+    assert stale.get("/en/officer/").status_code == 302
+
+
+def test_a_missing_csrf_token_is_refused_with_400(ws, ws_app):
+    client = ws_app.test_client()
+    r = client.post("/en/sign-in", data={"email": "admin@gov.wales", "password": PASSWORD})
+    assert r.status_code == 400 and "This form has expired" in r.text
+    r = client.post("/cy/sign-in", data={"email": "admin@gov.wales", "password": PASSWORD})
+    assert r.status_code == 400 and "ffurflen hon wedi dod i ben" in r.text
+    signed = signed_in(ws_app, "admin@gov.wales")
+    assert signed.post("/en/sign-out", data={}).status_code == 400
+    assert signed.get("/en/officer/").status_code == 200  # still signed in
+    with psycopg.connect(ws["url"]) as conn:
+        pc = conn.execute("SELECT replace(postcode, ' ', '') FROM gapmap.premises_class "
+                          "LIMIT 1").fetchone()[0]
+    r = client.post(f"/en/postcode/{pc}/report", data={"problem": "slower"})
+    assert r.status_code == 400
+
+
+def test_a_wrong_next_address_never_leaves_the_site(ws, ws_app):
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:x"):
+        client = ws_app.test_client()
+        page = client.get("/en/sign-in?next=" + urllib.parse.quote(target))
+        r = client.post("/en/sign-in", data={"email": "admin@gov.wales", "password": PASSWORD,
+                                              "next": target, "csrf_token": csrf_of(page.text)})
+        assert r.headers["Location"] == "/en/officer/", target
+    client = ws_app.test_client()
+    page = client.get("/en/sign-in")
+    r = client.post("/en/sign-in", data={"email": "admin@gov.wales", "password": PASSWORD,
+                                          "next": "/en/officer/audit",
+                                          "csrf_token": csrf_of(page.text)})
+    assert r.headers["Location"] == "/en/officer/audit"
+
+
+def test_sign_in_over_plain_http_to_another_host_explains_the_cookie_setting(ws, ws_app):
+    client = ws_app.test_client()
+    page = client.get("/en/sign-in", base_url="http://gapmap.example.gov.wales")
+    r = client.post("/en/sign-in", base_url="http://gapmap.example.gov.wales",
+                    data={"email": "admin@gov.wales", "password": PASSWORD,
+                          "csrf_token": csrf_of(page.text)},
+                    headers={"Referer": "https://gapmap.example.gov.wales/en/sign-in"})
+    assert r.status_code == 400 and "CONNECTIVITY_COOKIE_SECURE=false" in r.text
+    page = client.get("/cy/sign-in", base_url="http://gapmap.example.gov.wales")
+    r = client.post("/cy/sign-in", base_url="http://gapmap.example.gov.wales",
+                    data={"email": "admin@gov.wales", "password": PASSWORD,
+                          "csrf_token": csrf_of(page.text)},
+                    headers={"Referer": "https://gapmap.example.gov.wales/cy/sign-in"})
+    assert r.status_code == 400 and "CONNECTIVITY_COOKIE_SECURE=false" in r.text
+    assert "HTTPS" in r.text and "gwasanaeth hwn yn anfon ei gwci" in r.text
+
+
+# -- every officer route x role x scope ---------------------------------------------------------
+def expected(endpoint: str, role: str, case: str) -> int:
+    """The status each role gets on each officer route. ``case`` for routes with an object:
+    "home" (in the role's authority), "away" (in another authority) or "missing"."""
+    if role == "anonymous":
+        return 401 if endpoint.startswith("officer_api.") else 302
+    if endpoint in ("officer.audit_page", "officer.accounts_page"):
+        return 200 if role == "admin" else 404
+    if case == "missing" or (case == "away" and role != "admin"):
+        return 404
+    return 200
+
+
+#: route argument -> the kind of object it names (a new officer route must be added here)
+ROUTE_OBJECTS = {"report_id": "report"}
+OFFICER_ENDPOINTS = {"officer.home", "officer.report", "officer.audit_page",
+                     "officer.accounts_page", "officer_api.me", "officer_api.api_reports",
+                     "officer_api.api_report"}
+
+
+def officer_rules(app):
+    return sorted((r for r in app.url_map.iter_rules()
+                   if r.endpoint.startswith(("officer.", "officer_api."))), key=lambda r: r.rule)
+
+
+def test_the_route_walk_knows_every_officer_route(ws_app):
+    rules = officer_rules(ws_app)
+    assert {r.endpoint for r in rules} == OFFICER_ENDPOINTS
+    for rule in rules:
+        assert set(rule.arguments) - {"lang"} <= set(ROUTE_OBJECTS), rule.rule
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
+    emails = {"viewer": "viewer@ceredigion.gov.uk", "officer": "officer@ceredigion.gov.uk",
+              "other_officer": "officer@merthyr.gov.uk", "admin": "admin@gov.wales"}
+    client = signed_in(ws_app, emails[role]) if role != "anonymous" else ws_app.test_client()
+    home_la = MERTHYR if role == "other_officer" else CEREDIGION
+    away_la = CEREDIGION if role == "other_officer" else MERTHYR
+    token = {"Authorization": f"Bearer {ws['tokens'][role]}"} if role != "anonymous" else {}
+    checked = []
+    for rule in officer_rules(ws_app):
+        cases = [("none", {})]
+        if "report_id" in rule.arguments:
+            cases = [("home", {"report_id": ws["reports"][home_la]}),
+                     ("away", {"report_id": ws["reports"][away_la]}),
+                     ("missing", {"report_id": 999999999}),
+                     ("missing", {"report_id": "1 OR 1=1"})]
+        for case, args in cases:
+            values = {"lang": "en", **args} if "lang" in rule.arguments else args
+            url = rule.build(values, append_unknown=False)[1]
+            if rule.endpoint.startswith("officer_api."):
+                r = ws_app.test_client().get(url, headers=token)
+            else:
+                r = client.get(url)
+            assert r.status_code == expected(rule.endpoint, role, case), (role, url, r.status_code)
+            checked.append(rule.endpoint)
+    # 5 routes without an object, 2 with one, each of those tried 4 ways
+    assert len(checked) == 5 + 2 * 4 and set(checked) == OFFICER_ENDPOINTS
+
+
+def test_viewers_never_see_contact_details(ws, ws_app):
+    viewer = signed_in(ws_app, "viewer@ceredigion.gov.uk")
+    officer = signed_in(ws_app, "officer@ceredigion.gov.uk")
+    rid = ws["reports"][CEREDIGION]
+    for path in ("/en/officer/", f"/en/officer/reports/{rid}"):
+        assert CONTACT not in viewer.get(path).text
+        assert CONTACT in officer.get(path).text
+    api = ws_app.test_client()
+    as_viewer = api.get(f"/api/v1/officer/reports/{rid}",
+                        headers={"Authorization": f"Bearer {ws['tokens']['viewer']}"}).json
+    as_officer = api.get(f"/api/v1/officer/reports/{rid}",
+                         headers={"Authorization": f"Bearer {ws['tokens']['officer']}"}).json
+    assert "contact" not in as_viewer and as_officer["contact"] == CONTACT
+    listing = api.get("/api/v1/officer/reports",
+                      headers={"Authorization": f"Bearer {ws['tokens']['officer']}"}).json
+    assert [r["id"] for r in listing["reports"]] == [rid] and listing["total"] == 1
+
+
+def test_contact_details_never_reach_public_pages_or_the_public_api(ws, ws_app):
+    client = ws_app.test_client()
+    with psycopg.connect(ws["url"]) as conn:
+        pc = conn.execute("SELECT postcode FROM gapmap.report WHERE id = %s",
+                          (ws["reports"][CEREDIGION],)).fetchone()[0]
+    compact = pc.replace(" ", "")
+    for path in (f"/en/postcode/{compact}", f"/cy/postcode/{compact}", f"/api/v1/postcodes/{compact}",
+                 "/en/areas", "/api/v1/areas?level=la"):
+        r = client.get(path)
+        assert r.status_code == 200 and CONTACT not in r.text, path
+
+
+def test_tokens_of_disabled_accounts_and_bad_tokens_get_401(ws, ws_app):
+    client = ws_app.test_client()
+    for header in (f"Bearer {ws['tokens']['disabled']}", "Bearer gmt_wrong", "Basic abc",
+                   f"bearer {ws['tokens']['officer']}x", ""):
+        r = client.get("/api/v1/officer/reports", headers={"Authorization": header})
+        assert r.status_code == 401 and r.json["error"]["code"] == "unauthorized", header
+        assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    ok = client.get("/api/v1/officer/me",
+                    headers={"Authorization": f"Bearer {ws['tokens']['officer']}"})
+    assert ok.status_code == 200 and ok.json["authorities"] == [CEREDIGION]
+    assert "password_hash" not in ok.text
+
+
+# -- headers ----------------------------------------------------------------------------------
+def test_security_headers_on_every_kind_of_response(ws, ws_app):
+    client = signed_in(ws_app, "admin@gov.wales")
+    with psycopg.connect(ws["url"]) as conn:
+        pc, uprn = conn.execute("SELECT replace(postcode, ' ', ''), uprn FROM gapmap.premises_class "
+                                "WHERE postcode IS NOT NULL LIMIT 1").fetchone()
+    paths = [rule.rule.replace("<lang>", lang) for rule in ws_app.url_map.iter_rules()
+             if "GET" in rule.methods and set(rule.arguments) <= {"lang"}
+             and rule.endpoint != "static" for lang in ("en", "cy")]
+    paths += [f"/en/postcode/{pc}", f"/cy/postcode/{pc}/report", f"/api/v1/premises/{uprn}",
+              "/tiles/premises/12/2008/1357.pbf", "/en/no-such-page", "/api/v1/nothing",
+              "/static/css/app.css", f"/en/officer/reports/{ws['reports'][CEREDIGION]}"]
+    for path in sorted(set(paths)):
+        r = client.get(path)
+        h = r.headers
+        csp = h.get("Content-Security-Policy", "")
+        script_src = next(p for p in csp.split("; ") if p.startswith("script-src"))
+        assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src, path
+        assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, path
+        assert h["X-Content-Type-Options"] == "nosniff", path
+        assert h["Referrer-Policy"] == "same-origin", path
+        assert h["X-Frame-Options"] == "DENY", path
+        if r.mimetype == "text/html":  # every inline script carries this response's nonce
+            nonce = re.search(r"'nonce-([^']+)'", script_src)[1]
+            for tag in re.findall(r"<script\b[^>]*>", r.text):
+                assert "src=" in tag or f'nonce="{nonce}"' in tag or \
+                    'type="application/json"' in tag, (path, tag)
+            assert not re.search(r"\son[a-z]+\s*=", r.text.split("<body", 1)[-1]), path
+
+
+def test_the_report_form_has_limits_per_client_and_per_postcode(ws, server, base_db):
+    from webmap import create_app
+
+    name, url = copy_of(server, base_db)
+    settings = load_settings({"database_url": url}, environ={}).replace(
+        secret_key=TEST_SECRET, trusted_proxies=1, report_limit_per_client=3,
+        report_limit_per_postcode=5)
+    app = create_app(settings)
+    try:
+        with psycopg.connect(url) as conn:
+            pcs = [r[0] for r in conn.execute(
+                "SELECT replace(postcode, ' ', '') FROM gapmap.premises_class "
+                "WHERE postcode IS NOT NULL GROUP BY postcode ORDER BY postcode LIMIT 2")]
+
+        def send(pc: str, address: str, **extra) -> int:
+            client = app.test_client()
+            env = {"REMOTE_ADDR": "127.0.0.1"}
+            page = client.get(f"/en/postcode/{pc}/report", headers={"X-Forwarded-For": address},
+                              environ_base=env)
+            data = {"problem": "slower", "csrf_token": csrf_of(page.text), **extra}
+            return client.post(f"/en/postcode/{pc}/report", data=data, environ_base=env,
+                               headers={"X-Forwarded-For": address}).status_code
+
+        assert [send(pcs[0], "192.0.2.10") for _ in range(4)] == [200, 200, 200, 429]
+        assert send(pcs[1], "192.0.2.10") == 429            # the address is limited everywhere
+        assert [send(pcs[0], f"198.51.100.{i}") for i in (1, 2, 3)] == [200, 200, 429]
+        assert send(pcs[1], "198.51.100.3") == 200          # another postcode is not
+        assert send(pcs[1], "203.0.113.1", website="http://spam") == 400  # the honeypot
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM gapmap.report").fetchone()[0] == 6
+            keys = " ".join(r[0] for r in conn.execute("SELECT key FROM gapmap.rate_event"))
+        assert "192.0.2" not in keys and "198.51" not in keys
+    finally:
+        app.extensions["gapmap_db"].close()
+        app.extensions["gapmap_orm_engine"].dispose()
+        server.drop(name)
+
+
+# -- gunicorn: two workers, one limit, clean logs ---------------------------------------------
+@contextlib.contextmanager
+def gunicorn(url: str, folder: Path, env: dict, workers: int = 1):
+    port = free_port()
+    log_path = folder / f"gunicorn-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([BIN, "--database-url", url, "serve", "--port", str(port),
+                                 "--workers", str(workers)], cwd=folder, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **env})
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                with contextlib.suppress(OSError):
+                    if urllib.request.urlopen(base + "/api/v1/health", timeout=5).status == 200:
+                        break
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+            yield base, log_path
+        finally:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=30)
+
+
+class Browserless:
+    """A cookie-keeping HTTP client that opens a new connection for every request."""
+
+    def __init__(self, bases: list[str], address: str):
+        self.bases, self.address, self.sent = bases, address, 0
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+            NoRedirect())
+
+    def request(self, path: str, data: dict | None = None, headers: dict | None = None,
+                on: int | None = None):
+        """To server ``on``, else to the next server in turn (as a load balancer would)."""
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        base = self.bases[(self.sent if on is None else on) % len(self.bases)]
+        self.sent += 1
+        req = urllib.request.Request(base + path, data=body,
+                                     headers={"X-Forwarded-For": self.address, **(headers or {})})
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.mark.slow
+def test_failed_sign_ins_hit_the_limit_across_two_servers_and_logs_hold_no_secrets(ws, tmp_path):
+    """Two gunicorn servers on one database, requests alternating between them: the failures
+    counted by one are counted by the other (the counters are in PostgreSQL)."""
+    # urllib keeps Secure cookies for https only (browsers also trust http://127.0.0.1), and
+    # each client comes through a (trusted) proxy that names its address
+    env = {"CONNECTIVITY_SECRET_KEY": TEST_SECRET, "CONNECTIVITY_SIGN_IN_MAX_FAILURES": "4",
+           "CONNECTIVITY_COOKIE_SECURE": "false", "CONNECTIVITY_TRUSTED_PROXIES": "1"}
+    with gunicorn(ws["url"], tmp_path, env) as (one, log_one), \
+            gunicorn(ws["url"], tmp_path, env) as (two, log_two):
+        servers = [one, two]
+        browser = Browserless(servers, "192.0.2.50")
+        statuses = []
+        for attempt in range(6):  # servers one, two, one, two, ...
+            _, page = browser.request("/en/sign-in", on=attempt)
+            statuses.append(browser.request("/en/sign-in", {
+                "email": "admin@gov.wales", "password": "not the password at all",
+                "csrf_token": csrf_of(page)}, on=attempt)[0])
+        assert statuses == [401, 401, 401, 401, 429, 429]
+        # the right password is refused too while the limit lasts
+        _, page = browser.request("/en/sign-in")
+        status, text = browser.request("/en/sign-in", {"email": "admin@gov.wales",
+                                                       "password": PASSWORD,
+                                                       "csrf_token": csrf_of(page)})
+        assert status == 429 and "Too many failed attempts" in text
+        # another account signs in, uses pages, the API with a token, and a resident reports
+        other = Browserless(servers, "192.0.2.51")
+        _, page = other.request("/en/sign-in")
+        assert other.request("/en/sign-in", {"email": "officer@ceredigion.gov.uk",
+                                             "password": PASSWORD,
+                                             "csrf_token": csrf_of(page)})[0] == 303
+        assert other.request("/cy/officer/")[0] == 200
+        token = ws["tokens"]["officer"]
+        assert other.request("/api/v1/officer/reports",
+                             headers={"Authorization": f"Bearer {token}"})[0] == 200
+        with psycopg.connect(ws["url"]) as conn:
+            pc = conn.execute("SELECT replace(postcode, ' ', '') FROM gapmap.premises_class "
+                              "WHERE postcode IS NOT NULL LIMIT 1").fetchone()[0]
+        resident = Browserless(servers, "192.0.2.52")
+        _, page = resident.request(f"/en/postcode/{pc}/report")
+        status, _ = resident.request(f"/en/postcode/{pc}/report", {
+            "problem": "other", "message": "private note", "contact": "07700 900999",
+            "csrf_token": csrf_of(page)})
+        assert status == 200
+    logs = [log_one.read_text(), log_two.read_text()]
+    for log in logs:  # each server answered failed sign-ins
+        assert '"POST /en/sign-in" 401' in log and '"POST /en/sign-in" 429' in log, log
+    for secret in (PASSWORD, "not the password at all", token, "07700 900999", TEST_SECRET,
+                   "private note", "admin@gov.wales", "csrf_token", "192.0.2.5"):
+        assert not any(secret in log for log in logs), secret
+
+
+def test_audit_and_accounts_pages_for_admins(ws, ws_app):
+    admin = signed_in(ws_app, "admin@gov.wales")
+    page = admin.get("/en/officer/audit?user=officer@ceredigion.gov.uk")
+    assert page.status_code == 200 and "<code>sign_in</code>" in page.text
+    assert "<code>token.create</code>" not in page.text  # made by the test, not by the officer
+    assert admin.get("/en/officer/audit?since=yesterday").status_code == 400
+    accounts = admin.get("/cy/officer/accounts")
+    assert accounts.status_code == 200 and "gone@ceredigion.gov.uk" in accounts.text
+    assert "argon2" not in accounts.text
+
+
+def test_privacy_notice_and_accessibility_statement_in_both_languages(ws_app):
+    client = ws_app.test_client()
+    for lang, privacy, access in (("en", "Privacy notice", "Accessibility statement"),
+                                  ("cy", "Hysbysiad preifatrwydd", "Datganiad hygyrchedd")):
+        p = client.get(f"/{lang}/privacy")
+        a = client.get(f"/{lang}/accessibility")
+        assert p.status_code == 200 and f"<h1>{privacy}</h1>" in p.text
+        assert a.status_code == 200 and f"<h1>{access}</h1>" in a.text
+        assert "12" in p.text  # the retention setting, stated
+        home = client.get(f"/{lang}/")
+        assert f'href="/{lang}/privacy"' in home.text and f'href="/{lang}/accessibility"' in home.text
+
+
+def test_the_server_refuses_to_start_without_a_secret_key(ws, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "CONNECTIVITY_SECRET_KEY"}
+    proc = subprocess.run([BIN, "--database-url", ws["url"], "serve", "--port", str(free_port())],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "CONNECTIVITY_SECRET_KEY is not set" in proc.stderr
+    assert "secrets.token_urlsafe(32)" in proc.stderr
+
+
+def test_the_audit_log_records_web_actions_without_secrets(ws, ws_app):
+    start = last_audit_id(ws)
+    signed_in(ws_app, "officer@ceredigion.gov.uk").get(
+        f"/en/officer/reports/{ws['reports'][CEREDIGION]}")
+    ws_app.test_client().get("/api/v1/officer/me",
+                             headers={"Authorization": f"Bearer {ws['tokens']['viewer']}"})
+    rows = audit_actions(ws, start)
+    assert rows == [("officer@ceredigion.gov.uk", "sign_in"),
+                    ("officer@ceredigion.gov.uk", "report.view"),
+                    ("viewer@ceredigion.gov.uk", "token.use")]
+    with psycopg.connect(ws["url"]) as conn:
+        everything = json.dumps(conn.execute(
+            "SELECT json_agg(a) FROM gapmap.audit_event a").fetchone()[0])
+    for secret in (PASSWORD, CONTACT, *ws["tokens"].values()):
+        assert secret not in everything
