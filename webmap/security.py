@@ -88,9 +88,9 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError):
-        from .errors import error_response
-
         from flask_babel import gettext as _
+
+        from .errors import error_response
 
         return error_response(400, "csrf_failed", exc.description, _(
             "This form has expired, or was not sent from this site. Go back, reload the page "
