@@ -6,7 +6,6 @@ from gunicorn.app.base import BaseApplication
 
 from connectivity.settings import Settings
 
-
 #: time, worker pid, method, path without its query, status, bytes, milliseconds
 ACCESS_LOG_FORMAT = '%(t)s pid=%(p)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
