@@ -509,3 +509,33 @@ def test_the_audit_log_records_web_actions_without_secrets(ws, ws_app):
             "SELECT json_agg(a) FROM gapmap.audit_event a").fetchone()[0])
     for secret in (PASSWORD, CONTACT, *ws["tokens"].values()):
         assert secret not in everything
+
+
+def test_control_characters_oversized_bodies_unknown_fields_and_files_are_refused(ws, ws_app):
+    client = ws_app.test_client()
+    with psycopg.connect(ws["url"]) as conn:
+        pc = conn.execute("SELECT replace(postcode, ' ', '') FROM gapmap.premises_class "
+                          "WHERE postcode IS NOT NULL LIMIT 1").fetchone()[0]
+    for path in ("/en/?la=W06%00", "/cy/search?q=Aber%00", "/api/v1/areas?level=la%01",
+                 f"/en/postcode/{pc}%00", "/ogc/collections?f=json%7f"):
+        r = client.get(path)
+        assert r.status_code == 400, path
+    assert client.get("/api/v1/areas?level=la%00").json["error"]["code"] == "bad_request"
+    form = f"/en/postcode/{pc}/report"
+
+    def post(data, **kwargs):
+        page = client.get(form)
+        return client.post(form, data={"problem": "other", "csrf_token": csrf_of(page.text),
+                                       **data}, **kwargs)
+
+    assert post({"message": "slow\x00"}).status_code == 400
+    assert post({"contact": "a\x08b"}).status_code == 400
+    assert post({"unknown": "x" * 100}).status_code == 400
+    from io import BytesIO
+
+    assert post({"message": "see file", "attachment": (BytesIO(b"x" * 1000), "a.txt")},
+                content_type="multipart/form-data").status_code == 400
+    big = post({"message": "x" * (1024 * 1024)})
+    assert big.status_code == 413 and len(big.data) < 20000  # never echoed back
+    ok = post({"message": "Line one\r\nLine two\tand a tab"})
+    assert ok.status_code == 200

@@ -9,10 +9,11 @@ docs/security.md says what each control defends and how it is tested.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, request
+from flask import Flask, abort, current_app, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -20,6 +21,12 @@ from connectivity.errors import TooManyRequests
 from connectivity.settings import Settings
 
 csrf = CSRFProtect()
+#: C0 controls other than tab, line feed and carriage return, and DEL
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: the fields of the residents' report form (``website`` is the honeypot)
+REPORT_FIELDS = frozenset({"csrf_token", "problem", "uprn", "measured_down", "measured_up",
+                           "message", "contact", "website"})
 #: the largest request body the app reads (forms; officers' uploads raise it per view)
 MAX_BODY = 256 * 1024
 
@@ -105,8 +112,22 @@ def init_app(app: Flask, settings: Settings) -> None:
         return response
 
     @app.before_request
+    def refuse_control_characters():
+        """NUL and other control characters in a path, query or form value are never meant: a
+        400 before any of them reaches SQL (PostgreSQL text cannot hold NUL at all)."""
+        values = [request.path, *request.args.keys(), *request.args.values()]
+        if request.method == "POST" and request.mimetype in FORM_TYPES:
+            values += [*request.form.keys(), *request.form.values()]
+        if any(CONTROL.search(v) for v in values):
+            abort(400, "control characters (such as NUL) are not allowed in requests")
+
+    @app.before_request
     def limit_reports():
         if request.method == "POST" and request.endpoint == "pages.report_page":
+            unknown = sorted(set(request.form) - REPORT_FIELDS)
+            if request.files or unknown:
+                abort(400, "unexpected fields in the report form: "
+                      + ", ".join([*unknown, *request.files][:5])[:200])
             check_report_limits(request.view_args.get("postcode", "") if request.view_args else "")
 
     @app.after_request
