@@ -539,3 +539,86 @@ def test_control_characters_oversized_bodies_unknown_fields_and_files_are_refuse
     assert big.status_code == 413 and len(big.data) < 20000  # never echoed back
     ok = post({"message": "Line one\r\nLine two\tand a tab"})
     assert ok.status_code == 200
+
+
+# -- in a real browser ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def officer_server(ws_app):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    httpd = make_server("127.0.0.1", port, ws_app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    httpd.shutdown()
+
+
+def axe_serious(page) -> list:
+    from tests.test_browser import AXE
+
+    page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})")
+    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+            if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang, email, heading, home_lang", [
+    ("en", "admin@gov.wales", "Residents' reports", "en"),
+    ("cy", "officer@ceredigion.gov.uk", "Adroddiadau preswylwyr", "cy"),
+])
+def test_sign_in_by_keyboard_in_a_real_browser_is_accessible_and_csp_clean(
+        ws, officer_server, lang, email, heading, home_lang):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import ARGS, CHROMIUM, watch_csp
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        failed = []
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
+                if r.status >= 400 else None)
+        csp = watch_csp(page)
+        page.goto(f"{officer_server}/{lang}/")
+        # the sign-in link is in the header of every page
+        page.get_by_role("link", name="Officers: sign in" if lang == "en"
+                         else "Swyddogion: mewngofnodi").click()
+        page.wait_for_url(f"**/{lang}/sign-in")
+        assert axe_serious(page) == []
+        page.focus("#field-email")
+        page.keyboard.type(email)
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "field-password"
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"**/{home_lang}/officer/")
+        assert page.locator("h1").inner_text() == heading
+        assert axe_serious(page) == []
+        pages = [f"/{home_lang}/officer/reports/{ws['reports'][CEREDIGION]}",
+                 f"/{lang}/privacy", f"/{lang}/accessibility"]
+        if email.startswith("admin"):
+            pages += [f"/{lang}/officer/audit", f"/{lang}/officer/accounts"]
+        for path in pages:
+            page.goto(officer_server + path)
+            assert axe_serious(page) == [], path
+        page.goto(f"{officer_server}/{lang}/sign-out")
+        page.get_by_role("button").filter(has_text="Sign out" if lang == "en"
+                                          else "Allgofnodi").click()
+        page.wait_for_url(f"**/{lang}/sign-in?signed_out=1")
+        page.goto(f"{officer_server}/{lang}/officer/")
+        assert "/sign-in?next=" in page.url
+        # a positive control: an inline script without the nonce is refused and reported
+        assert csp == []
+        with pytest.raises(Exception, match="violates the following Content Security Policy"):
+            page.add_script_tag(content="window.__ran = 1")
+        page.wait_for_timeout(200)
+        assert page.evaluate("window.__ran") is None and len(csp) == 1
+        assert failed == [] and axe_serious(page) == []
+        browser.close()
