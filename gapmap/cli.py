@@ -510,15 +510,31 @@ def _check_ready(settings: Settings) -> None:
 
 
 def _serve(settings: Settings, workers: int, dev: bool) -> None:
-    from webmap import create_app
+    from webmap import create_app, require_secret_key
 
+    if not dev:
+        require_secret_key(settings)
+    _first_admin_hint(settings)
     click.echo(f"serving the map on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)")
     if dev:
-        create_app(settings).run(host=settings.host, port=settings.port, debug=True)
+        create_app(settings, dev=True).run(host=settings.host, port=settings.port, debug=True)
         return
     from webmap.server import run_gunicorn
 
     run_gunicorn(settings, workers=workers)
+
+
+def _first_admin_hint(settings: Settings) -> None:
+    """Say how to create the first admin while there is no account (there is no default one)."""
+    from connectivity.db import connect
+
+    with connect(settings, autocommit=True) as conn:
+        none = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM gapmap.account)").fetchone()[0]
+    if none:
+        click.echo("no officer accounts yet: create the first admin with\n"
+                   "  connectivity users add EMAIL --role admin --name NAME --password-stdin\n"
+                   "(the password is read from standard input: at least 12 characters), then sign "
+                   f"in at http://{settings.host}:{settings.port}/en/sign-in", err=True)
 
 
 @main.command("demo")
@@ -563,6 +579,8 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
         _emit(steps, True, None)
     if do_serve:
         _serve(settings, workers, dev=False)
+    else:
+        _first_admin_hint(settings)
 
 
 @main.command("demo-data")
