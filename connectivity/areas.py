@@ -13,9 +13,8 @@ from typing import Any
 import psycopg
 
 from .db import SCHEMA
-from .errors import BadRequest, NotFound
-
-LEVELS = ("country", "la", "ward", "lsoa", "msoa", "constituency", "oa")
+from .errors import NotFound
+from .vocab import AREA_LEVELS
 
 _SUMMARY_SQL = f"""
 SELECT a.code, a.name_en, a.name_cy, a.vintage,
@@ -49,9 +48,7 @@ _KEYS = ("code", "name_en", "name_cy", "vintage", "area_km2", "postcodes", "prem
 
 
 def check_level(level: str) -> str:
-    if level not in LEVELS:
-        raise BadRequest(f"unknown area level {level!r}; expected one of {', '.join(LEVELS)}")
-    return level
+    return AREA_LEVELS.check(level)
 
 
 def area_summaries(conn: psycopg.Connection, level: str = "la") -> list[dict[str, Any]]:

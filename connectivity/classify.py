@@ -4,35 +4,33 @@ eligibility for each scheme; then statistics for every area. Set-based SQL only.
 A run picks one release per source (the newest, or the newest on or before ``--release``),
 builds ``gapmap.premises_class_<id>`` and ``gapmap.area_stats_<id>`` with CREATE TABLE AS, and
 points the views ``gapmap.premises_class`` / ``gapmap.area_stats`` at them in the same
-transaction. The rules (thresholds, evidence order, schemes) come from the rules file and are
-stored with the run. See docs/classification.md.
+transaction. The rules (thresholds, evidence order, schemes: a :class:`~connectivity.rules.Rules`)
+come from the rules file and are stored with the run (connectivity/runs.py). See
+docs/classification.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from typing import Any
 
 import psycopg
 
+from . import runs
 from .db import SCHEMA
-from .errors import BadRequest, NotFound
+from .errors import BadRequest
+from .rules import Rules
+from .vocab import AREA_LEVELS, BANDS, RELEASE_SOURCES, STATUSES
 
-EVIDENCE_SOURCES = ("correction", "ofcom-api", "bduk", "ofcom-coverage", "speed-raster")
 #: sizes (edge length, metres) of the hexagon grids statistics are kept for
 HEX_SIZES = (500, 2000, 8000)
 #: boundary levels (gapmap.area.level); each is a column of gapmap.premises_place
-AREA_LEVELS = ("country", "la", "ward", "lsoa", "msoa", "constituency", "oa")
-#: statistics column -> Ofcom download band (premises_class.band)
-BANDS = {"b_0_2": "0<2", "b_2_5": "2<5", "b_5_10": "5<10", "b_10_30": "10<30",
-         "b_30_300": "30<300", "b_300": ">=300"}
+LEVEL_COLUMNS = AREA_LEVELS.codes
 #: statistics column -> what it counts, in the order of the area_stats columns
 COUNTS = {
-    "below": "status = 'below'", "possibly_below": "status = 'possibly_below'",
-    "above": "status = 'above'", "unknown": "status = 'unknown'",
-    **{name: f"band = '{band}'" for name, band in BANDS.items()},
+    **{code: f"status = '{code}'" for code in STATUSES.codes},
+    **{band.column: f"band = '{band.code}'" for band in BANDS},
     "abc_eligible": "eligible_abc = 'eligible'", "abc_possibly": "eligible_abc = 'possibly'",
     "lbf_eligible": "eligible_lbf = 'eligible'", "lbf_possibly": "eligible_lbf = 'possibly'",
     "uso_eligible": "eligible_uso = 'eligible'", "uso_possibly": "eligible_uso = 'possibly'",
@@ -46,17 +44,17 @@ def choose_releases(conn: psycopg.Connection, up_to: str | None) -> dict[str, tu
         f"""SELECT DISTINCT ON (source) source, id, label FROM {SCHEMA}.release
             WHERE source = ANY(%s) AND (%s::text IS NULL OR label <= %s)
             ORDER BY source, label DESC""",
-        (list(EVIDENCE_SOURCES), up_to, up_to)).fetchall()
+        (list(RELEASE_SOURCES), up_to, up_to)).fetchall()
     return {source: (rid, label) for source, rid, label in rows}
 
 
-def _raster_probability(rules: dict) -> str:
-    steps = rules["evidence"]["raster_probability_below"]
-    whens = " ".join(f"WHEN r_down < {float(s['below'])} THEN {float(s['probability'])}" for s in steps)
+def _raster_probability(rules: Rules) -> str:
+    steps = rules.evidence.raster_probability_below
+    whens = " ".join(f"WHEN r_down < {s.below} THEN {s.probability}" for s in steps)
     return f"CASE {whens} ELSE 0 END"
 
 
-def _evidence_case(rules: dict) -> str:
+def _evidence_case(rules: Rules) -> str:
     conditions = {
         "correction": "s_source = 'correction'",
         "ofcom-api": "s_source = 'ofcom-api'",
@@ -65,11 +63,46 @@ def _evidence_case(rules: dict) -> str:
         "postcode": "unable_30_pct IS NOT NULL",
         "speed-raster": "r_down IS NOT NULL",
     }
-    whens = " ".join(f"WHEN {conditions[s]} THEN '{s}'" for s in rules["evidence"]["order"])
+    whens = " ".join(f"WHEN {conditions[s]} THEN '{s}'" for s in rules.evidence.order)
     return f"CASE {whens} ELSE 'none' END"
 
 
-def classify(conn: psycopg.Connection, rules: dict, *, up_to: str | None = None,
+def _bands(speed: str) -> str:
+    """The Ofcom band of a download speed (Mbit/s), from connectivity.vocab.BANDS."""
+    bounded = [b for b in BANDS if b.below is not None]
+    whens = " ".join(f"WHEN {speed} < {b.below:g} THEN '{b.code}'" for b in bounded)
+    return f"CASE {whens} ELSE '{BANDS.codes[-1]}' END"
+
+
+def _postcode_band() -> str:
+    """The band every premises of a postcode is in, when Ofcom puts 100 % in one band."""
+    whens = " ".join(f"WHEN pct_down_{b.column.removeprefix('b_')} >= 100 THEN '{b.code}'"
+                     for b in BANDS)
+    return f"CASE {whens} END"
+
+
+def _line_status(line: float, superfast: float) -> str:
+    """A premises' status against a scheme's line (Mbit/s) rather than the superfast line.
+
+    The superfast line's own status when they are the same line. Otherwise premises-level
+    speeds are compared with the line; gigabit is above it; postcode and modelled evidence,
+    which say only whether the premises can receive the superfast line, settle what follows
+    from that (below a line is below any higher one, at or above it is above any lower one)
+    and leave the rest 'unsettled'."""
+    if line == superfast:
+        return "status"
+    follows = "WHEN status = 'above' THEN 'above'" if line < superfast else \
+        "WHEN status = 'below' THEN 'below'"
+    return f"""(CASE
+              WHEN evidence IN ('correction', 'ofcom-api') THEN
+                CASE WHEN s_down < {line} THEN 'below' ELSE 'above' END
+              WHEN status = 'unknown' THEN 'unknown'
+              WHEN evidence = 'bduk' THEN 'above'
+              {follows}
+              ELSE 'unsettled' END)"""
+
+
+def classify(conn: psycopg.Connection, rules: Rules, *, up_to: str | None = None,
              label: str | None = None) -> dict[str, Any]:
     """Run a classification in one transaction; ``conn`` must be in autocommit mode."""
     started = time.monotonic()
@@ -85,19 +118,15 @@ def classify(conn: psycopg.Connection, rules: dict, *, up_to: str | None = None,
             raise BadRequest("no premises are loaded: load premises first "
                              "(connectivity load uprn ...)")
         run_label = label or max([lab for _, lab in releases.values()] or ["no-evidence"])
-        if conn.execute(f"SELECT 1 FROM {SCHEMA}.classification_run WHERE label = %s",
-                        (run_label,)).fetchone():
+        if runs.exists(conn, run_label):
             raise BadRequest(f"a classification labelled {run_label!r} exists already",
                              "name this one with --label, or drop the old one with "
                              "`connectivity classify --drop LABEL`")
         synthetic = conn.execute(
             f"SELECT coalesce(bool_or(synthetic), false) FROM {SCHEMA}.release WHERE id = ANY(%s)",
             ([rid for rid, _ in releases.values()],)).fetchone()[0]
-        run_id = conn.execute(
-            f"""INSERT INTO {SCHEMA}.classification_run (label, releases, rules_version, rules,
-                    synthetic, started_at) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
-            (run_label, json.dumps({s: lab for s, (_, lab) in releases.items()}),
-             rules["version"], json.dumps(rules), synthetic, started_at)).fetchone()[0]
+        run_id = runs.start(conn, run_label, {s: lab for s, (_, lab) in releases.items()},
+                            rules, synthetic, started_at)
         steps = {"premises": time.monotonic()}
         _build_premises(conn, run_id, releases, rules)
         steps["membership"] = time.monotonic()
@@ -109,9 +138,7 @@ def classify(conn: psycopg.Connection, rules: dict, *, up_to: str | None = None,
             f"""SELECT status, evidence, count(*) FROM {SCHEMA}.premises_class_{run_id}
                 GROUP BY status, evidence""").fetchall()
         premises = sum(n for _, _, n in counted)
-        _make_current(conn, run_id)
-        conn.execute(f"UPDATE {SCHEMA}.classification_run SET premises = %s, "
-                     "finished_at = clock_timestamp() WHERE id = %s", (premises, run_id))
+        runs.make_current(conn, run_id, premises)
     ends = [*list(steps.values())[1:], time.monotonic()]
     summary: dict[str, int] = {}
     evidence: dict[str, int] = {}
@@ -121,7 +148,7 @@ def classify(conn: psycopg.Connection, rules: dict, *, up_to: str | None = None,
     return {
         "run_id": run_id, "label": run_label, "premises": premises,
         "releases": {s: lab for s, (_, lab) in releases.items()},
-        "rules_version": rules["version"], "status": dict(sorted(summary.items())),
+        "rules_version": rules.version, "status": dict(sorted(summary.items())),
         "evidence": dict(sorted(evidence.items())),
         "seconds": round(time.monotonic() - started, 2),
         # where the time went: the premises table, area membership (0 when it was still
@@ -131,17 +158,18 @@ def classify(conn: psycopg.Connection, rules: dict, *, up_to: str | None = None,
     }
 
 
-def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules: dict) -> None:
-    t = rules["thresholds"]
-    sf, uso_d, uso_u = float(t["superfast_down"]), float(t["uso_down"]), float(t["uso_up"])
+def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules: Rules) -> None:
+    t, schemes = rules.thresholds, rules.schemes
+    sf, uso_d, uso_u = t.superfast_down, t.uso_down, t.uso_up
     strong = [releases[s][0] for s in ("correction", "ofcom-api") if s in releases]
-    rid = {s: releases.get(s, (None, None)) for s in EVIDENCE_SOURCES}
-    voucher = rules["schemes"]["voucher"]
-    voucher_sql = ("'suspended_in_wales'" if voucher.get("suspended_in_wales") else
+    rid = {s: releases.get(s, (None, None)) for s in RELEASE_SOURCES}
+    voucher_sql = ("'suspended_in_wales'" if schemes.voucher.suspended_in_wales else
                    f"""CASE WHEN evidence = 'none' THEN 'no_evidence'
-                            WHEN best_down < {float(voucher['max_down'])} AND NOT planned_build
+                            WHEN best_down < {schemes.voucher.max_down} AND NOT planned_build
                             THEN 'below_100_no_plan' ELSE 'not_eligible' END""")
-    exclude_planned = "planned_build" if rules["schemes"]["lbf"].get("exclude_planned_builds", True) else "false"
+    exclude_planned = "planned_build" if schemes.lbf.exclude_planned_builds else "false"
+    # each scheme's status against its own line (just `status` when that is the superfast line)
+    abc, lbf = (_line_status(s.max_down, sf) for s in (schemes.abc, schemes.lbf))
     # One pass over premises and the four evidence tables. "OFFSET 0" keeps each step a
     # subquery of its own: without it PostgreSQL folds the steps together and works out
     # status, probability and evidence again for every column that uses them.
@@ -191,7 +219,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             SELECT d.*,
               CASE evidence
                 WHEN 'correction' THEN s_down WHEN 'ofcom-api' THEN s_down
-                WHEN 'bduk' THEN {float(t["gigabit_down"])} WHEN 'speed-raster' THEN r_down END AS best_down,
+                WHEN 'bduk' THEN {t.gigabit_down} WHEN 'speed-raster' THEN r_down END AS best_down,
               CASE evidence WHEN 'correction' THEN s_up WHEN 'ofcom-api' THEN s_up END AS best_up,
               CASE evidence
                 WHEN 'correction' THEN s_label WHEN 'ofcom-api' THEN s_label
@@ -228,42 +256,40 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
         )
         SELECT uprn, postcode, status, probability_below, best_down, best_up,
           CASE
-            WHEN best_down IS NOT NULL AND evidence <> 'speed-raster' THEN
-              CASE WHEN best_down < 2 THEN '0<2' WHEN best_down < 5 THEN '2<5'
-                   WHEN best_down < 10 THEN '5<10' WHEN best_down < 30 THEN '10<30'
-                   WHEN best_down < 300 THEN '30<300' ELSE '>=300' END
-            WHEN evidence = 'postcode' THEN
-              CASE WHEN pct_down_0_2 >= 100 THEN '0<2' WHEN pct_down_2_5 >= 100 THEN '2<5'
-                   WHEN pct_down_5_10 >= 100 THEN '5<10' WHEN pct_down_10_30 >= 100 THEN '10<30'
-                   WHEN pct_down_30_300 >= 100 THEN '30<300' WHEN pct_down_300 >= 100 THEN '>=300'
-              END
+            WHEN best_down IS NOT NULL AND evidence <> 'speed-raster' THEN {_bands("best_down")}
+            WHEN evidence = 'postcode' THEN {_postcode_band()}
           END AS band,
           uso, probability_uso, evidence, evidence_release,
           subsidy_control_status AS gigabit_class, current_gigabit, future_gigabit,
           planned_build, gis_contract_name AS contract_name, gis_supplier AS supplier,
           gis_final_coverage_date AS final_coverage_date,
-          CASE status WHEN 'below' THEN 'eligible' WHEN 'possibly_below' THEN 'possibly'
-                      WHEN 'above' THEN 'not_eligible' ELSE 'unknown' END AS eligible_abc,
+          CASE {abc} WHEN 'below' THEN 'eligible' WHEN 'possibly_below' THEN 'possibly'
+                     WHEN 'unsettled' THEN 'possibly' WHEN 'above' THEN 'not_eligible'
+                     ELSE 'unknown' END AS eligible_abc,
           CASE
             WHEN status = 'unknown' THEN 'no_evidence'
-            WHEN status = 'below' AND evidence = 'postcode' THEN 'below_30_area'
-            WHEN status = 'below' THEN 'below_30'
-            WHEN status = 'possibly_below' AND evidence = 'speed-raster' THEN 'possibly_below_30_modelled'
-            WHEN status = 'possibly_below' THEN 'possibly_below_30'
+            WHEN {abc} = 'unsettled' THEN 'line_not_settled'
+            WHEN {abc} = 'below' AND evidence = 'postcode' THEN 'below_30_area'
+            WHEN {abc} = 'below' THEN 'below_30'
+            WHEN {abc} = 'possibly_below' AND evidence = 'speed-raster' THEN 'possibly_below_30_modelled'
+            WHEN {abc} = 'possibly_below' THEN 'possibly_below_30'
             WHEN evidence = 'bduk' THEN 'gigabit_available'
             WHEN evidence = 'postcode' THEN 'not_below_30_area'
             ELSE 'not_below_30' END AS abc_reason,
           CASE
             WHEN status = 'unknown' THEN 'unknown'
-            WHEN status IN ('below', 'possibly_below') AND {exclude_planned} THEN 'not_eligible'
-            WHEN status = 'below' THEN 'eligible'
-            WHEN status = 'possibly_below' THEN 'possibly'
+            WHEN {lbf} IN ('below', 'possibly_below', 'unsettled') AND {exclude_planned}
+              THEN 'not_eligible'
+            WHEN {lbf} = 'below' THEN 'eligible'
+            WHEN {lbf} IN ('possibly_below', 'unsettled') THEN 'possibly'
             ELSE 'not_eligible' END AS eligible_lbf,
           CASE
             WHEN status = 'unknown' THEN 'no_evidence'
-            WHEN status IN ('below', 'possibly_below') AND {exclude_planned} THEN 'in_planned_build'
-            WHEN status = 'below' THEN 'target'
-            WHEN status = 'possibly_below' THEN 'possible_target'
+            WHEN {lbf} IN ('below', 'possibly_below', 'unsettled') AND {exclude_planned}
+              THEN 'in_planned_build'
+            WHEN {lbf} = 'below' THEN 'target'
+            WHEN {lbf} = 'possibly_below' THEN 'possible_target'
+            WHEN {lbf} = 'unsettled' THEN 'line_not_settled'
             ELSE 'not_below_30' END AS lbf_reason,
           CASE WHEN uso THEN 'eligible' WHEN NOT uso THEN 'not_eligible'
                WHEN probability_uso > 0 THEN 'possibly' ELSE 'unknown' END AS eligible_uso,
@@ -366,10 +392,10 @@ def _membership(conn: psycopg.Connection) -> bool:
     # order; PostgreSQL would otherwise look the pieces up point by point. A premises on the
     # line between two areas of a level goes to the lowest code, as before.
     levels = ",\n".join(f"min(a.code COLLATE \"C\") FILTER (WHERE a.level = '{level}') AS {level}"
-                        for level in AREA_LEVELS)
+                        for level in LEVEL_COLUMNS)
     hexes = ", ".join(f"h.hex{s}_i, h.hex{s}_j" for s in HEX_SIZES)
     conn.execute(
-        f"""INSERT INTO {SCHEMA}.premises_place (uprn, {', '.join(AREA_LEVELS)},
+        f"""INSERT INTO {SCHEMA}.premises_place (uprn, {', '.join(LEVEL_COLUMNS)},
                 {hexes.replace('h.', '')})
             WITH inside AS (
                 SELECT x.uprn, {levels}
@@ -378,7 +404,7 @@ def _membership(conn: psycopg.Connection) -> bool:
                                     WHERE ST_Intersects(a.geom, p.geom) OFFSET 0) x
                 GROUP BY x.uprn
             )
-            SELECT h.uprn, {', '.join(f'i.{level}' for level in AREA_LEVELS)}, {hexes}
+            SELECT h.uprn, {', '.join(f'i.{level}' for level in LEVEL_COLUMNS)}, {hexes}
             FROM ({_hex_cells("SELECT uprn, ST_X(geom) AS x, ST_Y(geom) AS y FROM c_points")}) h
             LEFT JOIN inside i USING (uprn)""")
     conn.execute(f"ANALYZE {SCHEMA}.premises_place")
@@ -409,7 +435,7 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
     then summed for every level at once with GROUPING SETS. The median download needs the
     speeds themselves: a second grouping over premises-level evidence only.
     """
-    keys: dict[str, list[str]] = {level: [level] for level in AREA_LEVELS}
+    keys: dict[str, list[str]] = {level: [level] for level in LEVEL_COLUMNS}
     keys["postcode"] = ["postcode"]
     keys.update({f"hex{s}": [f"hex{s}_i", f"hex{s}_j"] for s in HEX_SIZES})
     columns = ", ".join(col for cols in keys.values() for col in cols)
@@ -463,36 +489,3 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
             LEFT JOIN {SCHEMA}.wimd w ON s.level = 'lsoa' AND w.lsoa_code = s.code
             WHERE s.code IS NOT NULL""")
     conn.execute(f"ALTER TABLE {SCHEMA}.area_stats_{run_id} ADD PRIMARY KEY (level, code)")
-
-
-def _make_current(conn: psycopg.Connection, run_id: int) -> None:
-    conn.execute(f"UPDATE {SCHEMA}.classification_run SET is_current = false WHERE is_current")
-    conn.execute(f"UPDATE {SCHEMA}.classification_run SET is_current = true WHERE id = %s", (run_id,))
-    conn.execute(f"DROP VIEW IF EXISTS {SCHEMA}.premises_class")
-    conn.execute(f"DROP VIEW IF EXISTS {SCHEMA}.area_stats")
-    conn.execute(f"CREATE VIEW {SCHEMA}.premises_class AS SELECT * FROM {SCHEMA}.premises_class_{run_id}")
-    conn.execute(f"CREATE VIEW {SCHEMA}.area_stats AS SELECT * FROM {SCHEMA}.area_stats_{run_id}")
-
-
-def run_by_label(conn: psycopg.Connection, label: str | None) -> tuple[int, str]:
-    """The classification run called ``label`` (None: the current one)."""
-    if label is None:
-        row = conn.execute(f"SELECT id, label FROM {SCHEMA}.classification_run WHERE is_current").fetchone()
-        if row is None:
-            raise NotFound("nothing is classified yet", "run `connectivity classify`")
-    else:
-        row = conn.execute(f"SELECT id, label FROM {SCHEMA}.classification_run WHERE label = %s",
-                           (label,)).fetchone()
-        if row is None:
-            raise NotFound(f"no classification run labelled {label!r}",
-                           "list them with `connectivity classify --list`")
-    return row[0], row[1]
-
-
-def list_runs(conn: psycopg.Connection) -> list[dict]:
-    rows = conn.execute(
-        f"""SELECT id, label, releases, rules_version, premises, synthetic, started_at,
-                   finished_at, is_current FROM {SCHEMA}.classification_run ORDER BY id""").fetchall()
-    keys = ("id", "label", "releases", "rules_version", "premises", "synthetic", "started_at",
-            "finished_at", "is_current")
-    return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -20,21 +20,19 @@ from typing import Any
 
 import psycopg
 
+from . import runs
 from .db import SCHEMA
 from .errors import BadRequest, NotFound
-from .lookup import STATUSES, clip_to_service_area, current_run
+from .lookup import MAX_OFFSET, clip_to_service_area, parse_bbox
 from .postcodes import normalise_postcode
-from .reasons import SOURCES
+from .vocab import BANDS, ELIGIBILITY, EVIDENCE, STATUSES
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
-MAX_OFFSET = 2**31 - 1
 #: a box the planner expects to hold at most this many premises is sorted in memory in one pass;
 #: a larger one is counted, and its pages walk the UPRN index
 SORTED_IN_ONE_PASS = 50_000
-ELIGIBILITY = ("eligible", "possibly", "not_eligible", "unknown")
-BANDS = ("0<2", "2<5", "5<10", "10<30", "30<300", ">=300")
 
 
 @dataclass(frozen=True)
@@ -112,24 +110,24 @@ _PREMISES = Collection(
         Prop("uprn", "c.uprn", "integer", "Unique Property Reference Number", queryable=True),
         Prop("postcode", "c.postcode", "string", "Postcode", nullable=True, queryable=True),
         Prop("status", "c.status", "string", "Below 30 Mbit/s, possibly below, above, or unknown",
-             enum=STATUSES, queryable=True),
+             enum=STATUSES.codes, queryable=True),
         Prop("probability_below", "c.probability_below", "number",
              "Probability that the premises cannot get 30 Mbit/s (0 to 1)", nullable=True),
         Prop("best_down_mbps", "c.best_down", "number", "Best predicted download, Mbit/s",
              nullable=True),
         Prop("best_up_mbps", "c.best_up", "number", "Best predicted upload, Mbit/s", nullable=True),
-        Prop("band", "c.band", "string", "Ofcom download band, Mbit/s", nullable=True, enum=BANDS,
+        Prop("band", "c.band", "string", "Ofcom download band, Mbit/s", nullable=True, enum=BANDS.codes,
              queryable=True),
         Prop("evidence", "c.evidence", "string", "The strongest evidence about the premises",
-             enum=tuple(SOURCES), queryable=True),
+             enum=EVIDENCE.codes, queryable=True),
         Prop("evidence_release", "c.evidence_release", "string", "Release of that evidence",
              nullable=True, queryable=True),
         Prop("eligible_abc", "c.eligible_abc", "string", "Access Broadband Cymru",
-             enum=ELIGIBILITY, queryable=True),
+             enum=ELIGIBILITY.codes, queryable=True),
         Prop("eligible_lbf", "c.eligible_lbf", "string", "Local Broadband Fund targeting",
-             enum=ELIGIBILITY, queryable=True),
+             enum=ELIGIBILITY.codes, queryable=True),
         Prop("eligible_uso", "c.eligible_uso", "string", "Universal Service Obligation",
-             enum=ELIGIBILITY, queryable=True),
+             enum=ELIGIBILITY.codes, queryable=True),
         Prop("planned_build", "c.planned_build", "boolean",
              "In a planned commercial or publicly funded gigabit build", queryable=True),
         Prop("approximate", "p.approximate", "boolean",
@@ -186,22 +184,9 @@ def collection(cid: str) -> Collection:
         raise NotFound(f"no collection {cid!r}; collections: {', '.join(COLLECTIONS)}") from None
 
 
-def parse_bbox(text: str) -> tuple[float, float, float, float]:
+def parse_crs84_bbox(text: str) -> tuple[float, float, float, float]:
     """``west,south,east,north`` (or the 6-number 3D form) in CRS84; no size limit (paged)."""
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) == 6:
-        values = [values[0], values[1], values[3], values[4]]
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise BadRequest("bbox must be four numbers: west,south,east,north (CRS84 longitude, "
-                         "latitude)")
-    west, south, east, north = values
-    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise BadRequest("bbox must be west,south,east,north with -180 <= west < east <= 180 and "
-                         "-90 <= south < north <= 90")
-    return west, south, east, north
+    return parse_bbox(text, crs="CRS84 longitude, latitude", max_deg2=None, three_d=True)
 
 
 def parse_paging(limit: str | None, offset: str | None) -> tuple[int, int]:
@@ -225,13 +210,6 @@ def parse_filters(coll: Collection, args: dict[str, str]) -> dict[str, Any]:
     """Equality filters from query parameters named like queryable properties."""
     props = coll.queryables
     return {name: props[name].parse(value) for name, value in args.items() if name in props}
-
-
-def _current(conn: psycopg.Connection) -> dict[str, Any] | None:
-    try:
-        return current_run(conn)
-    except NotFound:
-        return None
 
 
 def _outward(value: float | None, up: bool) -> float | None:
@@ -264,7 +242,6 @@ def extent(conn: psycopg.Connection, coll: Collection) -> list[float] | None:
 _ENVELOPE_27700 = ("ST_Transform(ST_Segmentize(ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, "
                    "%(north)s, 4326), 0.01), 27700)")
 _ENVELOPE_4326 = "ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)"
-_NOT_CLASSIFIED = ("nothing is classified yet", "an officer must run `connectivity classify`")
 
 
 @contextlib.contextmanager
@@ -322,7 +299,7 @@ def _premises_box_page(conn: psycopg.Connection, joined: str, where: list[str],
     return matched, [_premises_feature(row) for row in rows if row["uprn"] is not None]
 
 
-def _premises_page(conn: psycopg.Connection, run: dict[str, Any], bbox, filters: dict[str, Any],
+def _premises_page(conn: psycopg.Connection, run: runs.Run, bbox, filters: dict[str, Any],
                    limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     where = _filters(_PREMISES, filters, params)
@@ -343,15 +320,12 @@ def _premises_page(conn: psycopg.Connection, run: dict[str, Any], bbox, filters:
                 ORDER BY c.uprn LIMIT %(limit)s OFFSET %(offset)s""", params, prepare=False))
         return matched, [_premises_feature(row) for row in rows]
     if not filters:  # classification covers every premises, and premises are never deleted
-        matched_sql = f"SELECT premises FROM {SCHEMA}.classification_run WHERE id = %(run)s"
-        params["run"] = run["id"]
-    elif "approximate" in filters:
-        matched_sql = f"SELECT count(*) FROM {joined}{_and(where)}"
+        matched = run.premises
     else:
-        matched_sql = f"SELECT count(*) FROM {SCHEMA}.premises_class c{_and(where)}"
+        counted = joined if "approximate" in filters else f"{SCHEMA}.premises_class c"
+        matched = conn.execute(f"SELECT count(*) FROM {counted}{_and(where)}", params).fetchone()[0]
     page_sql = (f"SELECT {_premises_columns()} FROM {joined}{_and(where)} "
                 "ORDER BY c.uprn LIMIT %(limit)s OFFSET %(offset)s")
-    matched = conn.execute(matched_sql, params).fetchone()[0]
     rows = _rows(conn.execute(page_sql, params))
     return matched, [_premises_feature(row) for row in rows]
 
@@ -419,11 +393,11 @@ def items(conn: psycopg.Connection, coll: Collection, *,
     classification are NotFound."""
     filters = filters or {}
     with _snapshot(conn):
-        run = _current(conn)
+        run = runs.current(conn)
         if coll.level is None and run is None:
-            raise NotFound(*_NOT_CLASSIFIED)
-        info = {"classification": run["label"] if run else None,
-                "synthetic": run["synthetic"] if run else None}
+            raise NotFound(*runs.NOT_CLASSIFIED)
+        info = {"classification": run.label if run else None,
+                "synthetic": run.synthetic if run else None}
         if bbox is not None:
             bbox = clip_to_service_area(bbox)
             if bbox is None:  # nowhere near Great Britain
@@ -439,10 +413,10 @@ def items(conn: psycopg.Connection, coll: Collection, *,
 def item(conn: psycopg.Connection, coll: Collection, fid: str) -> dict[str, Any]:
     """One feature by id (a UPRN or an area code), with the classification it comes from."""
     with _snapshot(conn):
-        run = _current(conn)
+        run = runs.current(conn)
         if coll.level is None:
             if run is None:
-                raise NotFound(*_NOT_CLASSIFIED)
+                raise NotFound(*runs.NOT_CLASSIFIED)
             uprn = int(fid) if fid.isdigit() and len(fid) <= 18 else None
             rows = [] if uprn is None else _rows(conn.execute(
                 f"""SELECT {_premises_columns()} FROM {SCHEMA}.premises_class c
@@ -459,5 +433,5 @@ def item(conn: psycopg.Connection, coll: Collection, fid: str) -> dict[str, Any]
             missing = f"no area {fid!r} in {coll.id}"
     if feature is None:
         raise NotFound(missing)
-    feature["classification"] = run["label"] if run else None
+    feature["classification"] = run.label if run else None
     return feature

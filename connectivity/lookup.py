@@ -9,22 +9,25 @@ from typing import Any
 
 import psycopg
 
-from .areas import LEVELS, area_detail, check_level
+from . import runs
+from .areas import area_detail, check_level
 from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .maptiles import BUFFERED_ENVELOPE
 from .postcodes import normalise_postcode
-from .reasons import SCHEMES, render
+from .reasons import render
+from .rules import Rules
+from .vocab import AREA_LEVELS, SCHEMES, STATUSES
 
 MAX_BBOX_DEG2 = 0.25  # about 17 x 35 km at Welsh latitudes
 MAX_PAGE = 5000
+#: the largest offset any paged answer takes (the API's and OGC's)
 MAX_OFFSET = 2**31 - 1
 MAX_RADIUS_M = 2000
 TILE_MIN_ZOOM = 11
 #: WGS84 boxes and points are clipped to this (EPSG:27700's area of use, padded) before they are
 #: transformed: far outside it the grid gives meaningless coordinates
 SERVICE_AREA = (-10.0, 49.0, 3.0, 62.0)
-STATUSES = ("below", "possibly_below", "above", "unknown")
 
 _PREMISES_COLUMNS = """c.uprn, c.postcode, c.status, c.probability_below, c.best_down, c.best_up,
     c.band, c.uso, c.evidence, c.evidence_release, c.gigabit_class, c.planned_build,
@@ -35,28 +38,20 @@ _PREMISES_COLUMNS = """c.uprn, c.postcode, c.status, c.probability_below, c.best
     round(ST_Y(ST_Transform(p.geom, 4326))::numeric, 6)::float8 AS lat"""
 
 
-def current_run(conn: psycopg.Connection) -> dict[str, Any]:
-    row = conn.execute(
-        f"SELECT id, label, synthetic FROM {SCHEMA}.classification_run WHERE is_current").fetchone()
-    if row is None:
-        raise NotFound("nothing is classified yet", "an officer must run `connectivity classify`")
-    return {"id": row[0], "label": row[1], "synthetic": row[2]}
-
-
-def _shape(row: dict[str, Any], lang: str) -> dict[str, Any]:
+def _shape(row: dict[str, Any], lang: str, rules: Rules) -> dict[str, Any]:
     out = {k: row[k] for k in row if not k.endswith("_reason") and k not in ("lon", "lat")}
     out["location"] = {"lon": row["lon"], "lat": row["lat"]}
     out["schemes"] = {
         s: {"eligible": row[f"eligible_{s}"], "reason_code": row[f"{s}_reason"],
-            "reason": render(s, row[f"{s}_reason"], lang, row)}
-        for s in SCHEMES}
-    for s in SCHEMES:
+            "reason": render(s, row[f"{s}_reason"], lang, row, rules)}
+        for s in SCHEMES.codes}
+    for s in SCHEMES.codes:
         out.pop(f"eligible_{s}", None)
     return out
 
 
 def premises_detail(conn: psycopg.Connection, uprn: int, lang: str = "en") -> dict[str, Any]:
-    run = current_run(conn)
+    run = runs.require_current(conn, with_rules=True)
     cur = conn.execute(
         f"""SELECT {_PREMISES_COLUMNS} FROM {SCHEMA}.premises_class c
             JOIN {SCHEMA}.premises p USING (uprn) WHERE c.uprn = %s""", (uprn,))
@@ -64,15 +59,15 @@ def premises_detail(conn: psycopg.Connection, uprn: int, lang: str = "en") -> di
     if row is None:
         raise NotFound(f"no premises with UPRN {uprn}")
     names = [d.name for d in cur.description]
-    return {"classification": run["label"], "synthetic": run["synthetic"],
-            **_shape(dict(zip(names, row, strict=True)), lang)}
+    return {"classification": run.label, "synthetic": run.synthetic,
+            **_shape(dict(zip(names, row, strict=True)), lang, run.rules)}
 
 
 def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dict[str, Any]:
     postcode = normalise_postcode(raw)
     if postcode is None:
         raise BadRequest(f"{raw!r} is not a UK postcode; for example CF10 1AA")
-    run = current_run(conn)
+    run = runs.require_current(conn, with_rules=True)
     place = conn.execute(
         f"""SELECT round(ST_X(ST_Transform(p.geom, 4326))::numeric, 6)::float8,
                    round(ST_Y(ST_Transform(p.geom, 4326))::numeric, 6)::float8,
@@ -87,7 +82,7 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
             JOIN {SCHEMA}.premises p USING (uprn) WHERE c.postcode = %s ORDER BY c.uprn""",
         (postcode,))
     names = [d.name for d in cur.description]
-    premises = [_shape(dict(zip(names, r, strict=True)), lang) for r in cur.fetchall()]
+    premises = [_shape(dict(zip(names, r, strict=True)), lang, run.rules) for r in cur.fetchall()]
     stats = conn.execute(
         f"""SELECT premises, below, possibly_below, above, unknown, expected_below_30,
                    b_0_2, b_2_5, b_5_10, b_10_30, b_30_300, b_300, abc_eligible, abc_possibly,
@@ -97,7 +92,7 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
             "b_0_2", "b_2_5", "b_5_10", "b_10_30", "b_30_300", "b_300", "abc_eligible",
             "abc_possibly", "uso_eligible")
     return {
-        "postcode": postcode, "classification": run["label"], "synthetic": run["synthetic"],
+        "postcode": postcode, "classification": run.label, "synthetic": run.synthetic,
         "location": {"lon": place[0], "lat": place[1]},
         "local_authority": {"code": place[2], "name_en": place[3], "name_cy": place[4]},
         "summary": dict(zip(keys, stats, strict=True)) if stats else None,
@@ -112,17 +107,25 @@ def postcode_of_uprn(conn: psycopg.Connection, uprn: int) -> str | None:
     return row[0] if row else None
 
 
-def parse_bbox(text: str) -> tuple[float, float, float, float]:
+def parse_bbox(text: str, *, crs: str = "WGS84", max_deg2: float | None = MAX_BBOX_DEG2,
+               three_d: bool = False) -> tuple[float, float, float, float]:
+    """``west,south,east,north`` in degrees (``crs`` names them in messages); at most
+    ``max_deg2`` square degrees (None: any size); ``three_d`` also takes the 6-number form
+    (west,south,low,east,north,high) and drops the heights."""
     try:
-        west, south, east, north = (float(v) for v in text.split(","))
+        values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise BadRequest("bbox must be four numbers: west,south,east,north (WGS84)") from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise BadRequest("bbox must be four numbers: west,south,east,north (WGS84)")
+        values = []
+    if three_d and len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise BadRequest(f"bbox must be four numbers: west,south,east,north ({crs})")
+    west, south, east, north = values
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise BadRequest("bbox must be west,south,east,north with west < east and south < north")
-    if (east - west) * (north - south) > MAX_BBOX_DEG2:
-        raise BadRequest(f"bbox is too large: at most {MAX_BBOX_DEG2} square degrees; zoom in or "
+        raise BadRequest("bbox must be west,south,east,north with -180 <= west < east <= 180 and "
+                         "-90 <= south < north <= 90")
+    if max_deg2 is not None and (east - west) * (north - south) > max_deg2:
+        raise BadRequest(f"bbox is too large: at most {max_deg2} square degrees; zoom in or "
                          "use an export")
     return west, south, east, north
 
@@ -174,15 +177,13 @@ def premises_geojson(conn: psycopg.Connection,
     where: list[str] = []
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if status:
-        if status not in STATUSES:
-            raise BadRequest(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+        STATUSES.check(status)
         where.append("c.status = %(status)s")
         params["status"] = status
     if scheme:
-        if scheme not in SCHEMES:
-            raise BadRequest(f"unknown scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+        SCHEMES.check(scheme)
         where.append(f"c.eligible_{scheme} IN ('eligible', 'possibly')")
-    run = current_run(conn)
+    run = runs.require_current(conn, with_rules=True)
     distance, order = "", "c.uprn"
     if bbox is not None:
         bbox = clip_to_service_area(bbox)
@@ -209,13 +210,13 @@ def premises_geojson(conn: psycopg.Connection,
     features = []
     for row in rows:
         row.pop("total")
-        props = _shape(row, lang)
+        props = _shape(row, lang, run.rules)
         location = props.pop("location")
         features.append({"type": "Feature", "id": row["uprn"],
                          "geometry": {"type": "Point", "coordinates": [location["lon"], location["lat"]]},
                          "properties": props})
-    out = {"type": "FeatureCollection", "classification": run["label"],
-           "synthetic": run["synthetic"], "numberMatched": total, "numberReturned": len(features),
+    out = {"type": "FeatureCollection", "classification": run.label,
+           "synthetic": run.synthetic, "numberMatched": total, "numberReturned": len(features),
            "offset": offset, "limit": limit, "features": features}
     if near is not None:
         out["location"] = {"lon": near[0], "lat": near[1]}
@@ -237,7 +238,7 @@ def areas_at(conn: psycopg.Connection, lon: float, lat: float,
                                                27700))
               AND (%(level)s::text IS NULL OR level = %(level)s)
             ORDER BY array_position(%(levels)s, level), code""",
-        {"lon": lon, "lat": lat, "level": level, "levels": list(LEVELS)}, prepare=False).fetchall()
+        {"lon": lon, "lat": lat, "level": level, "levels": list(AREA_LEVELS.codes)}, prepare=False).fetchall()
     return [area_detail(conn, code) for (code,) in codes]
 
 
@@ -246,9 +247,9 @@ def premises_tile(conn: psycopg.Connection, z: int, x: int, y: int) -> tuple[byt
     and the run label it was made from (for the ETag)."""
     if not (0 <= z <= 22 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
         raise BadRequest(f"no tile {z}/{x}/{y}")
-    run = current_run(conn)
+    run = runs.require_current(conn)
     if z < TILE_MIN_ZOOM:
-        return b"", run["label"]
+        return b"", run.label
     tile = conn.execute(
         f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
                           {BUFFERED_ENVELOPE} AS benv)
@@ -259,4 +260,4 @@ def premises_tile(conn: psycopg.Connection, z: int, x: int, y: int) -> tuple[byt
                 FROM b, {SCHEMA}.premises p JOIN {SCHEMA}.premises_class c USING (uprn)
                 WHERE p.geom && ST_Transform(b.benv, 27700)
             ) t WHERE geom IS NOT NULL""", {"z": z, "x": x, "y": y}).fetchone()[0]
-    return bytes(tile or b""), run["label"]
+    return bytes(tile or b""), run.label

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import psycopg
 
+from . import runs
 from .db import SCHEMA
 from .errors import BadRequest, NotFound
 
@@ -44,19 +45,14 @@ def _check_tile(z: int, x: int, y: int) -> None:
         raise BadRequest(f"no tile {z}/{x}/{y}")
 
 
-def _current_run_id(conn: psycopg.Connection) -> int | None:
-    row = conn.execute(f"SELECT id FROM {SCHEMA}.classification_run WHERE is_current").fetchone()
-    return row[0] if row else None
-
-
 def area_tile(conn: psycopg.Connection, level: str, z: int, x: int, y: int) -> tuple[bytes, str]:
     """A tile of the areas of ``level`` (layer name = level) with their statistics, and the
     version it was made from (for the ETag): the classification run, or 'none' before one."""
     if level not in AREA_TILE_ZOOMS:
         raise NotFound(f"no area tiles for level {level!r}; levels: {', '.join(AREA_TILE_ZOOMS)}")
     _check_tile(z, x, y)
-    run = _current_run_id(conn)
-    version = f"run{run}" if run else "none"
+    run = runs.current(conn)
+    version = f"run{run.id}" if run else "none"
     low, high = AREA_TILE_ZOOMS[level]
     if not low <= z <= high:
         return b"", version
@@ -86,8 +82,8 @@ def hex_tile(conn: psycopg.Connection, size: int, z: int, x: int, y: int) -> tup
         raise NotFound(f"no hexagon tiles of size {size}; sizes: "
                        + ", ".join(str(s) for s in HEX_TILE_ZOOMS))
     _check_tile(z, x, y)
-    run = _current_run_id(conn)
-    version = f"run{run}" if run else "none"
+    run = runs.current(conn)
+    version = f"run{run.id}" if run else "none"
     low, high = HEX_TILE_ZOOMS[size]
     if run is None or not low <= z <= high:
         return b"", version
@@ -108,7 +104,7 @@ def hex_tile(conn: psycopg.Connection, size: int, z: int, x: int, y: int) -> tup
 def area_figures(conn: psycopg.Connection, level: str = "la") -> dict[str, dict]:
     """The statistics every map theme needs for each area of ``level`` (as in the tiles), by code;
     empty before the first classification."""
-    if _current_run_id(conn) is None:
+    if runs.current(conn) is None:
         return {}
     cur = conn.execute(
         f"SELECT s.code, {_STATS} FROM {SCHEMA}.area_stats s WHERE s.level = %s", (level,))
@@ -118,8 +114,7 @@ def area_figures(conn: psycopg.Connection, level: str = "la") -> dict[str, dict]
 
 def data_version(conn: psycopg.Connection) -> str:
     """Changes whenever anything the map shows may have changed: a load or a classification."""
-    row = conn.execute(
-        f"""SELECT (SELECT coalesce(max(id), 0) FROM {SCHEMA}.load_run WHERE status = 'succeeded')
-                   || '/' || coalesce((SELECT id FROM {SCHEMA}.classification_run
-                                       WHERE is_current), 0)""").fetchone()
-    return row[0]
+    loaded = conn.execute(f"SELECT coalesce(max(id), 0) FROM {SCHEMA}.load_run "
+                          "WHERE status = 'succeeded'").fetchone()[0]
+    run = runs.current(conn)
+    return f"{loaded}/{run.id if run else 0}"

@@ -15,13 +15,13 @@ from typing import Any
 
 import psycopg
 
-from .classify import HEX_SIZES, run_by_label
+from . import runs
+from .classify import HEX_SIZES
 from .db import SCHEMA
 from .errors import BadRequest, GapmapError
-from .reasons import SCHEMES, reason_sql, source_name_sql
+from .reasons import reason_sql, source_name_sql
+from .vocab import LANGS, SCHEMES, STATISTICS_LEVELS, STATUSES
 
-LEVELS = ("la", "ward", "lsoa", "msoa", "constituency", "postcode", "hex")
-STATUSES = ("below", "possibly_below", "above", "unknown")
 ATTRIBUTION = (
     "Contains OS data (c) Crown copyright and database right 2025; Royal Mail data (c) Royal Mail "
     "copyright and database right 2025; National Statistics data (c) Crown copyright and database "
@@ -34,9 +34,8 @@ SYNTHETIC_NOTICE = "SYNTHETIC DEMO DATA: premises and speeds are invented. "
 def stats(conn: psycopg.Connection, level: str, run: str | None = None,
           hex_size: int | None = None) -> list[dict[str, Any]]:
     """Statistics per area of ``level`` for a classification run (default: the current one)."""
-    if level not in LEVELS:
-        raise BadRequest(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
-    run_id, _ = run_by_label(conn, run)
+    STATISTICS_LEVELS.check(level)
+    run_id = runs.by_label(conn, run).id
     stored = level
     if level == "hex":
         size = hex_size or HEX_SIZES[1]
@@ -54,8 +53,8 @@ def stats(conn: psycopg.Connection, level: str, run: str | None = None,
 def diff(conn: psycopg.Connection, before: str, after: str, level: str = "la",
          limit: int | None = None) -> dict[str, Any]:
     """Premises whose status, band or eligibility changed between two runs, and change per area."""
-    a, a_label = run_by_label(conn, before)
-    b, b_label = run_by_label(conn, after)
+    old, new = runs.by_label(conn, before), runs.by_label(conn, after)
+    a, b = old.id, new.id
     fields = ["status", "band", "eligible_abc", "eligible_lbf", "eligible_uso", "eligible_voucher"]
     changed_sql = f"""
         SELECT coalesce(n.uprn, o.uprn) AS uprn, coalesce(n.postcode, o.postcode) AS postcode,
@@ -85,7 +84,7 @@ def diff(conn: psycopg.Connection, before: str, after: str, level: str = "la",
             ORDER BY 1""", {"l": level})
     names = [d.name for d in cur.description]
     areas = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    return {"from": a_label, "to": b_label, "premises_changed": total,
+    return {"from": old.label, "to": new.label, "premises_changed": total,
             "status_changes": [{"from": f, "to": t, "premises": n} for f, t, n in transitions],
             "areas": areas, "premises": premises}
 
@@ -99,32 +98,33 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _export_query(run_id: int, run_label: str, lang: str, synthetic: bool, areas: list[str],
-                  statuses: list[str], scheme: str | None) -> tuple[str, dict]:
+def _export_query(run: runs.Run, lang: str, areas: list[str], statuses: list[str],
+                  scheme: str | None) -> tuple[str, dict]:
     where, params = [], {}
     if areas:
         where.append(f"""EXISTS (SELECT 1 FROM {SCHEMA}.area a WHERE a.code = ANY(%(areas)s)
                                  AND ST_Covers(a.geom, p.geom))""")
         params["areas"] = [a.upper() for a in areas]
     if statuses:
-        unknown = sorted(set(statuses) - set(STATUSES))
+        unknown = sorted(set(statuses) - set(STATUSES.codes))
         if unknown:
-            raise BadRequest(f"unknown status(es) {', '.join(unknown)}; expected {', '.join(STATUSES)}")
+            raise BadRequest(f"unknown status(es) {', '.join(unknown)}; "
+                             f"expected {', '.join(STATUSES.codes)}")
         where.append("c.status = ANY(%(statuses)s)")
         params["statuses"] = statuses
     if scheme:
-        if scheme not in SCHEMES:
-            raise BadRequest(f"unknown scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+        SCHEMES.check(scheme)
         where.append(f"c.eligible_{scheme} IN ('eligible', 'possibly')")
-    attribution = (SYNTHETIC_NOTICE if synthetic else "") + ATTRIBUTION
+    attribution = (SYNTHETIC_NOTICE if run.synthetic else "") + ATTRIBUTION
+    rules = run.rules
     sql = f"""
         SELECT c.uprn, c.postcode, c.status, c.probability_below, c.best_down AS best_down_mbps,
                c.best_up AS best_up_mbps, c.band, c.uso, c.evidence, c.evidence_release,
                c.gigabit_class, c.planned_build, c.contract_name, c.supplier, c.final_coverage_date,
-               c.eligible_abc, {reason_sql('abc', lang)} AS abc_reason,
-               c.eligible_lbf, {reason_sql('lbf', lang)} AS lbf_reason,
-               c.eligible_uso, {reason_sql('uso', lang)} AS uso_reason,
-               c.eligible_voucher, {reason_sql('voucher', lang)} AS voucher_reason,
+               c.eligible_abc, {reason_sql('abc', lang, rules)} AS abc_reason,
+               c.eligible_lbf, {reason_sql('lbf', lang, rules)} AS lbf_reason,
+               c.eligible_uso, {reason_sql('uso', lang, rules)} AS uso_reason,
+               c.eligible_voucher, {reason_sql('voucher', lang, rules)} AS voucher_reason,
                %(run)s AS classification,
                round(ST_X(p.geom)::numeric, 2) AS easting, round(ST_Y(p.geom)::numeric, 2) AS northing,
                round(ST_Y(ST_Transform(p.geom, 4326))::numeric, 7) AS latitude,
@@ -133,11 +133,11 @@ def _export_query(run_id: int, run_label: str, lang: str, synthetic: bool, areas
                 LIMIT 1) AS la_code,
                %(attribution)s AS attribution
         FROM (SELECT *, {source_name_sql(lang)} AS source_name
-              FROM {SCHEMA}.premises_class_{run_id}) c
+              FROM {SCHEMA}.premises_class_{run.id}) c
         JOIN {SCHEMA}.premises p USING (uprn)
         {('WHERE ' + ' AND '.join(where)) if where else ''}
         ORDER BY c.uprn"""
-    params.update(run=run_label, attribution=attribution)
+    params.update(run=run.label, attribution=attribution)
     return sql, params
 
 
@@ -147,12 +147,11 @@ def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = N
     """Write the premises of a run (filtered) to ``out``; returns the number of rows."""
     if fmt not in ("csv", "gpkg", "geojson"):
         raise BadRequest(f"unknown format {fmt!r}; expected csv, gpkg or geojson")
-    if lang not in ("en", "cy"):
+    if lang not in LANGS:
         raise BadRequest("--lang must be en or cy")
-    run_id, run_label = run_by_label(conn, run)
-    synthetic = conn.execute(f"SELECT synthetic FROM {SCHEMA}.classification_run WHERE id = %s",
-                             (run_id,)).fetchone()[0]
-    sql, params = _export_query(run_id, run_label, lang, synthetic, list(areas), list(statuses), scheme)
+    chosen = runs.by_label(conn, run, with_rules=True)
+    run_label, synthetic = chosen.label, chosen.synthetic
+    sql, params = _export_query(chosen, lang, list(areas), list(statuses), scheme)
     out = Path(out)
     if out.is_dir():
         raise GapmapError(f"cannot write {out}: it is a folder",

@@ -1,24 +1,22 @@
-"""Why a premises is (not) eligible: reason codes and their sentences in English and Welsh.
+"""Why a premises is (not) eligible: the sentence for each reason code, in English and Welsh.
 
-Classification stores short codes; sentences are made from these templates when answering (API)
-or exporting, in SQL with ``format()`` or in Python with ``%``: the templates use only ``%s`` and
-``%%``, which both understand. Each template's arguments are listed once in ``ARGS``.
+Classification stores short codes (connectivity.vocab.REASONS); sentences are made from these
+templates when answering (API) or exporting, in SQL with ``format()`` or in Python with ``%``.
+A template has two kinds of blanks:
+
+- ``{name}``: a value of the rules the run was made with (a threshold, a window, a grant),
+  filled in first, the same way for both paths (:func:`template`);
+- ``%s``: a value of the premises (its speed, evidence, release), filled by ``format()`` in SQL
+  or ``%`` in Python. Templates use only ``%s`` and ``%%``, which both understand; each
+  template's premises values are listed once in ``ARGS``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-#: evidence source -> its name in each language
-SOURCES = {
-    "correction": ("accepted correction", "cywiriad a dderbyniwyd"),
-    "ofcom-api": ("Ofcom premises prediction", "rhagfynegiad safle Ofcom"),
-    "bduk": ("BDUK release", "data BDUK"),
-    "oa": ("Ofcom output-area coverage", "darpariaeth ardal allbwn Ofcom"),
-    "postcode": ("Ofcom postcode coverage", "darpariaeth cod post Ofcom"),
-    "speed-raster": ("modelled speed surface", "arwyneb cyflymder wedi'i fodelu"),
-    "none": ("no evidence", "dim tystiolaeth"),
-}
+from .rules import Rules
+from .vocab import EVIDENCE, REASONS, SCHEMES
 
 #: argument expressions (SQL over a premises_class row; the same names are keys in Python rows)
 ARGS = {
@@ -31,34 +29,58 @@ ARGS = {
     "date": "coalesce(final_coverage_date, '?')",
 }
 
-# (scheme, code) -> (arguments, English, Welsh)
+#: words the LBF sentences have only while the rules exclude planned builds: name -> (English,
+#: Welsh); "" when they do not
+CLAUSES = {
+    "lbf_no_build_and": (" and in no planned build", " a heb fod mewn cynllun adeiladu"),
+    "lbf_no_build_comma": (", in no planned build", ", heb fod mewn cynllun adeiladu"),
+}
+
+_GRANT = (" A grant of up to {abc_grant_gbp} may apply.",
+          " Gallai grant o hyd at {abc_grant_gbp} fod ar gael.")
+_COST_CAP = (" The provider pays up to {uso_cost_cap_gbp} of the cost of connecting it.",
+             " Mae'r darparwr yn talu hyd at {uso_cost_cap_gbp} o'r gost o'i gysylltu.")
+
+# (scheme, code) -> (premises values, English, Welsh)
 TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
     ("abc", "below_30"): (
         ("down", "source", "release"),
-        "Eligible for Access Broadband Cymru: best download %s Mbit/s, below 30 Mbit/s (%s, %s). "
-        "Assumes no ABC funding in the last 48 months.",
+        "Eligible for Access Broadband Cymru: best download %s Mbit/s, below {abc_max_down} "
+        "Mbit/s (%s, %s). Assumes no ABC funding in the last {abc_funding_window_months} months."
+        + _GRANT[0],
         "Yn gymwys ar gyfer Allwedd Band Eang Cymru: cyflymder lawrlwytho gorau %s Mbit/s, o dan "
-        "30 Mbit/s (%s, %s). Yn cymryd nad oes cyllid Allwedd Band Eang yn ystod y 48 mis diwethaf."),
+        "{abc_max_down} Mbit/s (%s, %s). Yn cymryd nad oes cyllid Allwedd Band Eang yn ystod y "
+        "{abc_funding_window_months} mis diwethaf." + _GRANT[1]),
     ("abc", "below_30_area"): (
         ("source", "release"),
         "Eligible for Access Broadband Cymru: the postcode's coverage figures leave no premises "
-        "other than this one short of 30 Mbit/s (%s, %s). Assumes no ABC funding in the last 48 "
-        "months.",
+        "other than this one short of {superfast_down} Mbit/s (%s, %s). Assumes no ABC funding "
+        "in the last {abc_funding_window_months} months." + _GRANT[0],
         "Yn gymwys ar gyfer Allwedd Band Eang Cymru: yn ôl ffigurau darpariaeth y cod post, ni all y "
-        "safle hwn gael 30 Mbit/s (%s, %s). Yn cymryd nad oes cyllid Allwedd Band Eang yn ystod y "
-        "48 mis diwethaf."),
+        "safle hwn gael {superfast_down} Mbit/s (%s, %s). Yn cymryd nad oes cyllid Allwedd Band "
+        "Eang yn ystod y {abc_funding_window_months} mis diwethaf." + _GRANT[1]),
     ("abc", "possibly_below_30"): (
         ("pct", "source", "release"),
         "Possibly eligible for Access Broadband Cymru: a %s%% chance that it cannot receive "
-        "30 Mbit/s, from the postcode's coverage figures (%s, %s). Check this premises.",
-        "Efallai'n gymwys ar gyfer Allwedd Band Eang Cymru: %s%% o siawns na all gael 30 Mbit/s, yn "
-        "ôl ffigurau darpariaeth y cod post (%s, %s). Gwiriwch y safle hwn."),
+        "{superfast_down} Mbit/s, from the postcode's coverage figures (%s, %s). Check this "
+        "premises.",
+        "Efallai'n gymwys ar gyfer Allwedd Band Eang Cymru: %s%% o siawns na all gael "
+        "{superfast_down} Mbit/s, yn ôl ffigurau darpariaeth y cod post (%s, %s). Gwiriwch y "
+        "safle hwn."),
     ("abc", "possibly_below_30_modelled"): (
         ("down", "source", "release"),
         "Possibly eligible for Access Broadband Cymru: modelled download %s Mbit/s (%s, %s). "
         "Check this premises.",
         "Efallai'n gymwys ar gyfer Allwedd Band Eang Cymru: cyflymder lawrlwytho wedi'i fodelu "
         "%s Mbit/s (%s, %s). Gwiriwch y safle hwn."),
+    ("abc", "line_not_settled"): (
+        ("source", "release"),
+        "Possibly eligible for Access Broadband Cymru: the evidence says whether this premises "
+        "can receive {superfast_down} Mbit/s, not whether it can receive {abc_max_down} Mbit/s "
+        "(%s, %s). Check this premises.",
+        "Efallai'n gymwys ar gyfer Allwedd Band Eang Cymru: mae'r dystiolaeth yn dweud a all y "
+        "safle hwn gael {superfast_down} Mbit/s, nid a all gael {abc_max_down} Mbit/s (%s, %s). "
+        "Gwiriwch y safle hwn."),
     ("abc", "not_below_30"): (
         ("down", "source", "release"),
         "Not eligible for Access Broadband Cymru: %s Mbit/s is available (%s, %s).",
@@ -66,108 +88,150 @@ TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
     ("abc", "not_below_30_area"): (
         ("source", "release"),
         "Not eligible for Access Broadband Cymru: by the postcode's coverage figures this premises "
-        "can receive 30 Mbit/s (%s, %s).",
+        "can receive {superfast_down} Mbit/s (%s, %s).",
         "Ddim yn gymwys ar gyfer Allwedd Band Eang Cymru: yn ôl ffigurau darpariaeth y cod post, gall "
-        "y safle hwn gael 30 Mbit/s (%s, %s)."),
+        "y safle hwn gael {superfast_down} Mbit/s (%s, %s)."),
     ("abc", "gigabit_available"): (
         ("source", "release"),
         "Not eligible for Access Broadband Cymru: gigabit-capable broadband is available (%s, %s).",
         "Ddim yn gymwys ar gyfer Allwedd Band Eang Cymru: mae band eang gigabit ar gael (%s, %s)."),
     ("lbf", "target"): (
         ("source", "release"),
-        "Local Broadband Fund target: below 30 Mbit/s and in no planned build (%s, %s).",
-        "Targed y Gronfa Band Eang Lleol: o dan 30 Mbit/s a heb fod mewn cynllun adeiladu (%s, %s)."),
+        "Local Broadband Fund target: below {lbf_max_down} Mbit/s{lbf_no_build_and} (%s, %s).",
+        "Targed y Gronfa Band Eang Lleol: o dan {lbf_max_down} Mbit/s{lbf_no_build_and} (%s, %s)."),
     ("lbf", "possible_target"): (
         ("pct", "source", "release"),
-        "Possible Local Broadband Fund target: %s%% chance of being below 30 Mbit/s, in no planned "
-        "build (%s, %s).",
-        "Targed posibl y Gronfa Band Eang Lleol: %s%% o siawns o fod o dan 30 Mbit/s, heb fod mewn "
-        "cynllun adeiladu (%s, %s)."),
+        "Possible Local Broadband Fund target: %s%% chance of being below {superfast_down} "
+        "Mbit/s{lbf_no_build_comma} (%s, %s).",
+        "Targed posibl y Gronfa Band Eang Lleol: %s%% o siawns o fod o dan {superfast_down} "
+        "Mbit/s{lbf_no_build_comma} (%s, %s)."),
+    ("lbf", "line_not_settled"): (
+        ("source", "release"),
+        "Possible Local Broadband Fund target: the evidence says whether this premises can "
+        "receive {superfast_down} Mbit/s, not whether it can receive {lbf_max_down} "
+        "Mbit/s{lbf_no_build_comma} (%s, %s).",
+        "Targed posibl y Gronfa Band Eang Lleol: mae'r dystiolaeth yn dweud a all y safle hwn "
+        "gael {superfast_down} Mbit/s, nid a all gael {lbf_max_down} Mbit/s{lbf_no_build_comma} "
+        "(%s, %s)."),
     ("lbf", "in_planned_build"): (
         ("contract", "date"),
         "Not a Local Broadband Fund target: in a planned build (%s, final coverage %s).",
         "Ddim yn darged y Gronfa Band Eang Lleol: mewn cynllun adeiladu (%s, darpariaeth derfynol %s)."),
     ("lbf", "not_below_30"): (
         ("source", "release"),
-        "Not a Local Broadband Fund target: 30 Mbit/s or more is available (%s, %s).",
-        "Ddim yn darged y Gronfa Band Eang Lleol: mae 30 Mbit/s neu fwy ar gael (%s, %s)."),
+        "Not a Local Broadband Fund target: {lbf_max_down} Mbit/s or more is available (%s, %s).",
+        "Ddim yn darged y Gronfa Band Eang Lleol: mae {lbf_max_down} Mbit/s neu fwy ar gael "
+        "(%s, %s)."),
     ("uso", "below_uso"): (
         ("down", "up", "source"),
-        "May request a Universal Service Obligation connection: below 10 Mbit/s down or 1 Mbit/s up "
-        "(%s down, %s up; %s).",
-        "Gall ofyn am gysylltiad dan y Rhwymedigaeth Gwasanaeth Cyffredinol: o dan 10 Mbit/s i lawr "
-        "neu 1 Mbit/s i fyny (%s i lawr, %s i fyny; %s)."),
+        "May request a Universal Service Obligation connection: below {uso_down} Mbit/s down or "
+        "{uso_up} Mbit/s up (%s down, %s up; %s)." + _COST_CAP[0],
+        "Gall ofyn am gysylltiad dan y Rhwymedigaeth Gwasanaeth Cyffredinol: o dan {uso_down} "
+        "Mbit/s i lawr neu {uso_up} Mbit/s i fyny (%s i lawr, %s i fyny; %s)." + _COST_CAP[1]),
     ("uso", "below_uso_area"): (
         ("source",),
         "May request a Universal Service Obligation connection: by the postcode's coverage figures "
-        "this premises has no decent broadband (%s).",
+        "this premises has no decent broadband (%s)." + _COST_CAP[0],
         "Gall ofyn am gysylltiad dan y Rhwymedigaeth Gwasanaeth Cyffredinol: yn ôl ffigurau "
-        "darpariaeth y cod post, nid oes gan y safle hwn fand eang digonol (%s)."),
+        "darpariaeth y cod post, nid oes gan y safle hwn fand eang digonol (%s)." + _COST_CAP[1]),
     ("uso", "possibly_below_uso"): (
         ("source",),
-        "Possibly below decent broadband (10 Mbit/s down, 1 Mbit/s up), from the postcode's "
-        "coverage figures (%s). Check this premises.",
-        "Efallai o dan fand eang digonol (10 Mbit/s i lawr, 1 Mbit/s i fyny), yn ôl ffigurau "
-        "darpariaeth y cod post (%s). Gwiriwch y safle hwn."),
+        "Possibly below decent broadband ({uso_down} Mbit/s down, {uso_up} Mbit/s up), from the "
+        "postcode's coverage figures (%s). Check this premises.",
+        "Efallai o dan fand eang digonol ({uso_down} Mbit/s i lawr, {uso_up} Mbit/s i fyny), yn ôl "
+        "ffigurau darpariaeth y cod post (%s). Gwiriwch y safle hwn."),
     ("uso", "decent_available"): (
         ("source",),
-        "Decent broadband (10 Mbit/s down, 1 Mbit/s up) is available (%s).",
-        "Mae band eang digonol (10 Mbit/s i lawr, 1 Mbit/s i fyny) ar gael (%s)."),
+        "Decent broadband ({uso_down} Mbit/s down, {uso_up} Mbit/s up) is available (%s).",
+        "Mae band eang digonol ({uso_down} Mbit/s i lawr, {uso_up} Mbit/s i fyny) ar gael (%s)."),
     ("voucher", "suspended_in_wales"): (
         (),
         "Gigabit vouchers are suspended in Wales.",
         "Mae talebau gigabit wedi'u hatal yng Nghymru."),
     ("voucher", "below_100_no_plan"): (
         ("down",),
-        "May qualify for a gigabit voucher: %s Mbit/s, below 100 Mbit/s, and no gigabit plan.",
-        "Gallai fod yn gymwys am daleb gigabit: %s Mbit/s, o dan 100 Mbit/s, a dim cynllun gigabit."),
+        "May qualify for a gigabit voucher: %s Mbit/s, below {voucher_max_down} Mbit/s, and no "
+        "gigabit plan.",
+        "Gallai fod yn gymwys am daleb gigabit: %s Mbit/s, o dan {voucher_max_down} Mbit/s, a dim "
+        "cynllun gigabit."),
     ("voucher", "not_eligible"): (
         (),
-        "No gigabit voucher: 100 Mbit/s or more is available, or a gigabit build is planned.",
-        "Dim taleb gigabit: mae 100 Mbit/s neu fwy ar gael, neu mae adeiladu gigabit wedi'i gynllunio."),
+        "No gigabit voucher: {voucher_max_down} Mbit/s or more is available, or a gigabit build "
+        "is planned.",
+        "Dim taleb gigabit: mae {voucher_max_down} Mbit/s neu fwy ar gael, neu mae adeiladu gigabit "
+        "wedi'i gynllunio."),
 }
-for _scheme in ("abc", "lbf", "uso", "voucher"):
+for _scheme in SCHEMES.codes:
     TEMPLATES[(_scheme, "no_evidence")] = (
         (), "Unknown: no broadband evidence for this premises yet.",
         "Anhysbys: dim tystiolaeth band eang ar gyfer y safle hwn eto.")
 
-SCHEMES = ("abc", "lbf", "uso", "voucher")
+
+def _mbit(value: float) -> str:
+    return f"{value:g}"
 
 
-def reason_sql(scheme: str, lang: str) -> str:
-    """A SQL expression giving the sentence for ``<scheme>_reason`` of a premises_class row, for
-    a query run with parameters (its ``%`` are doubled for psycopg).
+def _gbp(value: int) -> str:
+    return f"£{value:,}"
+
+
+def rule_values(rules: Rules, lang: str) -> dict[str, str]:
+    """The values of the rules as the sentences show them, by template blank name."""
+    t, s = rules.thresholds, rules.schemes
+    index = 1 if lang == "cy" else 0
+    values = {
+        "superfast_down": _mbit(t.superfast_down),
+        "uso_down": _mbit(t.uso_down), "uso_up": _mbit(t.uso_up),
+        "abc_max_down": _mbit(s.abc.max_down),
+        "abc_funding_window_months": str(s.abc.funding_window_months),
+        "abc_grant_gbp": _gbp(s.abc.grant_gbp),
+        "lbf_max_down": _mbit(s.lbf.max_down),
+        "uso_cost_cap_gbp": _gbp(s.uso.cost_cap_gbp),
+        "voucher_max_down": _mbit(s.voucher.max_down),
+    }
+    for name, words in CLAUSES.items():
+        values[name] = words[index] if s.lbf.exclude_planned_builds else ""
+    return values
+
+
+def template(scheme: str, code: str, lang: str, rules: Rules) -> tuple[tuple[str, ...], str]:
+    """The premises values a sentence takes, and its text with the rules' values filled in."""
+    args, en, cy = TEMPLATES[(scheme, code)]
+    values = {k: v.replace("%", "%%") for k, v in rule_values(rules, lang).items()}
+    return args, (cy if lang == "cy" else en).format_map(values)
+
+
+def reason_sql(scheme: str, lang: str, rules: Rules) -> str:
+    """A SQL expression giving the sentence for ``<scheme>_reason`` of a premises_class row made
+    with ``rules``, for a query run with parameters (its ``%`` are doubled for psycopg).
 
     Needs a ``source_name`` column in scope (see :func:`source_name_sql`)."""
-    index = 1 if lang == "en" else 2
     cases = []
-    for (s, code), template in TEMPLATES.items():
-        if s != scheme:
-            continue
-        text = template[index].replace("'", "''").replace("%", "%%")
-        args = "".join(f", {ARGS[a]}" for a in template[0])
-        cases.append(f"WHEN '{code}' THEN format('{text}'{args})")
+    for code in REASONS[scheme].codes:
+        args, text = template(scheme, code, lang, rules)
+        text = text.replace("'", "''").replace("%", "%%")
+        cases.append(f"WHEN '{code}' THEN format('{text}'{''.join(f', {ARGS[a]}' for a in args)})")
     return f"CASE {scheme}_reason {' '.join(cases)} END"
 
 
 def source_name_sql(lang: str) -> str:
-    index = 0 if lang == "en" else 1
-    whens = " ".join(f"WHEN '{k}' THEN '{v[index].replace(chr(39), chr(39) * 2)}'"
-                     for k, v in SOURCES.items())
+    whens = " ".join(f"WHEN '{t.code}' THEN '{t.name(lang).replace(chr(39), chr(39) * 2)}'"
+                     for t in EVIDENCE)
     return f"CASE evidence {whens} ELSE evidence END"
 
 
-def render(scheme: str, code: str, lang: str, row: dict[str, Any]) -> str:
-    """The sentence for one premises (``row`` as returned by the API queries)."""
-    args, en, cy = TEMPLATES[(scheme, code)]
-    source = SOURCES.get(row.get("evidence") or "none", (row.get("evidence"),) * 2)
+def render(scheme: str, code: str, lang: str, row: dict[str, Any], rules: Rules) -> str:
+    """The sentence for one premises (``row`` as returned by the API queries) of a run made with
+    ``rules``."""
+    args, text = template(scheme, code, lang, rules)
+    evidence = row.get("evidence") or "none"
     values = {
         "down": "?" if row.get("best_down") is None else f"{row['best_down']:g}",
         "up": "?" if row.get("best_up") is None else f"{row['best_up']:g}",
-        "source": source[0 if lang == "en" else 1],
+        "source": EVIDENCE.name(evidence, lang),
         "release": row.get("evidence_release") or "?",
         "pct": "?" if row.get("probability_below") is None else f"{round(row['probability_below'] * 100)}",
         "contract": row.get("contract_name") or "commercial plan",
         "date": row.get("final_coverage_date") or "?",
     }
-    return (en if lang == "en" else cy) % tuple(values[a] for a in args)
+    return text % tuple(values[a] for a in args)

@@ -6,6 +6,7 @@ from typing import Any
 
 import psycopg
 
+from . import runs
 from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .postcodes import normalise_postcode
@@ -73,13 +74,13 @@ def submit_report(conn: psycopg.Connection, *, postcode: str, uprn: str | int | 
     who = (contact or "").strip()
     if len(who) > MAX_CONTACT:
         raise FieldError("contact", "too_long", f"the contact is longer than {MAX_CONTACT} characters")
-    run = conn.execute(f"SELECT label FROM {SCHEMA}.classification_run WHERE is_current").fetchone()
+    run = runs.current(conn)
     return conn.execute(
         f"""INSERT INTO {SCHEMA}.report (postcode, uprn, problem, measured_down, measured_up,
                                          message, contact, lang, classification)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
         (pc, chosen, problem, down, up, text or None, who or None,
-         lang if lang in ("en", "cy") else "en", run[0] if run else None)).fetchone()[0]
+         lang if lang in ("en", "cy") else "en", run.label if run else None)).fetchone()[0]
 
 
 def list_reports(conn: psycopg.Connection, status: str | None = "new") -> list[dict[str, Any]]:

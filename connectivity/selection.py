@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from . import runs
 from .db import SCHEMA
 from .errors import BadRequest
 
@@ -26,8 +27,8 @@ def selection_summary(conn: psycopg.Connection, codes: list[str], level: str = "
     unknown = [c for c in wanted if c not in known]
     if unknown:
         raise BadRequest(f"unknown {level} code(s): {', '.join(unknown)}")
-    classified = conn.execute(
-        f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.classification_run WHERE is_current)").fetchone()[0]
+    classified = runs.current(conn) is not None
+
     def cast(f: str) -> str:
         return "float8" if f == "expected_below_30" else "bigint"
     figures = ", ".join(f"coalesce({'s.' + f if classified else 'NULL'}, 0)::{cast(f)} AS {f}"

@@ -66,9 +66,10 @@ def synthetic_inputs(settings: Settings, say: Say = None) -> list[Input]:
 
 def demo_classify(settings: Settings, say: Say = None) -> list[dict]:
     """Classify each demo release once (2026-01, then 2026-07, which ends up current)."""
-    from connectivity.classify import classify, list_runs
+    from connectivity.classify import classify
     from connectivity.db import connect
     from connectivity.rules import load_rules
+    from connectivity.runs import list_runs
 
     from .demodata import RELEASES
 

@@ -11,11 +11,13 @@ import psycopg
 import pyogrio
 import pytest
 
-from connectivity.classify import classify, list_runs
+from connectivity.classify import classify
 from connectivity.errors import BadRequest, ConfigError, NotFound
 from connectivity.outputs import EXPORT_COLUMNS, diff, export, stats
-from connectivity.reasons import ARGS, SCHEMES, TEMPLATES, render
+from connectivity.reasons import ARGS, TEMPLATES, render
 from connectivity.rules import load_rules
+from connectivity.runs import list_runs
+from connectivity.vocab import SCHEMES
 from gapmap.demodata import GENERATOR_VERSION
 
 
@@ -181,10 +183,11 @@ def test_reasons_exist_in_both_languages_with_matching_placeholders():
             assert len(re.findall(r"%s", text)) == len(args), (scheme, code)
         assert en != cy
     row = {"best_down": 6.5, "best_up": 0.8, "evidence": "ofcom-api", "evidence_release": "2026-01"}
-    assert render("abc", "below_30", "en", row) == (
+    assert render("abc", "below_30", "en", row, load_rules()) == (
         "Eligible for Access Broadband Cymru: best download 6.5 Mbit/s, below 30 Mbit/s "
-        "(Ofcom premises prediction, 2026-01). Assumes no ABC funding in the last 48 months.")
-    assert render("uso", "below_uso", "cy", row).startswith(
+        "(Ofcom premises prediction, 2026-01). Assumes no ABC funding in the last 48 months. "
+        "A grant of up to £800 may apply.")
+    assert render("uso", "below_uso", "cy", row, load_rules()).startswith(
         "Gall ofyn am gysylltiad dan y Rhwymedigaeth Gwasanaeth Cyffredinol: o dan 10 Mbit/s i lawr "
         "neu 1 Mbit/s i fyny (6.5 i lawr, 0.8 i fyny; rhagfynegiad safle Ofcom)")
 
@@ -204,7 +207,7 @@ def test_rules_file_is_checked_and_used(settings, db, tmp_path):
     rules = load_rules()
     first = classify(db, rules, label="default")
     assert first["status"] == {"below": 1}
-    rules["thresholds"]["superfast_down"] = 24.0  # the UK Government's old line
+    rules = rules.replace("thresholds.superfast_down", 24.0)  # the UK Government's old line
     second = classify(db, rules, label="old-line")
     assert second["status"] == {"above": 1}
     with pytest.raises(BadRequest, match="labelled 'old-line' exists already"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from connectivity.areas import area_detail, area_geojson, area_summaries, check_level
-from connectivity.classify import list_runs
 from connectivity.db import server_info
 from connectivity.db.migrate import current_version
 from connectivity.errors import BadRequest
@@ -20,6 +19,7 @@ from connectivity.lookup import (
 )
 from connectivity.outputs import diff
 from connectivity.releases import list_releases
+from connectivity.runs import list_runs
 
 from .i18n import negotiate
 from .pool import db_connection

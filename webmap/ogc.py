@@ -20,16 +20,16 @@ from connectivity.features import (
     CRS84,
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    MAX_OFFSET,
     Collection,
     collection,
     extent,
     item,
     items,
-    parse_bbox,
+    parse_crs84_bbox,
     parse_filters,
     parse_paging,
 )
+from connectivity.lookup import MAX_OFFSET
 
 from .api import refuse_nul
 from .pool import db_connection
@@ -143,7 +143,7 @@ def collection_page(cid: str):
 def items_page(cid: str):
     coll = collection(cid)
     args = _check_args({"f", "bbox", "limit", "offset", *coll.queryables})
-    bbox = parse_bbox(args["bbox"]) if "bbox" in args else None
+    bbox = parse_crs84_bbox(args["bbox"]) if "bbox" in args else None
     limit, offset = parse_paging(args.get("limit"), args.get("offset"))
     filters = parse_filters(coll, args)
     with db_connection() as conn:

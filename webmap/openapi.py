@@ -11,9 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from connectivity import __version__
-from connectivity.areas import LEVELS
-from connectivity.lookup import MAX_OFFSET, MAX_PAGE, MAX_RADIUS_M, STATUSES
-from connectivity.reasons import SCHEMES
+from connectivity.lookup import MAX_OFFSET, MAX_PAGE, MAX_RADIUS_M
+from connectivity.vocab import AREA_LEVELS, SCHEMES, STATUSES
 
 bp = Blueprint("openapi", __name__)
 
@@ -76,7 +75,7 @@ _SCHEMAS = {
         "postgis_version": _null("string")}),
     "Location": _object({"lon": {"type": "number"}, "lat": {"type": "number"}}),
     "AreaSummary": _object({
-        "code": {"type": "string"}, "level": {"type": "string", "enum": list(LEVELS)},
+        "code": {"type": "string"}, "level": {"type": "string", "enum": list(AREA_LEVELS.codes)},
         "name_en": {"type": "string"}, "name_cy": _null("string"), "vintage": _null("string"),
         "area_km2": {"type": "number"}, "postcodes": {"type": "integer"},
         "premises": {"type": "integer"},
@@ -105,7 +104,7 @@ _SCHEMAS = {
         "reason_code": {"type": "string"}, "reason": {"type": "string"}}),
     "Premises": _object({
         "uprn": {"type": "integer"}, "postcode": _null("string"),
-        "status": {"type": "string", "enum": list(STATUSES)},
+        "status": {"type": "string", "enum": list(STATUSES.codes)},
         "probability_below": _null("number", minimum=0, maximum=1),
         "best_down": _null("number", minimum=0), "best_up": _null("number", minimum=0),
         "band": _null("string"), "uso": _null("boolean"), "evidence": {"type": "string"},
@@ -113,7 +112,7 @@ _SCHEMAS = {
         "planned_build": {"type": "boolean"}, "contract_name": _null("string"),
         "supplier": _null("string"), "final_coverage_date": _null("string"),
         "approximate": {"type": "boolean"}, "location": _ref("Location"),
-        "schemes": _object({s: _ref("Scheme") for s in SCHEMES}),
+        "schemes": _object({s: _ref("Scheme") for s in SCHEMES.codes}),
         "distance_m": {"type": "number", "description": "From the point asked about"},
     }, optional=("location", "distance_m")),
     "PremisesCollection": _object({
@@ -181,13 +180,13 @@ DOCUMENT = {
                            "(largest first) or of the level given.",
             "parameters": [
                 _param("level", "query", "Area level (default la; with lon/lat: every level)",
-                       {"type": "string", "enum": list(LEVELS)}),
+                       {"type": "string", "enum": list(AREA_LEVELS.codes)}),
                 _LON, _LAT],
             "responses": {"200": _json("Areas", _ref("Areas")), "400": _ERROR}}},
         "/api/v1/areas.geojson": {"get": {
             "summary": "Areas of a level as GeoJSON (simplified)",
             "parameters": [_param("level", "query", "Area level",
-                                  {"type": "string", "enum": list(LEVELS), "default": "la"})],
+                                  {"type": "string", "enum": list(AREA_LEVELS.codes), "default": "la"})],
             "responses": {"200": _geojson("FeatureCollection", _ref("AreasGeoJSON")),
                           "400": _ERROR}}},
         "/api/v1/areas/{code}": {"get": {
@@ -222,9 +221,9 @@ DOCUMENT = {
                        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RADIUS_M,
                         "default": 100}),
                 _param("status", "query", "Only this status",
-                       {"type": "string", "enum": list(STATUSES)}),
+                       {"type": "string", "enum": list(STATUSES.codes)}),
                 _param("scheme", "query", "Only premises eligible or possibly eligible",
-                       {"type": "string", "enum": list(SCHEMES)}),
+                       {"type": "string", "enum": list(SCHEMES.codes)}),
                 _param("limit", "query", "Page size", {"type": "integer", "minimum": 1,
                                                        "maximum": MAX_PAGE, "default": 1000}),
                 _param("offset", "query", "Page start", {"type": "integer", "minimum": 0,

@@ -1,0 +1,226 @@
+"""The shared vocabulary: every code the product stores, filters on or answers, with its name in
+English and Welsh. Written once here; classification, the API, OGC, exports and the web pages
+all take their codes and names from this module.
+
+Each vocabulary is an ordered, immutable set of terms::
+
+    >>> STATUSES.codes
+    ('below', 'possibly_below', 'above', 'unknown')
+    >>> STATUSES.name("below", "cy")
+    'O dan 30 Mbit/s'
+    >>> "bduk" in EVIDENCE
+    True
+
+The names are what people read (the map's legend and popups, the postcode page); the Welsh ones
+are those the Welsh pages have always shown. Sentences that explain a decision (reasons) are in
+:mod:`connectivity.reasons`, which takes its thresholds from the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from .errors import BadRequest
+
+LANGS = ("en", "cy")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One code with its English and Welsh names."""
+
+    code: str
+    en: str
+    cy: str
+
+    def name(self, lang: str) -> str:
+        return self.cy if lang == "cy" else self.en
+
+
+@dataclass(frozen=True)
+class Evidence(Term):
+    """An evidence source a premises' status can rest on, and the release source it comes from
+    (``gapmap.release.source``; None: no release, as for ``none``)."""
+
+    release_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Band(Term):
+    """An Ofcom download band: its statistics column (``gapmap.area_stats``) and upper bound in
+    Mbit/s (None: no upper bound)."""
+
+    column: str = ""
+    below: float | None = None
+
+
+T = TypeVar("T", bound=Term)
+
+
+@dataclass(frozen=True)
+class Vocabulary(Generic[T]):
+    """An ordered set of terms of one kind (``kind`` names it in messages)."""
+
+    kind: str
+    terms: tuple[T, ...]
+
+    def __post_init__(self) -> None:
+        codes = [t.code for t in self.terms]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"duplicate {self.kind} codes in {codes}")
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(t.code for t in self.terms)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.terms)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def __contains__(self, code: object) -> bool:
+        return any(t.code == code for t in self.terms)
+
+    def __getitem__(self, code: str) -> T:
+        for term in self.terms:
+            if term.code == code:
+                return term
+        raise KeyError(code)
+
+    def name(self, code: str, lang: str) -> str:
+        """The name of ``code`` in ``lang``; an unknown code is its own name."""
+        return self[code].name(lang) if code in self else code
+
+    def names(self, lang: str) -> dict[str, str]:
+        """Every code and its name in ``lang``, in order."""
+        return {t.code: t.name(lang) for t in self.terms}
+
+    def check(self, code: str) -> str:
+        """``code`` if it is one of these, else a BadRequest listing them."""
+        if code not in self:
+            raise BadRequest(f"unknown {self.kind} {code!r}; expected one of "
+                             + ", ".join(self.codes))
+        return code
+
+
+#: a premises' status against the superfast line (premises_class.status)
+STATUSES: Vocabulary[Term] = Vocabulary("status", (
+    Term("below", "Below 30 Mbit/s", "O dan 30 Mbit/s"),
+    Term("possibly_below", "Possibly below 30 Mbit/s", "Efallai o dan 30 Mbit/s"),
+    Term("above", "30 Mbit/s or more", "30 Mbit/s neu fwy"),
+    Term("unknown", "No evidence yet", "Dim tystiolaeth eto"),
+))
+
+#: the evidence a status rests on, strongest first (premises_class.evidence; the rules'
+#: ``[evidence] order`` picks from these, all but ``none``)
+EVIDENCE: Vocabulary[Evidence] = Vocabulary("evidence source", (
+    Evidence("correction", "accepted correction", "cywiriad a dderbyniwyd", "correction"),
+    Evidence("ofcom-api", "Ofcom premises prediction", "rhagfynegiad safle Ofcom", "ofcom-api"),
+    Evidence("bduk", "BDUK release", "data BDUK", "bduk"),
+    Evidence("oa", "Ofcom output-area coverage", "darpariaeth ardal allbwn Ofcom", "ofcom-coverage"),
+    Evidence("postcode", "Ofcom postcode coverage", "darpariaeth cod post Ofcom", "ofcom-coverage"),
+    Evidence("speed-raster", "modelled speed surface", "arwyneb cyflymder wedi'i fodelu",
+             "speed-raster"),
+    Evidence("none", "no evidence", "dim tystiolaeth", None),
+))
+
+#: the sources releases are loaded as (gapmap.release.source) that classification reads
+RELEASE_SOURCES = tuple(dict.fromkeys(t.release_source for t in EVIDENCE if t.release_source))
+
+#: Ofcom's download bands (premises_class.band), in Mbit/s: Ofcom's own reporting bands, fixed
+#: by Ofcom and not by the rules
+BANDS: Vocabulary[Band] = Vocabulary("band", (
+    Band("0<2", "Under 2 Mbit/s", "O dan 2 Mbit/s", "b_0_2", 2.0),
+    Band("2<5", "2 to 5 Mbit/s", "2 i 5 Mbit/s", "b_2_5", 5.0),
+    Band("5<10", "5 to 10 Mbit/s", "5 i 10 Mbit/s", "b_5_10", 10.0),
+    Band("10<30", "10 to 30 Mbit/s", "10 i 30 Mbit/s", "b_10_30", 30.0),
+    Band("30<300", "30 to 300 Mbit/s", "30 i 300 Mbit/s", "b_30_300", 300.0),
+    Band(">=300", "300 Mbit/s or more", "300 Mbit/s neu fwy", "b_300", None),
+))
+
+#: the schemes eligibility is decided for (premises_class.eligible_<scheme>)
+SCHEMES = Vocabulary("scheme", (
+    Term("abc", "Access Broadband Cymru", "Allwedd Band Eang Cymru"),
+    Term("lbf", "Local Broadband Fund", "Cronfa Band Eang Lleol"),
+    Term("uso", "Universal Service Obligation", "Rhwymedigaeth Gwasanaeth Cyffredinol"),
+    Term("voucher", "Gigabit voucher", "Taleb gigabit"),
+))
+
+#: what a premises' eligibility for a scheme is
+ELIGIBILITY = Vocabulary("eligibility", (
+    Term("eligible", "Eligible", "Yn gymwys"),
+    Term("possibly", "Possibly eligible", "Yn gymwys o bosibl"),
+    Term("not_eligible", "Not eligible", "Ddim yn gymwys"),
+    Term("unknown", "Not known", "Anhysbys"),
+))
+
+#: boundary levels (gapmap.area.level), largest first
+AREA_LEVELS = Vocabulary("area level", (
+    Term("country", "Country", "Gwlad"),
+    Term("la", "Local authority", "Awdurdod lleol"),
+    Term("ward", "Ward", "Ward"),
+    Term("lsoa", "LSOA", "ACEHI"),
+    Term("msoa", "MSOA", "ACEHG"),
+    Term("constituency", "Constituency", "Etholaeth"),
+    Term("oa", "Output area", "Ardal gynnyrch"),
+))
+
+#: the levels statistics are asked for by (``connectivity stats --level``): the boundary levels
+#: people compare, postcodes and hexagons
+STATISTICS_LEVELS = Vocabulary("level", (
+    *(AREA_LEVELS[c] for c in ("la", "ward", "lsoa", "msoa", "constituency")),
+    Term("postcode", "Postcode", "Cod post"),
+    Term("hex", "Hexagon", "Hecsagon"),
+))
+
+#: why a premises is (not) eligible, per scheme (premises_class.<scheme>_reason); the sentences
+#: are in connectivity.reasons
+REASONS: dict[str, Vocabulary[Term]] = {
+    "abc": Vocabulary("abc reason", (
+        Term("below_30", "Below the line (premises evidence)",
+             "O dan y llinell (tystiolaeth safle)"),
+        Term("below_30_area", "Below the line (postcode evidence)",
+             "O dan y llinell (tystiolaeth cod post)"),
+        Term("possibly_below_30", "Possibly below the line (postcode evidence)",
+             "Efallai o dan y llinell (tystiolaeth cod post)"),
+        Term("possibly_below_30_modelled", "Possibly below the line (modelled)",
+             "Efallai o dan y llinell (wedi'i fodelu)"),
+        Term("line_not_settled", "The evidence does not settle the scheme's line",
+             "Nid yw'r dystiolaeth yn setlo llinell y cynllun"),
+        Term("not_below_30", "Not below the line (premises evidence)",
+             "Ddim o dan y llinell (tystiolaeth safle)"),
+        Term("not_below_30_area", "Not below the line (postcode evidence)",
+             "Ddim o dan y llinell (tystiolaeth cod post)"),
+        Term("gigabit_available", "Gigabit available", "Gigabit ar gael"),
+        Term("no_evidence", "No evidence", "Dim tystiolaeth"),
+    )),
+    "lbf": Vocabulary("lbf reason", (
+        Term("target", "Target", "Targed"),
+        Term("possible_target", "Possible target", "Targed posibl"),
+        Term("line_not_settled", "The evidence does not settle the scheme's line",
+             "Nid yw'r dystiolaeth yn setlo llinell y cynllun"),
+        Term("in_planned_build", "In a planned build", "Mewn cynllun adeiladu"),
+        Term("not_below_30", "Not below the line", "Ddim o dan y llinell"),
+        Term("no_evidence", "No evidence", "Dim tystiolaeth"),
+    )),
+    "uso": Vocabulary("uso reason", (
+        Term("below_uso", "Below decent broadband (premises evidence)",
+             "O dan fand eang digonol (tystiolaeth safle)"),
+        Term("below_uso_area", "Below decent broadband (postcode evidence)",
+             "O dan fand eang digonol (tystiolaeth cod post)"),
+        Term("possibly_below_uso", "Possibly below decent broadband",
+             "Efallai o dan fand eang digonol"),
+        Term("decent_available", "Decent broadband available", "Band eang digonol ar gael"),
+        Term("no_evidence", "No evidence", "Dim tystiolaeth"),
+    )),
+    "voucher": Vocabulary("voucher reason", (
+        Term("suspended_in_wales", "Suspended in Wales", "Wedi'i atal yng Nghymru"),
+        Term("below_100_no_plan", "Below the line, no gigabit plan",
+             "O dan y llinell, dim cynllun gigabit"),
+        Term("not_eligible", "Not eligible", "Ddim yn gymwys"),
+        Term("no_evidence", "No evidence", "Dim tystiolaeth"),
+    )),
+}
