@@ -6,6 +6,7 @@ from flask import Flask, current_app, g, request
 from flask_babel import Babel
 
 from connectivity.settings import Settings
+from connectivity.vocab import STATUSES
 
 #: language code -> its own name, as the switch shows it
 LANGUAGES = {"en": "English", "cy": "Cymraeg"}
@@ -35,11 +36,14 @@ def area_name(row: dict, lang: str) -> str:
     return row["name_en"] or row.get("name_cy")
 
 
+def status_names() -> dict[str, str]:
+    """Every status code and its name in the request's language (connectivity.vocab)."""
+    return STATUSES.names(current_language())
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = settings.default_language
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = "translations"
     Babel(app, locale_selector=current_language)
-    from .mapview import status_names
-
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, other_language=other_language,
                                  area_name=area_name, status_names=status_names)

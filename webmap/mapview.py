@@ -17,8 +17,9 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from jinja2 import Template
 
-from connectivity.reasons import SOURCES
+from connectivity.lookup import TILE_MIN_ZOOM
 from connectivity.settings import Settings
+from connectivity.vocab import AREA_LEVELS, ELIGIBILITY, EVIDENCE, STATISTICS_LEVELS, STATUSES
 
 from .i18n import area_name, other_language
 
@@ -48,59 +49,22 @@ WALES_BOUNDS = [[51.33, -5.35], [53.45, -2.64]]
 
 
 
-class _PremisesTiles(MacroElement):
-    """Every premises from zoom 11, as vector tiles coloured by status (Leaflet.VectorGrid), for
-    the postcode page's small map (the main map's premises layer is in gapmap.js)."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var premisesColours = {{ this.colours|tojson }};
-        L.vectorGrid.protobuf({{ this.url|tojson }}, {
-            maxNativeZoom: 16, maxZoom: 18, interactive: true,
-            getFeatureId: function (f) { return f.properties.uprn; },
-            vectorTileLayerStyles: {
-                premises: function (p, zoom) {
-                    return {radius: zoom >= 15 ? 5 : 3, weight: 1, color: "#333333",
-                            fill: true, fillOpacity: 0.9,
-                            fillColor: premisesColours[p.status] || "#ffffff"};
-                }
-            }
-        }).on("click", function (e) {
-            var p = e.layer.properties;
-            var box = document.createElement("div");
-            box.textContent = {{ this.popup_template|tojson }}
-                .replace("{status}", {{ this.status_names|tojson }}[p.status] || p.status)
-                .replace("{down}", p.best_down == null ? "?" : p.best_down)
-                .replace("{uprn}", p.uprn);
-            L.popup().setLatLng(e.latlng).setContent(box).openOn({{ this._parent.get_name() }});
-        }).addTo({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, url: str, status_names: dict[str, str], popup_template: str):
-        super().__init__()
-        self._name = "PremisesTiles"
-        self.url, self.colours = url, STATUS_COLOURS
-        self.status_names, self.popup_template = status_names, popup_template
-
-
 class _GapLayers(MacroElement):
-    """The main map's layers and themes: ``GapMap.init`` (static/js/gapmap.js) with its settings."""
+    """The map's layers, all in static/js/gapmap.js: ``GapMap.init`` (the main map's layers and
+    themes) or ``GapMap.postcode`` (a postcode's premises), called with their settings."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        GapMap.init({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        GapMap.{{ this.entry }}({{ this._parent.get_name() }}, {{ this.config|tojson }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(self, entry: str, config: dict[str, Any]):
         super().__init__()
         self._name = "GapLayers"
-        self.config = config
+        self.entry, self.config = entry, config
 
 
 class _Controls(MacroElement):
@@ -185,16 +149,6 @@ def class_breaks(values: list[int], classes: int = len(PALETTE)) -> list[int]:
     return breaks
 
 
-def status_names() -> dict[str, str]:
-    return {"below": _("Below 30 Mbit/s"), "possibly_below": _("Possibly below 30 Mbit/s"),
-            "above": _("30 Mbit/s or more"), "unknown": _("No evidence yet")}
-
-
-def evidence_names(lang: str) -> dict[str, str]:
-    index = 1 if lang == "cy" else 0
-    return {key: names[index] for key, names in SOURCES.items()}
-
-
 def _share_legend(palette: list[str], breaks: list[int]) -> list[tuple[str, str]]:
     out, low = [], 0
     for colour, high in zip(palette, breaks, strict=True):
@@ -204,14 +158,11 @@ def _share_legend(palette: list[str], breaks: list[int]) -> list[tuple[str, str]
     return out
 
 
-def themes(wimd_count: int) -> list[Theme]:
+def themes(wimd_count: int, lang: str) -> list[Theme]:
     """The map's themes. Shares use fixed classes (SHARE_BREAKS) so two releases compare;
     deprivation uses WIMD rank quintiles of ``wimd_count`` LSOAs (rank 1 = most deprived)."""
-    eligibility = [(ELIGIBILITY_COLOURS["eligible"], _("Eligible")),
-                   (ELIGIBILITY_COLOURS["possibly"], _("Possibly eligible")),
-                   (ELIGIBILITY_COLOURS["not_eligible"], _("Not eligible")),
-                   (ELIGIBILITY_COLOURS["unknown"], _("Not known"))]
-    by_status = [(STATUS_COLOURS[k], v) for k, v in status_names().items()]
+    eligibility = [(ELIGIBILITY_COLOURS[k], v) for k, v in ELIGIBILITY.names(lang).items()]
+    by_status = [(STATUS_COLOURS[k], v) for k, v in STATUSES.names(lang).items()]
     quintiles = [max(1, round(wimd_count * k / 5)) for k in range(1, 6)]
     wimd_legend = [(WIMD_PALETTE[0], _("Most deprived 20 %")),
                    (WIMD_PALETTE[1], _("20 to 40 %")), (WIMD_PALETTE[2], _("40 to 60 %")),
@@ -285,7 +236,7 @@ def build_map(
     urls = urls or {}
     features = geojson["features"]
     classified = any(f["properties"].get("premises") for f in features)
-    all_themes = themes(wimd_count) if classified else []
+    all_themes = themes(wimd_count, lang) if classified else []
     if classified:
         measure, breaks, palette = "share_below", SHARE_BREAKS, NEED_PALETTE
     else:
@@ -310,7 +261,7 @@ def build_map(
     if settings.online_basemap:
         folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution,
                          name=_("Base map"), max_zoom=19).add_to(fmap)
-    names = status_names()
+    names = STATUSES.names(lang)
     js_themes = {t.id: t.js() for t in all_themes} or {
         "postcodes": {"area": "postcodes", "percent": False, "breaks": breaks,
                       "palette": palette, "premises": "status", "needsPremises": False}}
@@ -325,8 +276,8 @@ def build_map(
         "best_down": _("Best download"), "evidence": _("Evidence"), "release": _("Release:"),
         "planned_build": _("In a planned gigabit build"), "loading": _("Loading…"),
         "postcode_link": _("Everything at postcode"),
-        "level_la": _("Local authority"), "level_ward": _("Ward"), "level_lsoa": _("LSOA"),
-        "level_hex": _("Hexagon"),
+        **{f"level_{level}": AREA_LEVELS.name(level, lang) for level in ("la", "ward", "lsoa")},
+        "level_hex": STATISTICS_LEVELS.name("hex", lang),
     }
     grids = [
         {"id": "ward", "group": "ward", "layer": "ward", "name": text["level_ward"],
@@ -348,10 +299,10 @@ def build_map(
         "premisesMinZoom": PREMISES_MIN_ZOOM,
         "premisesApi": urls.get("premises_api", ""), "postcodeUrl": urls.get("postcode", ""),
         "areaUrl": urls.get("area", ""),
-        "text": text, "statusNames": names, "evidenceNames": evidence_names(lang),
+        "text": text, "statusNames": names, "evidenceNames": EVIDENCE.names(lang),
         "selected": selected or [], "view": view,
     }
-    _GapLayers(config).add_to(fmap)
+    _GapLayers("init", config).add_to(fmap)
     _Controls(_("Zoom in"), _("Zoom out"), _attribution(synthetic),
               _("Map of Welsh local authorities")).add_to(fmap)
     if not view and not selected:
@@ -373,10 +324,13 @@ def build_map(
 def build_postcode_map(lat: float, lon: float, label: str, lang: str, static_url,
                        tiles_url: str, synthetic: bool) -> RenderedMap:
     """A small map of one postcode: its premises (vector tiles, by status) around the centroid."""
-    fmap = _map([lat, lon], 16, static_url, 11)
-    names = status_names()
-    _PremisesTiles(tiles_url, names,
-                   _("UPRN {uprn}: {status}, best download {down} Mbit/s")).add_to(fmap)
+    fmap = _map([lat, lon], 16, static_url, TILE_MIN_ZOOM)
+    names = STATUSES.names(lang)
+    _GapLayers("postcode", {
+        "lang": lang, "premisesTiles": tiles_url, "premisesMinZoom": TILE_MIN_ZOOM,
+        "statusColours": STATUS_COLOURS, "statusNames": names,
+        "popup": _("UPRN {uprn}: {status}, best download {down} Mbit/s"),
+    }).add_to(fmap)
     folium.CircleMarker([lat, lon], radius=9, color="#1b1b1b", weight=3, fill=False,
                         tooltip=label).add_to(fmap)
     _Controls(_("Zoom in"), _("Zoom out"), _attribution(synthetic),

@@ -3,8 +3,11 @@
  * GapMap.init(map, config) adds: the local authorities (GeoJSON, shaded by the chosen theme),
  * wards, LSOAs and hexagons (vector tiles at middle zooms), premises (vector tiles from zoom 12),
  * and wires the panel beside the map: the theme radios ("colour by") and the layer checkboxes.
- * Everything the user reads comes from config.text (translated on the server); values from the
- * data are put into the page with textContent, never as HTML.
+ * GapMap.postcode(map, config) adds a postcode's premises, coloured by status, to a small map.
+ * Both draw premises with the one premises layer below (premisesLayer).
+ * Everything the user reads comes from the config (translated on the server); values from the
+ * data are put into the page with textContent, never as HTML. No inline handlers: the page's
+ * Content-Security-Policy allows no inline script but the nonce'd map set-up.
  */
 (function () {
   "use strict";
@@ -48,6 +51,37 @@
 
   var GapMap = {};
 
+  // -- premises: the one vector-tile layer every map draws them with ----------------------
+  function dotStyle(fill, zoom) {
+    return {
+      radius: zoom >= 15 ? 5 : 3, weight: 1, color: "#333333", fill: true, fillOpacity: 0.9,
+      fillColor: fill || "#ffffff"
+    };
+  }
+
+  // style(properties, zoom) gives each point's style, onClick(properties, latlng) answers a click
+  function premisesLayer(url, minZoom, style, onClick) {
+    return L.vectorGrid.protobuf(url, {
+      minZoom: minZoom, maxNativeZoom: 16, maxZoom: 18, interactive: true,
+      getFeatureId: function (f) { return f.properties.uprn; },
+      vectorTileLayerStyles: {premises: style}
+    }).on("click", function (e) { onClick(e.layer.properties, e.latlng); });
+  }
+
+  GapMap.postcode = function (map, cfg) {
+    var layer = premisesLayer(cfg.premisesTiles, cfg.premisesMinZoom,
+      function (p, zoom) { return dotStyle(cfg.statusColours[p.status], zoom); },
+      function (p, latlng) {
+        var text = cfg.popup
+          .replace("{status}", cfg.statusNames[p.status] || p.status)
+          .replace("{down}", p.best_down === null || p.best_down === undefined ? "?" : fmtNum(p.best_down, cfg.lang))
+          .replace("{uprn}", p.uprn);
+        L.popup().setLatLng(latlng).setContent(el("div", text)).openOn(map);
+      });
+    layer.addTo(map);
+    return layer;
+  };
+
   GapMap.init = function (map, cfg) {
     var state = {theme: cfg.theme, layers: {}};
     var T = cfg.text;
@@ -83,10 +117,7 @@
       var colours = cfg.premisesColours[t.premises];
       var value = p[t.premises];
       if (t.premises === "planned_build") value = value ? "yes" : "no";
-      return {
-        radius: zoom >= 15 ? 5 : 3, weight: 1, color: "#333333", fill: true, fillOpacity: 0.9,
-        fillColor: colours[value] || "#ffffff"
-      };
+      return dotStyle(colours[value], zoom);
     }
 
     function areaPopup(p, levelName) {
@@ -196,11 +227,8 @@
       state.layers[g.group].addLayer(grid);
     });
 
-    var premises = L.vectorGrid.protobuf(cfg.premisesTiles, {
-      minZoom: cfg.premisesMinZoom, maxNativeZoom: 16, maxZoom: 18, interactive: true,
-      getFeatureId: function (f) { return f.properties.uprn; },
-      vectorTileLayerStyles: {premises: function (p, zoom) { return premisesStyle(p, zoom); }}
-    }).on("click", function (e) { premisesPopup(e.layer.properties, e.latlng); });
+    var premises = premisesLayer(cfg.premisesTiles, cfg.premisesMinZoom, premisesStyle,
+                                 premisesPopup);
     state.layers.premises = premises;
 
     // -- the panel: layers and theme ------------------------------------------------------
