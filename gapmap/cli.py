@@ -327,9 +327,10 @@ def load_boundaries(ctx, paths, release, force, synthetic, as_json, level, code_
 def classify_cmd(ctx, up_to, label, list_only, as_json) -> None:
     """Classify every premises: best speed, evidence, status, scheme eligibility; then the
     statistics of every area. The new run becomes current in one step."""
-    from connectivity.classify import classify, list_runs
+    from connectivity.classify import classify
     from connectivity.db import connect
     from connectivity.rules import load_rules
+    from connectivity.runs import list_runs
 
     settings = _settings(ctx)
     with connect(settings, autocommit=True) as conn:
