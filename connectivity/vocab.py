@@ -176,6 +176,9 @@ STATISTICS_LEVELS = Vocabulary("level", (
     Term("hex", "Hexagon", "Hecsagon"),
 ))
 
+_NO_EVIDENCE = Term("no_evidence", "No evidence", "Dim tystiolaeth")
+_NOT_SETTLED = Term("line_not_settled", "The evidence does not settle the scheme's line",
+                    "Nid yw'r dystiolaeth yn setlo llinell y cynllun")
 #: why a premises is (not) eligible, per scheme (premises_class.<scheme>_reason); the sentences
 #: are in connectivity.reasons
 REASONS: dict[str, Vocabulary[Term]] = {
@@ -188,23 +191,21 @@ REASONS: dict[str, Vocabulary[Term]] = {
              "Efallai o dan y llinell (tystiolaeth cod post)"),
         Term("possibly_below_30_modelled", "Possibly below the line (modelled)",
              "Efallai o dan y llinell (wedi'i fodelu)"),
-        Term("line_not_settled", "The evidence does not settle the scheme's line",
-             "Nid yw'r dystiolaeth yn setlo llinell y cynllun"),
+        _NOT_SETTLED,
         Term("not_below_30", "Not below the line (premises evidence)",
              "Ddim o dan y llinell (tystiolaeth safle)"),
         Term("not_below_30_area", "Not below the line (postcode evidence)",
              "Ddim o dan y llinell (tystiolaeth cod post)"),
         Term("gigabit_available", "Gigabit available", "Gigabit ar gael"),
-        Term("no_evidence", "No evidence", "Dim tystiolaeth"),
+        _NO_EVIDENCE,
     )),
     "lbf": Vocabulary("lbf reason", (
         Term("target", "Target", "Targed"),
         Term("possible_target", "Possible target", "Targed posibl"),
-        Term("line_not_settled", "The evidence does not settle the scheme's line",
-             "Nid yw'r dystiolaeth yn setlo llinell y cynllun"),
+        _NOT_SETTLED,
         Term("in_planned_build", "In a planned build", "Mewn cynllun adeiladu"),
         Term("not_below_30", "Not below the line", "Ddim o dan y llinell"),
-        Term("no_evidence", "No evidence", "Dim tystiolaeth"),
+        _NO_EVIDENCE,
     )),
     "uso": Vocabulary("uso reason", (
         Term("below_uso", "Below decent broadband (premises evidence)",
@@ -214,13 +215,13 @@ REASONS: dict[str, Vocabulary[Term]] = {
         Term("possibly_below_uso", "Possibly below decent broadband",
              "Efallai o dan fand eang digonol"),
         Term("decent_available", "Decent broadband available", "Band eang digonol ar gael"),
-        Term("no_evidence", "No evidence", "Dim tystiolaeth"),
+        _NO_EVIDENCE,
     )),
     "voucher": Vocabulary("voucher reason", (
         Term("suspended_in_wales", "Suspended in Wales", "Wedi'i atal yng Nghymru"),
         Term("below_100_no_plan", "Below the line, no gigabit plan",
              "O dan y llinell, dim cynllun gigabit"),
         Term("not_eligible", "Not eligible", "Ddim yn gymwys"),
-        Term("no_evidence", "No evidence", "Dim tystiolaeth"),
+        _NO_EVIDENCE,
     )),
 }
