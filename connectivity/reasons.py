@@ -13,6 +13,7 @@ A template has two kinds of blanks:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .rules import Rules
@@ -194,8 +195,10 @@ def rule_values(rules: Rules, lang: str) -> dict[str, str]:
     return values
 
 
+@functools.lru_cache(maxsize=1024)
 def template(scheme: str, code: str, lang: str, rules: Rules) -> tuple[tuple[str, ...], str]:
-    """The premises values a sentence takes, and its text with the rules' values filled in."""
+    """The premises values a sentence takes, and its text with the rules' values filled in
+    (kept: a page of premises asks for the same few thousands of times)."""
     args, en, cy = TEMPLATES[(scheme, code)]
     values = {k: v.replace("%", "%%") for k, v in rule_values(rules, lang).items()}
     return args, (cy if lang == "cy" else en).format_map(values)

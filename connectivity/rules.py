@@ -13,6 +13,8 @@ them back, also for runs made by older versions of this file.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import tomllib
 import typing
 from dataclasses import dataclass
@@ -125,7 +127,7 @@ def keys() -> list[str]:
     """Every dotted key of a rules file, in the order of the fields."""
     def walk(cls: type, prefix: str) -> list[str]:
         out = []
-        for field, hint in typing.get_type_hints(cls).items():
+        for field, hint in _hints(cls).items():
             if dataclasses.is_dataclass(hint):
                 out += walk(hint, f"{prefix}{field}.")
             else:
@@ -159,13 +161,28 @@ def parse_rules(data: dict[str, Any], where: str) -> Rules:
 def stored_rules(data: dict[str, Any], run_label: str) -> Rules:
     """The rules a classification run stored. Runs made with an older rules file may lack keys
     added since (the packaged value is taken: what the code of their time did) or carry keys
-    since dropped (ignored)."""
-    merged = _merge(load_rules().as_dict(), data)
+    since dropped (ignored). Read for every answer that gives reasons, so kept once read."""
+    return _stored(json.dumps(data, sort_keys=True), run_label)
+
+
+@functools.lru_cache(maxsize=64)
+def _stored(data: str, run_label: str) -> Rules:
+    merged = _merge(_packaged(), json.loads(data))
     return _build(Rules, merged, "", f"the rules stored with classification run {run_label!r}",
                   strict=False)
 
 
+@functools.lru_cache(maxsize=1)
+def _packaged() -> dict[str, Any]:
+    return load_rules().as_dict()
+
+
 # -- checking -----------------------------------------------------------------------------------
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 _TYPE_NAMES = {str: "a string", float: "a number", int: "a whole number", bool: "true or false"}
 
 
@@ -195,7 +212,7 @@ def _build(cls: type, data: Any, prefix: str, where: str, *, strict: bool) -> An
         table = prefix[:-1] if prefix.endswith("].") else f"[{prefix[:-1]}]"
     if not isinstance(data, dict):
         raise _fail(where, prefix[:-1], "must be a table", data)
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     if strict:
         for key, value in data.items():
             if key not in hints:
