@@ -16,6 +16,7 @@ import click
 from connectivity import __version__
 from connectivity.errors import GapmapError
 from connectivity.settings import SETTINGS, Settings, load_settings
+from connectivity.vocab import LANGS, SCHEMES, STATISTICS_LEVELS, STATUSES
 
 from .clitools import Group as _Group
 from .clitools import emit as _emit
@@ -354,7 +355,7 @@ def classify_cmd(ctx, up_to, label, list_only, as_json) -> None:
 
 @main.command("stats")
 @click.option("--level", required=True,
-              type=click.Choice(["la", "ward", "lsoa", "msoa", "constituency", "postcode", "hex"]))
+              type=click.Choice(STATISTICS_LEVELS.codes))
 @click.option("--hex-size", type=int, default=None, help="Hexagon edge in metres (500, 2000, 8000).")
 @click.option("--run", default=None, help="Classification run label (default: the current one).")
 @json_option
@@ -412,11 +413,11 @@ def diff_cmd(ctx, before, after, level, limit, as_json) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--area", "areas", multiple=True, help="Only premises in this area code (repeatable).")
 @click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["below", "possibly_below", "above", "unknown"]))
-@click.option("--scheme", default=None, type=click.Choice(["abc", "lbf", "uso", "voucher"]),
+              type=click.Choice(STATUSES.codes))
+@click.option("--scheme", default=None, type=click.Choice(SCHEMES.codes),
               help="Only premises eligible (or possibly eligible) for this scheme.")
 @click.option("--run", default=None, help="Classification run label (default: the current one).")
-@click.option("--lang", default="en", type=click.Choice(["en", "cy"]), help="Language of the reasons.")
+@click.option("--lang", default="en", type=click.Choice(LANGS), help="Language of the reasons.")
 @json_option
 @click.pass_context
 def export_cmd(ctx, fmt, output, areas, statuses, scheme, run, lang, as_json) -> None:
