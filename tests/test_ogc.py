@@ -8,11 +8,10 @@ import subprocess
 
 import pyogrio
 import pytest
-
-from tests.conftest import TEST_SECRET
 from openapi_spec_validator import validate
 
 from connectivity.features import COLLECTIONS
+from tests.conftest import TEST_SECRET
 
 BASE = "http://localhost/ogc"
 BOX = "-4.45,52.07,-4.43,52.09"  # rural Ceredigion: 35 premises, 3 of them below 30 Mbit/s
