@@ -15,6 +15,12 @@ PROBLEMS = ("slower", "faster", "missing", "other")
 MAX_MESSAGE = 2000
 MAX_CONTACT = 200
 MAX_SPEED = 10000.0
+#: the authority a report belongs to, for scoping: as the postcode's source publishes it, else
+#: the authority its centroid falls in (two %s: the postcode, twice)
+AUTHORITY_OF_POSTCODE = f"""coalesce(
+    (SELECT p.la_code FROM {SCHEMA}.postcode p WHERE p.postcode = %s AND p.la_code ~ '^W06'),
+    (SELECT a.code FROM {SCHEMA}.area a JOIN {SCHEMA}.postcode p ON ST_Intersects(a.geom, p.geom)
+     WHERE a.level = 'la' AND p.postcode = %s ORDER BY a.code LIMIT 1))"""
 
 
 class FieldError(BadRequest):
@@ -77,10 +83,11 @@ def submit_report(conn: psycopg.Connection, *, postcode: str, uprn: str | int | 
     run = runs.current(conn)
     return conn.execute(
         f"""INSERT INTO {SCHEMA}.report (postcode, uprn, problem, measured_down, measured_up,
-                                         message, contact, lang, classification)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                                         message, contact, lang, classification, la_code)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, ({AUTHORITY_OF_POSTCODE}))
+            RETURNING id""",
         (pc, chosen, problem, down, up, text or None, who or None,
-         lang if lang in ("en", "cy") else "en", run.label if run else None)).fetchone()[0]
+         lang if lang in ("en", "cy") else "en", run.label if run else None, pc, pc)).fetchone()[0]
 
 
 def list_reports(conn: psycopg.Connection, status: str | None = "new") -> list[dict[str, Any]]:

@@ -137,7 +137,11 @@ def loaded_settings(server, template_db):
 def app(loaded_settings):
     from webmap import create_app
 
-    application = create_app(loaded_settings.replace(secret_key=TEST_SECRET))
+    # the report limits are tested on their own (test_officer_web.py); here they would only
+    # count the whole session's forms against one address
+    application = create_app(loaded_settings.replace(secret_key=TEST_SECRET,
+                                                      report_limit_per_client=10_000,
+                                                      report_limit_per_postcode=10_000))
     application.config["TESTING"] = True
     yield application
     application.extensions["gapmap_db"].close()

@@ -26,6 +26,13 @@ def premises_here(loaded_settings):
         conn.execute("DELETE FROM gapmap.report")
 
 
+def post_report(client, path: str, data: dict):
+    """Send the form as a browser does: with the CSRF token of the page it came from."""
+    page = client.get(path).get_data(as_text=True)
+    token = re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    return client.post(path, data={**data, "csrf_token": token})
+
+
 def reports(settings) -> list[tuple]:
     with psycopg.connect(settings.conninfo) as conn:
         return conn.execute(
@@ -48,7 +55,7 @@ def test_the_postcode_page_links_to_the_form(client, premises_here):
 def test_a_report_is_stored_and_thanked(client, loaded_settings, premises_here):
     postcode, uprn, _ = premises_here
     compact = postcode.replace(" ", "")
-    response = client.post(f"/cy/postcode/{compact}/report", data={
+    response = post_report(client, f"/cy/postcode/{compact}/report", {
         "problem": "slower", "uprn": str(uprn), "measured_down": "4,5", "measured_up": "0.6",
         "message": "  Dim ond 4 Mbit/s <b>byth</b>  ", "contact": "", "website": ""})
     assert response.status_code == 200
@@ -57,6 +64,10 @@ def test_a_report_is_stored_and_thanked(client, loaded_settings, premises_here):
     assert int(ref) > 0
     assert reports(loaded_settings) == [
         (postcode, uprn, "slower", 4.5, 0.6, "Dim ond 4 Mbit/s <b>byth</b>", None, "cy", "2026-07", "new")]
+    with psycopg.connect(loaded_settings.conninfo) as conn:  # its authority, for scoping
+        assert conn.execute("SELECT r.la_code = p.la_code AND r.la_code LIKE 'W06%%' FROM "
+                            "gapmap.report r JOIN gapmap.postcode p USING (postcode)").fetchone() \
+            == (True,)
     listed = CliRunner().invoke(main, ["--database-url", loaded_settings.database_url, "reports", "--json"])
     assert listed.exit_code == 0
     rows = json.loads(listed.output)
@@ -78,7 +89,7 @@ def test_a_wrong_form_says_which_field_and_keeps_what_was_typed(client, loaded_s
     postcode, _, other = premises_here
     if form.get("uprn") == "OTHER":
         form = dict(form, uprn=str(other))
-    response = client.post(f"/en/postcode/{postcode.replace(' ', '')}/report", data=form)
+    response = post_report(client, f"/en/postcode/{postcode.replace(' ', '')}/report", form)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert f'<a href="#field-{field}">{sentence}</a>' in html
@@ -90,8 +101,8 @@ def test_a_wrong_form_says_which_field_and_keeps_what_was_typed(client, loaded_s
 
 def test_robots_filling_the_hidden_field_are_refused(client, loaded_settings, premises_here):
     postcode, _, _ = premises_here
-    response = client.post(f"/en/postcode/{postcode.replace(' ', '')}/report",
-                           data={"problem": "slower", "website": "http://spam.example"})
+    response = post_report(client, f"/en/postcode/{postcode.replace(' ', '')}/report",
+                           {"problem": "slower", "website": "http://spam.example"})
     assert response.status_code == 400
     assert reports(loaded_settings) == []
     assert client.get("/en/postcode/W1A0AX/report").status_code == 404
