@@ -200,7 +200,7 @@ def test_areas_with_statistics(client):
     ("/ogc/collections?f=html", 400, "f='html' is not offered; this service answers in JSON only (f=json)"),
     ("/ogc/collections/premises/items?limit=1&limit=2", 400, "give limit once"),
     ("/ogc/collections/local-authorities/items/W06%0000024", 400,
-     "parameters must not contain NUL characters (%00)"),
+     "parameters must not contain NUL or other control characters (%00-%1F, %7F)"),
     ("/ogc/nowhere", 404, "The requested URL was not found on the server. If you entered the URL "
                           "manually please check your spelling and try again."),
 ])

@@ -31,11 +31,9 @@ from connectivity.features import (
 )
 from connectivity.lookup import MAX_OFFSET
 
-from .api import refuse_nul
 from .pool import db_connection
 
 bp = Blueprint("ogc", __name__)
-bp.before_request(refuse_nul)
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"

@@ -160,6 +160,29 @@ _SCHEMAS = {
         "premises": {"type": "array", "items": _object({"uprn": {"type": "integer"}})}}),
 }
 
+_REPORT = _object({
+    "id": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
+    "postcode": {"type": "string"}, "la_code": {"type": ["string", "null"]},
+    "uprn": {"type": ["integer", "null"]}, "problem": {"type": "string"},
+    "measured_down": {"type": ["number", "null"]}, "measured_up": {"type": ["number", "null"]},
+    "message": {"type": ["string", "null"]}, "lang": {"type": "string", "enum": ["en", "cy"]},
+    "classification": {"type": ["string", "null"]}, "status": {"type": "string"},
+    "closed_at": {"type": ["string", "null"]},
+    "contact": {"type": ["string", "null"], "description": "officer and admin tokens only"},
+    "contact_purged": {"type": "boolean"}}, optional=("contact", "contact_purged"))
+_SCHEMAS.update({
+    "Report": _REPORT,
+    "Reports": _object({"reports": {"type": "array", "items": _REPORT},
+                        "total": {"type": "integer"}, "page": {"type": "integer"},
+                        "per_page": {"type": "integer"}, "status": {"type": "string"}}),
+    "Account": _object({
+        "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "officer", "viewer"]},
+        "areas": {"type": "array", "items": {"type": "string"}},
+        "authorities": {"type": "array", "items": {"type": "string"}},
+        "lang": {"type": "string", "enum": ["en", "cy"]}}),
+})
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -262,8 +285,35 @@ DOCUMENT = {
             "parameters": [_param("size", "path", "Edge length, metres",
                                   {"type": "integer", "enum": [8000, 2000, 500]}), *_ZXY],
             "responses": _TILE}},
+        "/api/v1/officer/me": {"get": {
+            "summary": "The account behind the token, with the authorities it may see",
+            "tags": ["officer"], "security": [{"bearerAuth": []}],
+            "responses": {"200": _json("Account", _ref("Account")), "401": _ERROR}}},
+        "/api/v1/officer/reports": {"get": {
+            "summary": "Residents' reports in the token's authorities, newest first (contact "
+                       "details only for officer and admin tokens)",
+            "tags": ["officer"], "security": [{"bearerAuth": []}],
+            "parameters": [
+                _param("status", "query", "Report status, or all",
+                       {"type": "string", "enum": ["new", "accepted", "rejected", "all"]}),
+                _param("page", "query", "Page, from 1", {"type": "integer", "minimum": 1}),
+                _param("per_page", "query", "Reports a page",
+                       {"type": "integer", "minimum": 1, "maximum": 500, "default": 25})],
+            "responses": {"200": _json("Reports", _ref("Reports")), "400": _ERROR,
+                          "401": _ERROR}}},
+        "/api/v1/officer/reports/{report_id}": {"get": {
+            "summary": "One resident's report (404 outside the token's authorities)",
+            "tags": ["officer"], "security": [{"bearerAuth": []}],
+            "parameters": [_param("report_id", "path", "Report reference", {"type": "integer"})],
+            "responses": {"200": _json("Report", _ref("Report")), "401": _ERROR,
+                          "404": _ERROR}}},
     },
-    "components": {"schemas": _SCHEMAS},
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API token from `connectivity users token EMAIL --name NAME`"}},
+    },
 }
 
 

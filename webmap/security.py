@@ -17,12 +17,13 @@ from flask import Flask, abort, current_app, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from connectivity.errors import TooManyRequests
+from connectivity.errors import BadRequest, TooManyRequests
 from connectivity.settings import Settings
 
 csrf = CSRFProtect()
 #: C0 controls other than tab, line feed and carriage return, and DEL
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_MESSAGE = "parameters must not contain NUL or other control characters (%00-%1F, %7F)"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: the fields of the residents' report form (``website`` is the honeypot)
 REPORT_FIELDS = frozenset({"csrf_token", "problem", "uprn", "measured_down", "measured_up",
@@ -115,11 +116,12 @@ def init_app(app: Flask, settings: Settings) -> None:
     def refuse_control_characters():
         """NUL and other control characters in a path, query or form value are never meant: a
         400 before any of them reaches SQL (PostgreSQL text cannot hold NUL at all)."""
-        values = [request.path, *request.args.keys(), *request.args.values()]
+        values = [request.path, *request.args.keys(),
+                  *(v for _, vs in request.args.lists() for v in vs)]
         if request.method == "POST" and request.mimetype in FORM_TYPES:
-            values += [*request.form.keys(), *request.form.values()]
+            values += [*request.form.keys(), *(v for _, vs in request.form.lists() for v in vs)]
         if any(CONTROL.search(v) for v in values):
-            abort(400, "control characters (such as NUL) are not allowed in requests")
+            raise BadRequest(CONTROL_MESSAGE)
 
     @app.before_request
     def limit_reports():
