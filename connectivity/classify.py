@@ -120,8 +120,8 @@ def classify(conn: psycopg.Connection, rules: Rules, *, up_to: str | None = None
         run_label = label or max([lab for _, lab in releases.values()] or ["no-evidence"])
         if runs.exists(conn, run_label):
             raise BadRequest(f"a classification labelled {run_label!r} exists already",
-                             "name this one with --label, or drop the old one with "
-                             "`connectivity classify --drop LABEL`")
+                             "name this one with --label (the labels in use: "
+                             "`connectivity classify --list`)")
         synthetic = conn.execute(
             f"SELECT coalesce(bool_or(synthetic), false) FROM {SCHEMA}.release WHERE id = ANY(%s)",
             ([rid for rid, _ in releases.values()],)).fetchone()[0]
