@@ -581,7 +581,7 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
         _emit(steps, True, None)
     if do_serve:
         _serve(settings, workers, dev=False)
-    else:
+    elif not as_json:
         _first_admin_hint(settings)
 
 

@@ -7,10 +7,16 @@ CREATEDB. Databases made here are named ``gapmap_test_<pid>_...`` and dropped af
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -158,17 +164,60 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(app):
-    """The app served over real HTTP on loopback, for the browser tests."""
+@contextlib.contextmanager
+def serve_in_thread(app):
+    """``app`` served over real HTTP on loopback (Werkzeug, threaded); yields its base URL."""
     from werkzeug.serving import make_server
 
     port = free_port()
     httpd = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
-    httpd.shutdown()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over real HTTP on loopback, for the browser tests."""
+    with serve_in_thread(app) as base:
+        yield base
+
+
+BIN = Path(sys.executable).parent / "connectivity"
+
+
+@contextlib.contextmanager
+def gunicorn(url: str, folder: Path, workers: int = 2, env: dict | None = None):
+    """`connectivity serve` (gunicorn) on a free loopback port; yields (base URL, log path)."""
+    port = free_port()
+    log_path = folder / f"gunicorn-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [BIN, "--database-url", url, "serve", "--port", str(port), "--workers", str(workers)],
+            cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "CONNECTIVITY_SECRET_KEY": TEST_SECRET, **(env or {})})
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                with contextlib.suppress(OSError):
+                    if urllib.request.urlopen(base + "/api/v1/health", timeout=5).status == 200:
+                        break
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            yield base, log_path
+            assert proc.poll() is None, "gunicorn stopped by itself: " + log_path.read_text()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,10 @@ from click.testing import CliRunner
 from gapmap.cli import main
 from tests.conftest import ROOT, free_port
 
+#: every migration, in order (tests/test_migrate.py checks the same list against a fresh database)
+MIGRATIONS = ["0001_initial", "0002_classification", "0003_membership", "0004_places_and_map",
+              "0005_officers"]
+
 BIN = Path(sys.executable).parent / "connectivity"
 
 
@@ -51,7 +55,8 @@ def test_db_status_json_reports_server_postgis_and_schema(settings):
     assert data["reachable"] is True
     assert data["server_version"].startswith("15.")
     assert data["postgis_version"].startswith("3.")
-    assert (data["schema_version"], data["schema_latest"], data["schema_current"]) == (4, 4, True)
+    assert (data["schema_version"], data["schema_latest"], data["schema_current"]) == (
+        len(MIGRATIONS), len(MIGRATIONS), True)
     assert data["contents"] == {"postcodes": 0, "premises": 0}
 
 
@@ -141,6 +146,10 @@ def test_demo_loads_the_bundled_data_and_a_second_run_skips(settings, monkeypatc
     assert {r["status"] for r in second["loads"]} == {"skipped"}
     assert second["classifications"] == []
     assert second["migrations_applied"] == []
+    # no default account anywhere: the demo says how to make the first admin
+    third = run(settings, "demo", "--no-serve").output
+    assert "no officer accounts yet: create the first admin with\n" \
+           "  connectivity users add EMAIL --role admin --name NAME --password-stdin" in third
 
 
 def test_reset_drops_data_and_migrates(settings, tmp_path):
@@ -148,8 +157,7 @@ def test_reset_drops_data_and_migrates(settings, tmp_path):
     path.write_text("postcode,eastings,northings\nCF10 1AA,318284,176230\n")
     run(settings, "load", "postcodes", str(path))
     result = run(settings, "db", "reset", "--yes")
-    assert result.output == ("reset; applied: 0001_initial, 0002_classification, 0003_membership, "
-                             "0004_places_and_map\n")
+    assert result.output == "reset; applied: " + ", ".join(MIGRATIONS) + "\n"
     assert json.loads(run(settings, "status", "--json").output) == []
 
 
@@ -173,13 +181,13 @@ def test_local_cluster_lifecycle(tmp_path):
     try:
         up = json.loads(cli("db", "up", "--json").stdout)
         assert (up["initialised"], up["started"], up["database_created"]) == (True, True, True)
-        assert up["migrations_applied"] == ["0001_initial", "0002_classification",
-                                            "0003_membership", "0004_places_and_map"]
+        assert up["migrations_applied"] == MIGRATIONS
         again = json.loads(cli("db", "up", "--json").stdout)
         assert (again["initialised"], again["started"], again["database_created"]) == (False, False, False)
         status = json.loads(cli("db", "status", "--json").stdout)
         assert status["local_cluster"]["running"] is True
-        assert status["schema_version"] == 4 and status["postgis_version"].startswith("3.")
+        assert status["schema_version"] == len(MIGRATIONS)
+        assert status["postgis_version"].startswith("3.")
         assert cli("db", "down").stdout == "stopped\n"
         down = cli("db", "status", "--json", check=False)
         assert down.returncode == 3

@@ -36,7 +36,7 @@ import pytest
 
 from connectivity.settings import load_settings
 
-from .conftest import TEST_SECRET, copy_of, free_port
+from .conftest import copy_of, free_port, gunicorn
 
 BIN = Path(sys.executable).parent / "connectivity"
 SEED = int(os.environ.get("GAPMAP_FAULT_SEED") or random.SystemRandom().randrange(1, 1_000_000))
@@ -349,37 +349,6 @@ def http_get(url: str, timeout: float = 30, lang: str = "en") -> tuple[int, dict
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
-
-
-@contextlib.contextmanager
-def gunicorn(url: str, folder: Path, workers: int = 2):
-    """`connectivity serve` (gunicorn) on a free loopback port; yields (base URL, log path)."""
-    port = free_port()
-    log_path = folder / f"gunicorn-{port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [BIN, "--database-url", url, "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env=dict(os.environ, CONNECTIVITY_SECRET_KEY=TEST_SECRET))
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                with contextlib.suppress(OSError):
-                    if http_get(base + "/api/v1/health", timeout=5)[0] == 200:
-                        break
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
-            yield base, log_path
-            assert proc.poll() is None, "gunicorn stopped by itself: " + log_path.read_text()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def _tiles_with_premises(conn, z: int, limit: int, table: str = "gapmap.premises") -> list[tuple]:

@@ -21,8 +21,9 @@ def test_an_empty_database_migrates_once_and_then_is_current(empty_settings):
         with pytest.raises(SchemaError, match="run `connectivity db migrate`"):
             require_current(conn)
         applied = migrate(conn)
-        assert [f"{m.version:04d}_{m.name}" for m in applied] == ["0001_initial", "0002_classification",
-                                                                      "0003_membership", "0004_places_and_map"]
+        assert [f"{m.version:04d}_{m.name}" for m in applied] == [
+            "0001_initial", "0002_classification", "0003_membership", "0004_places_and_map",
+            "0005_officers"]
         assert migrate(conn) == []
         assert current_version(conn) == available_migrations()[-1].version
         assert pending_migrations(conn) == []
@@ -51,11 +52,12 @@ def test_schema_tables(db):
     tables = [r[0] for r in db.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'gapmap' "
         "AND table_type = 'BASE TABLE' ORDER BY 1")]
-    assert tables == ["area", "area_part", "classification_run", "ev_area_coverage", "ev_bduk",
-                      "ev_postcode_coverage", "ev_postcode_performance", "ev_premises_speed",
-                      "ev_speedtest_tile", "hex_cell", "load_run", "membership_state", "place", "postcode",
-                      "premises", "premises_place", "reject", "release", "report",
-                      "schema_migration", "wimd"]
+    assert tables == ["account", "account_area", "account_session", "api_token", "area",
+                      "area_part", "audit_event", "classification_run", "ev_area_coverage",
+                      "ev_bduk", "ev_postcode_coverage", "ev_postcode_performance",
+                      "ev_premises_speed", "ev_speedtest_tile", "hex_cell", "load_run",
+                      "membership_state", "place", "postcode", "premises", "premises_place",
+                      "rate_event", "reject", "release", "report", "schema_migration", "wimd"]
 
 
 def test_constraints_refuse_impossible_values(db):

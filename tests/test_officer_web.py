@@ -3,18 +3,14 @@ tokens, every officer route by role and scope, security headers, and what never 
 
 from __future__ import annotations
 
-import contextlib
 import http.cookiejar
 import json
 import os
 import re
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,12 +18,11 @@ import pytest
 from connectivity.officers import accounts as acc
 from connectivity.officers import session_scope
 from connectivity.settings import load_settings
-from tests.conftest import TEST_SECRET, copy_of, free_port
+from tests.conftest import BIN, TEST_SECRET, copy_of, free_port, gunicorn, serve_in_thread
 
 PASSWORD = "correct horse battery staple"
 CEREDIGION, MERTHYR = "W06000008", "W06000024"
 CONTACT = "resident-contact-07700900123@example.com"
-BIN = Path(sys.executable).parent / "connectivity"
 ROLES = ("anonymous", "viewer", "officer", "other_officer", "admin")
 
 
@@ -167,19 +162,16 @@ def test_a_wrong_next_address_never_leaves_the_site(ws, ws_app):
 
 def test_sign_in_over_plain_http_to_another_host_explains_the_cookie_setting(ws, ws_app):
     client = ws_app.test_client()
-    page = client.get("/en/sign-in", base_url="http://gapmap.example.gov.wales")
-    r = client.post("/en/sign-in", base_url="http://gapmap.example.gov.wales",
-                    data={"email": "admin@gov.wales", "password": PASSWORD,
-                          "csrf_token": csrf_of(page.text)},
-                    headers={"Referer": "https://gapmap.example.gov.wales/en/sign-in"})
-    assert r.status_code == 400 and "CONNECTIVITY_COOKIE_SECURE=false" in r.text
-    page = client.get("/cy/sign-in", base_url="http://gapmap.example.gov.wales")
-    r = client.post("/cy/sign-in", base_url="http://gapmap.example.gov.wales",
-                    data={"email": "admin@gov.wales", "password": PASSWORD,
-                          "csrf_token": csrf_of(page.text)},
-                    headers={"Referer": "https://gapmap.example.gov.wales/cy/sign-in"})
-    assert r.status_code == 400 and "CONNECTIVITY_COOKIE_SECURE=false" in r.text
-    assert "HTTPS" in r.text and "gwasanaeth hwn yn anfon ei gwci" in r.text
+    host = "http://gapmap.example.gov.wales"
+    for lang, words in (("en", "sends its sign-in cookie over HTTPS only"),
+                        ("cy", "gwasanaeth hwn yn anfon ei gwci mewngofnodi dros HTTPS")):
+        page = client.get(f"/{lang}/sign-in", base_url=host)
+        r = client.post(f"/{lang}/sign-in", base_url=host,
+                        data={"email": "admin@gov.wales", "password": PASSWORD,
+                              "csrf_token": csrf_of(page.text)},
+                        headers={"Referer": f"https://gapmap.example.gov.wales/{lang}/sign-in"})
+        assert r.status_code == 400 and "CONNECTIVITY_COOKIE_SECURE=false" in r.text
+        assert words in r.text
 
 
 # -- every officer route x role x scope ---------------------------------------------------------
@@ -355,31 +347,6 @@ def test_the_report_form_has_limits_per_client_and_per_postcode(ws, server, base
 
 
 # -- gunicorn: two workers, one limit, clean logs ---------------------------------------------
-@contextlib.contextmanager
-def gunicorn(url: str, folder: Path, env: dict, workers: int = 1):
-    port = free_port()
-    log_path = folder / f"gunicorn-{port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([BIN, "--database-url", url, "serve", "--port", str(port),
-                                 "--workers", str(workers)], cwd=folder, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **env})
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                with contextlib.suppress(OSError):
-                    if urllib.request.urlopen(base + "/api/v1/health", timeout=5).status == 200:
-                        break
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-            yield base, log_path
-        finally:
-            os.killpg(proc.pid, 15)
-            proc.wait(timeout=30)
-
-
 class Browserless:
     """A cookie-keeping HTTP client that opens a new connection for every request."""
 
@@ -417,8 +384,8 @@ def test_failed_sign_ins_hit_the_limit_across_two_servers_and_logs_hold_no_secre
     # each client comes through a (trusted) proxy that names its address
     env = {"CONNECTIVITY_SECRET_KEY": TEST_SECRET, "CONNECTIVITY_SIGN_IN_MAX_FAILURES": "4",
            "CONNECTIVITY_COOKIE_SECURE": "false", "CONNECTIVITY_TRUSTED_PROXIES": "1"}
-    with gunicorn(ws["url"], tmp_path, env) as (one, log_one), \
-            gunicorn(ws["url"], tmp_path, env) as (two, log_two):
+    with gunicorn(ws["url"], tmp_path, 1, env) as (one, log_one), \
+            gunicorn(ws["url"], tmp_path, 1, env) as (two, log_two):
         servers = [one, two]
         browser = Browserless(servers, "192.0.2.50")
         statuses = []
@@ -544,16 +511,8 @@ def test_control_characters_oversized_bodies_unknown_fields_and_files_are_refuse
 # -- in a real browser ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def officer_server(ws_app):
-    import threading
-
-    from werkzeug.serving import make_server
-
-    port = free_port()
-    httpd = make_server("127.0.0.1", port, ws_app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    httpd.shutdown()
+    with serve_in_thread(ws_app) as base:
+        yield base
 
 
 def axe_serious(page) -> list:

@@ -121,7 +121,7 @@ def test_api_errors_share_one_shape(client, url, status, code, message):
 
 def test_health(client):
     data = client.get("/api/v1/health").get_json()
-    assert data["status"] == "ok" and data["schema_version"] == 4
+    assert data["status"] == "ok" and data["schema_version"] == 5
 
 
 def test_database_down_gives_503_not_a_stack_trace(tmp_path, monkeypatch):
