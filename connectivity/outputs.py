@@ -150,8 +150,17 @@ def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = N
     if lang not in LANGS:
         raise BadRequest("--lang must be en or cy")
     chosen = runs.by_label(conn, run, with_rules=True)
-    run_label, synthetic = chosen.label, chosen.synthetic
     sql, params = _export_query(chosen, lang, list(areas), list(statuses), scheme)
+    return write_query(conn, out, fmt, sql, params, chosen.label, chosen.synthetic)
+
+
+def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params: dict,
+                run_label: str, synthetic: bool, *, columns: list[str] = EXPORT_COLUMNS,
+                finish=None) -> int:
+    """Write the rows of ``sql`` (its columns: ``columns``, with easting/northing and
+    latitude/longitude for the points) to ``out`` as ``fmt``, through a temporary file renamed
+    into place; ``finish(path)``, if given, completes the temporary file before the rename (a
+    GeoPackage's layer style, say). Returns the number of rows."""
     out = Path(out)
     if out.is_dir():
         raise GapmapError(f"cannot write {out}: it is a folder",
@@ -173,8 +182,10 @@ def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = N
         tmp = Path(name)
         try:
             with conn.transaction():  # the server-side cursor lives in a transaction
-                rows = _write_csv(conn, sql, params, tmp) if fmt == "csv" else \
-                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic)
+                rows = _write_csv(conn, sql, params, tmp, columns) if fmt == "csv" else \
+                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic, columns)
+            if finish is not None:
+                finish(tmp)
         except _gdal_errors() as exc:
             # GDAL says only "disk I/O error" or "Cannot write feature": find the real cause
             raise _write_error(out, _probe_write(tmp) or exc) from None
@@ -253,12 +264,12 @@ def _gdal_errors() -> tuple[type[Exception], ...]:
     return (DataLayerError, DataSourceError)
 
 
-def _write_csv(conn, sql: str, params: dict, path: Path) -> int:
+def _write_csv(conn, sql: str, params: dict, path: Path, columns: list[str]) -> int:
     """UTF-8 with BOM and CRLF, which Excel opens cleanly (Welsh letters included)."""
     rows = 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh, conn.cursor(name="export") as cur:
         writer = csv.writer(fh, lineterminator="\r\n")
-        writer.writerow(EXPORT_COLUMNS)
+        writer.writerow(columns)
         cur.itersize = 20_000
         cur.execute(sql, params)
         for row in cur:
@@ -269,7 +280,7 @@ def _write_csv(conn, sql: str, params: dict, path: Path) -> int:
 
 
 def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label: str,
-                  synthetic: bool) -> int:
+                  synthetic: bool, columns: list[str]) -> int:
     """GeoPackage (EPSG:27700) or GeoJSON (WGS84), written in chunks with pyogrio."""
     import geopandas as gpd
     import pandas as pd
@@ -282,7 +293,7 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
         cur.itersize = 50_000
         cur.execute(sql, params)
         while chunk := cur.fetchmany(50_000):
-            frame = pd.DataFrame(chunk, columns=EXPORT_COLUMNS)
+            frame = pd.DataFrame(chunk, columns=columns)
             for col in ("probability_below", "best_down_mbps", "best_up_mbps", "easting",
                         "northing", "latitude", "longitude"):
                 frame[col] = frame[col].astype("float64")
@@ -301,7 +312,7 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
             first = False
             rows += len(frame)
     if first:  # no rows: still a valid, empty file with the columns
-        gdf = gpd.GeoDataFrame(pd.DataFrame(columns=EXPORT_COLUMNS), geometry=[],
+        gdf = gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry=[],
                                crs="EPSG:27700" if fmt == "gpkg" else "EPSG:4326")
         pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON")
     return rows

@@ -25,12 +25,7 @@ TEST_TREES = ("tests", "bench")
 LOCAL = set(PACKAGES) | set(TEST_TREES)
 
 # Runtime dependencies declared but (deliberately) imported by nothing yet.
-RUNTIME_WITHOUT_IMPORT = {
-    # The officers' records (the accounts issue) are SQLAlchemy ORM classes over the same SQL
-    # migrations; GeoAlchemy2 is declared for their geometry while that issue is open, before any
-    # class has a geometry column. The entry fails as soon as one imports it: then delete it here.
-    "geoalchemy2": "officers' records (accounts issue): no geometry column yet",
-}
+RUNTIME_WITHOUT_IMPORT: dict[str, str] = {}
 
 # [test] dependencies run as programs, never imported: each with a file that runs it.
 TEST_WITHOUT_IMPORT = {

@@ -23,7 +23,7 @@ def test_an_empty_database_migrates_once_and_then_is_current(empty_settings):
         applied = migrate(conn)
         assert [f"{m.version:04d}_{m.name}" for m in applied] == [
             "0001_initial", "0002_classification", "0003_membership", "0004_places_and_map",
-            "0005_officers"]
+            "0005_officers", "0006_lists"]
         assert migrate(conn) == []
         assert current_version(conn) == available_migrations()[-1].version
         assert pending_migrations(conn) == []
@@ -45,6 +45,8 @@ def test_geometry_columns_declare_type_and_srid(db):
         ("postcode", "geom", "POINT", 27700),
         ("postcode", "geom_3857", "POINT", 3857),
         ("premises", "geom", "POINT", 27700),
+        ("target_list", "polygon", "MULTIPOLYGON", 27700),
+        ("target_list_premises", "geom", "POINT", 27700),
     ]
 
 
@@ -57,7 +59,8 @@ def test_schema_tables(db):
                       "ev_bduk", "ev_postcode_coverage", "ev_postcode_performance",
                       "ev_premises_speed", "ev_speedtest_tile", "hex_cell", "load_run",
                       "membership_state", "place", "postcode", "premises", "premises_place",
-                      "rate_event", "reject", "release", "report", "schema_migration", "wimd"]
+                      "rate_event", "reject", "release", "report", "schema_migration", "target_list",
+                      "target_list_area", "target_list_premises", "target_list_snapshot", "wimd"]
 
 
 def test_constraints_refuse_impossible_values(db):

@@ -19,6 +19,7 @@ ACTIONS = frozenset({
     "token.create", "token.revoke", "token.use", "token.refused",
     "report.view", "reports.export", "reports.purge",
     "backup", "restore",
+    "list.create", "list.refresh", "list.export",
 })
 
 

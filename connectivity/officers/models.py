@@ -11,7 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import REAL, BigInteger, DateTime, ForeignKey, MetaData, Text, func
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    REAL,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -22,7 +33,8 @@ ROLES = ("admin", "officer", "viewer")
 
 class Base(DeclarativeBase):
     metadata = MetaData(schema=SCHEMA)
-    type_annotation_map = {str: Text(), int: BigInteger(), dt.datetime: DateTime(timezone=True)}
+    type_annotation_map = {str: Text(), int: BigInteger(), dt.datetime: DateTime(timezone=True),
+                           bool: Boolean()}
 
 
 class Account(Base):
@@ -145,4 +157,70 @@ class Report(Base):
         return f"<Report {self.id} {self.postcode} {self.status}>"
 
 
-MAPPED = (Account, AccountArea, AccountSession, ApiToken, AuditEvent, Report)
+class TargetList(Base):
+    """A saved target list (migration 0006): its definition, owner and authorities; its premises
+    are in its snapshots (written and read with set-based SQL in ``lists.py``)."""
+
+    __tablename__ = "target_list"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    notes: Mapped[str] = mapped_column(server_default="")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    polygon: Mapped[Any | None] = mapped_column(Geometry("MULTIPOLYGON", srid=27700,
+                                                         spatial_index=False))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    owner: Mapped[Account] = relationship(lazy="joined")
+    areas: Mapped[list[TargetListArea]] = relationship(
+        back_populates="target_list", cascade="all, delete-orphan",
+        order_by="TargetListArea.la_code", lazy="selectin")
+    snapshots: Mapped[list[TargetListSnapshot]] = relationship(
+        back_populates="target_list", cascade="all, delete-orphan",
+        order_by="TargetListSnapshot.id", lazy="selectin")
+
+    @property
+    def la_codes(self) -> list[str]:
+        return [a.la_code for a in self.areas]
+
+    @property
+    def latest(self) -> TargetListSnapshot | None:
+        return self.snapshots[-1] if self.snapshots else None
+
+    def __repr__(self) -> str:
+        return f"<TargetList {self.id} {self.name!r}>"
+
+
+class TargetListArea(Base):
+    __tablename__ = "target_list_area"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("target_list.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    la_code: Mapped[str] = mapped_column(primary_key=True)
+
+    target_list: Mapped[TargetList] = relationship(back_populates="areas")
+
+
+class TargetListSnapshot(Base):
+    """One evaluation of a list on a classification run; its premises are in
+    ``gapmap.target_list_premises``."""
+
+    __tablename__ = "target_list_snapshot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("target_list.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(Integer)
+    run_label: Mapped[str]
+    releases: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    synthetic: Mapped[bool] = mapped_column(server_default="false")
+    premises: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.clock_timestamp())
+    created_by: Mapped[str]
+
+    target_list: Mapped[TargetList] = relationship(back_populates="snapshots")
+
+
+MAPPED = (Account, AccountArea, AccountSession, ApiToken, AuditEvent, Report, TargetList,
+          TargetListArea, TargetListSnapshot)

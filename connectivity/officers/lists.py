@@ -1,0 +1,432 @@
+"""Saved target lists: a definition (filters, a polygon) evaluated on a classification run into a
+frozen snapshot of premises, refreshed on a newer run (what was added, removed and changed) and
+exported. The list records are ORM objects (models.py); counting, snapshots, diffs and exports are
+set-based SQL over the run's tables, run on the session's own connection, so a list and its
+snapshot are saved in one transaction. Scoping: a list belongs to authorities
+(``target_list_area``), and an account sees it when any of them is in its scope (scope.py).
+Design and reasons: docs/lists.md."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from .. import runs
+from ..db import SCHEMA
+from ..errors import BadRequest, Forbidden, NotFound
+from ..outputs import ATTRIBUTION, EXPORT_COLUMNS, SYNTHETIC_NOTICE, write_query
+from ..reasons import reason_sql, source_name_sql
+from ..vocab import EVIDENCE, LANGS, REASONS, SCHEMES, STATUSES
+from . import audit
+from .listfilters import WIMD_SQL, ListFilters, area_levels
+from .models import Account, TargetList, TargetListArea, TargetListSnapshot
+from .scope import in_scope, visible_authorities
+
+FORMATS = ("csv", "gpkg", "geojson")
+#: what a snapshot keeps of each premises (gapmap.target_list_premises, geom aside)
+SNAPSHOT_COLUMNS = (
+    "uprn", "la_code", "postcode", "status", "probability_below", "best_down", "best_up", "band",
+    "uso", "evidence", "evidence_release", "gigabit_class", "planned_build", "contract_name",
+    "supplier", "final_coverage_date", "eligible_abc", "abc_reason", "eligible_lbf", "lbf_reason",
+    "eligible_uso", "uso_reason", "eligible_voucher", "voucher_reason")
+#: what a refresh compares, premises by premises
+COMPARED = ("status", "band", "eligible_abc", "eligible_lbf", "eligible_uso", "eligible_voucher",
+            "planned_build")
+LIST_EXPORT_COLUMNS = [*EXPORT_COLUMNS[:-1], "release_published", "list_name", "snapshot",
+                       "attribution"]
+SORTS = ("uprn", "postcode", "status", "probability_below", "best_down", "band", "la_code")
+PAGE_SIZE = 50
+
+
+def raw(session: Session):
+    """The psycopg connection under ``session`` (the same transaction)."""
+    return session.connection().connection.driver_connection
+
+
+# -- evaluating a definition ----------------------------------------------------------------
+def selection(conn, run_id: int, filters: ListFilters, polygon_wkb: bytes | None,
+              authorities: list[str] | None) -> tuple[str, dict[str, Any]]:
+    """``FROM ... WHERE ...`` over run ``run_id`` for the premises the definition selects
+    (aliases: c the run's classification, m premises_place, p premises, w WIMD)."""
+    where, params = filters.where(area_levels(conn, filters.area))
+    if authorities is not None:
+        where.insert(0, "m.la = ANY(%(authorities)s)")
+        params["authorities"] = list(authorities)
+    if polygon_wkb is not None:
+        where.append("ST_Intersects(p.geom, ST_GeomFromWKB(%(polygon)s, 27700))")
+        params["polygon"] = polygon_wkb
+    wimd = f"LEFT JOIN {WIMD_SQL} w ON w.lsoa_code = m.lsoa" if filters.needs_wimd else ""
+    sql = (f"FROM {SCHEMA}.premises_class_{int(run_id)} c "
+           f"JOIN {SCHEMA}.premises_place m USING (uprn) JOIN {SCHEMA}.premises p USING (uprn) "
+           f"{wimd} {('WHERE ' + ' AND '.join(where)) if where else ''}")
+    return sql, params
+
+
+def _counts_sql() -> str:
+    by_status = ", ".join(f"count(*) FILTER (WHERE status = '{s}')" for s in STATUSES.codes)
+    by_scheme = ", ".join(f"count(*) FILTER (WHERE eligible_{s} = 'eligible'), "
+                          f"count(*) FILTER (WHERE eligible_{s} = 'possibly')"
+                          for s in SCHEMES.codes)
+    return f"count(*), {by_status}, {by_scheme}"
+
+
+def _counts(row: tuple) -> dict[str, Any]:
+    total, *rest = row
+    status = dict(zip(STATUSES.codes, rest[:len(STATUSES)], strict=True))
+    pairs = rest[len(STATUSES):]
+    scheme = {s: {"eligible": pairs[2 * i], "possibly": pairs[2 * i + 1]}
+              for i, s in enumerate(SCHEMES.codes)}
+    return {"total": total, "status": status, "scheme": scheme}
+
+
+def count(conn, account: Account | None, filters: ListFilters, *, polygon=None,
+          authorities: list[str] | None = None, run: str | None = None) -> dict[str, Any]:
+    """The live count: how many premises the definition selects on ``run`` (default: the
+    current one), by status and scheme, within ``authorities`` (default: the account's scope)."""
+    chosen = runs.by_label(conn, run)
+    scope = _authorities_for_count(conn, account, authorities)
+    frm, params = selection(conn, chosen.id, filters, _wkb(polygon), scope)
+    row = conn.execute(f"SELECT {_counts_sql()} {frm}", params).fetchone()
+    return {"run": chosen.label, "authorities": scope, **_counts(row)}
+
+
+def _authorities_for_count(conn, account: Account | None, wanted: list[str] | None) -> list[str] | None:
+    if account is None:
+        return list(wanted) if wanted else None
+    seen = sorted(r[0] for r in conn.execute(
+        f"SELECT {SCHEMA}.account_authorities(%s)", (account.id,)))
+    if wanted:
+        outside = sorted(set(wanted) - set(seen))
+        if outside:
+            raise NotFound(f"no authority {', '.join(outside)}")
+        return sorted(set(wanted))
+    return seen
+
+
+def _wkb(polygon) -> bytes | None:
+    if polygon is None:
+        return None
+    if hasattr(polygon, "wkb"):
+        return polygon.wkb
+    from geoalchemy2.shape import to_shape
+
+    return to_shape(polygon).wkb
+
+
+# -- the lists an account sees ----------------------------------------------------------------
+def _visible(account: Account | None):
+    stmt = select(TargetList).order_by(TargetList.name)
+    if account is None:  # the command line, run by the service's operator
+        return stmt
+    return stmt.where(exists().where(TargetListArea.list_id == TargetList.id,
+                                     in_scope(TargetListArea.la_code, account)))
+
+
+def visible_lists(session: Session, account: Account | None) -> list[TargetList]:
+    return list(session.scalars(_visible(account)))
+
+
+def get_list(session: Session, account: Account | None, ident: Any) -> TargetList:
+    """The list with id or name ``ident`` if ``account`` may see it, else NotFound (the same
+    answer for a list outside the scope and one that does not exist)."""
+    text = str(ident).strip()
+    cond = TargetList.name == text
+    if text.isdigit() and len(text) < 19:
+        cond = TargetList.id == int(text)
+    found = session.scalars(_visible(account).where(cond)).first()
+    if found is None:
+        raise NotFound(f"no list {text}")
+    return found
+
+
+def get_snapshot(target: TargetList, snapshot_id: Any = None) -> TargetListSnapshot:
+    if snapshot_id in (None, ""):
+        if target.latest is None:
+            raise NotFound(f"list {target.name} has no snapshot")
+        return target.latest
+    for snap in target.snapshots:
+        if str(snap.id) == str(snapshot_id).strip():
+            return snap
+    raise NotFound(f"list {target.name} has no snapshot {snapshot_id}")
+
+
+def _may_change(account: Account | None) -> None:
+    if account is not None and not account.may_change:
+        raise Forbidden("viewers may read lists, not create or change them")
+
+
+# -- creating and refreshing -----------------------------------------------------------------
+def create_list(session: Session, *, name: str, owner: Account, filters: ListFilters,
+                polygon=None, authorities: list[str] = (), notes: str = "",
+                run: str | None = None, actor: str, by: Account | None = None,
+                client: str | None = None) -> TargetList:
+    """Save a list and its first snapshot (evaluated on ``run``, default the current one).
+    ``authorities`` default to the owner's; an admin owner's default to the authorities of the
+    premises selected. Audited (``list.create``)."""
+    from geoalchemy2.shape import from_shape
+
+    _may_change(by)
+    _may_change(owner)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise BadRequest("a list needs a name of 1 to 200 characters")
+    if len(notes or "") > 10_000:
+        raise BadRequest("notes are limited to 10,000 characters")
+    if session.scalar(select(TargetList.id).where(TargetList.name == name)) is not None:
+        raise BadRequest(f"a list named {name!r} exists already", "choose another name")
+    conn = raw(session)
+    chosen = runs.by_label(conn, run)
+    scope = visible_authorities(session, owner)
+    wanted = sorted({a.strip().upper() for a in authorities if a.strip()})
+    outside = [a for a in wanted if a not in scope]
+    if outside:
+        raise BadRequest(f"{', '.join(outside)}: not an authority of {owner.email}",
+                         f"choose among {', '.join(scope) or '(none)'}")
+    if by is not None and by.role != "admin":
+        mine = visible_authorities(session, by)
+        if any(a not in mine for a in wanted or owner.la_codes):
+            raise NotFound("no such authority")
+    chosen_areas: list[str] | None = wanted or (owner.la_codes if owner.role != "admin" else None)
+    if owner.role != "admin" and not chosen_areas:
+        raise BadRequest(f"{owner.email} works in no authority", "give it one with users set --area")
+    target = TargetList(name=name, notes=notes or "", owner_id=owner.id,
+                        filters=filters.to_dict(),
+                        polygon=None if polygon is None else from_shape(polygon, srid=27700))
+    session.add(target)
+    session.flush()
+    snap = _snapshot(session, target, chosen, filters, chosen_areas, actor)
+    if chosen_areas is None:
+        chosen_areas = [r[0] for r in conn.execute(
+            f"SELECT DISTINCT la_code FROM {SCHEMA}.target_list_premises "
+            "WHERE snapshot_id = %s AND la_code IS NOT NULL ORDER BY 1", (snap.id,))]
+        if not chosen_areas:
+            raise BadRequest("the list selects no premises, so it belongs to no authority",
+                             "give its authorities (--authority CODE)")
+    for code in chosen_areas:
+        session.add(TargetListArea(list_id=target.id, la_code=code))
+    session.flush()
+    session.refresh(target)
+    audit.record(session, "list.create", account=by, actor=actor, object_type="list",
+                 object_id=target.id, client=client,
+                 detail={"name": name, "filters": target.filters, "polygon": polygon is not None,
+                         "authorities": chosen_areas, "run": chosen.label,
+                         "premises": snap.premises})
+    return target
+
+
+def _snapshot(session: Session, target: TargetList, run: runs.Run, filters: ListFilters,
+              authorities: list[str] | None, actor: str) -> TargetListSnapshot:
+    conn = raw(session)
+    releases = conn.execute(f"SELECT releases FROM {SCHEMA}.classification_run WHERE id = %s",
+                            (run.id,)).fetchone()[0]
+    snap = TargetListSnapshot(list_id=target.id, run_id=run.id, run_label=run.label,
+                              releases=releases, synthetic=run.synthetic, premises=0,
+                              created_by=actor)
+    session.add(snap)
+    session.flush()
+    frm, params = selection(conn, run.id, filters, _wkb(target.polygon), authorities)
+    cols = [f"c.{c}" for c in SNAPSHOT_COLUMNS]
+    cols[1] = "m.la"
+    n = conn.execute(
+        f"""INSERT INTO {SCHEMA}.target_list_premises (snapshot_id, {', '.join(SNAPSHOT_COLUMNS)}, geom)
+            SELECT %(snapshot)s, {', '.join(cols)}, p.geom {frm}""",
+        {**params, "snapshot": snap.id}).rowcount
+    snap.premises = n
+    session.flush()
+    return snap
+
+
+def refresh(session: Session, target: TargetList, *, accept: bool, actor: str,
+            by: Account | None = None, client: str | None = None, run: str | None = None,
+            lang: str = "en", limit: int | None = None) -> dict[str, Any]:
+    """The list evaluated again on ``run`` (default: the current one) beside its latest
+    snapshot: premises added, removed and changed (status, band, eligibility, planned build),
+    each with the old and the new reasons. ``accept`` keeps it as a new snapshot (the old ones
+    stay). Audited (``list.refresh``) when accepted."""
+    if accept:
+        _may_change(by)
+    conn = raw(session)
+    chosen = runs.by_label(conn, run)
+    old = get_snapshot(target)
+    filters = ListFilters.from_dict(target.filters)
+    frm, params = selection(conn, chosen.id, filters, _wkb(target.polygon), target.la_codes)
+    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in COMPARED)
+    reasons = [f"{s}_reason" for s in SCHEMES.codes]
+    fields = ", ".join(f"o.{c} AS {c}_before, n.{c} AS {c}_after" for c in (*COMPARED, *reasons))
+    diff_sql = f"""
+        WITH n AS (SELECT c.*, m.la AS la {frm}),
+             o AS (SELECT * FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %(old)s)
+        SELECT coalesce(n.uprn, o.uprn) AS uprn, coalesce(n.postcode, o.postcode) AS postcode,
+               CASE WHEN o.uprn IS NULL THEN 'added' WHEN n.uprn IS NULL THEN 'removed'
+                    ELSE 'changed' END AS change, {fields}
+        FROM n FULL JOIN o USING (uprn)
+        WHERE o.uprn IS NULL OR n.uprn IS NULL OR {changed}
+        ORDER BY 3, 1"""
+    cur = conn.execute(diff_sql + (f" LIMIT {int(limit)}" if limit else ""),
+                       {**params, "old": old.id})
+    names = [d.name for d in cur.description]
+    premises = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    totals = dict(conn.execute(
+        f"SELECT change, count(*) FROM ({diff_sql}) d GROUP BY 1", {**params, "old": old.id}
+    ).fetchall())
+    for row in premises:
+        for s in SCHEMES.codes:
+            for when in ("before", "after"):
+                code = row[f"{s}_reason_{when}"]
+                row[f"{s}_reason_{when}_text"] = (REASONS[s].name(code, lang)
+                                                  if code in REASONS[s] else code)
+    result = {"list": target.name, "from": old.run_label, "from_snapshot": old.id,
+              "to": chosen.label, "added": totals.get("added", 0),
+              "removed": totals.get("removed", 0), "changed": totals.get("changed", 0),
+              "premises": premises, "accepted": False, "snapshot": None}
+    if accept:
+        snap = _snapshot(session, target, chosen, filters, target.la_codes, actor)
+        session.refresh(target)
+        result.update(accepted=True, snapshot=snap.id, premises_now=snap.premises)
+        audit.record(session, "list.refresh", account=by, actor=actor, object_type="list",
+                     object_id=target.id, client=client,
+                     detail={"from": old.run_label, "to": chosen.label, "snapshot": snap.id,
+                             "added": result["added"], "removed": result["removed"],
+                             "changed": result["changed"], "premises": snap.premises})
+    return result
+
+
+# -- reading a snapshot ----------------------------------------------------------------------
+def summary(session: Session, snap: TargetListSnapshot) -> dict[str, Any]:
+    """Counts by status and scheme of a snapshot."""
+    row = raw(session).execute(
+        f"SELECT {_counts_sql()} FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %s",
+        (snap.id,)).fetchone()
+    return _counts(row)
+
+
+def premises_page(session: Session, snap: TargetListSnapshot, *, page: int = 1,
+                  per_page: int = PAGE_SIZE, sort: str = "uprn",
+                  descending: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """One page of a snapshot's premises, sorted (then by UPRN), with WGS84 coordinates."""
+    if sort not in SORTS:
+        raise BadRequest(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
+    if page < 1 or not 1 <= per_page <= 1000:
+        raise BadRequest("page must be at least 1 and per_page between 1 and 1000")
+    order = f"{sort} {'DESC' if descending else 'ASC'} NULLS LAST, uprn"
+    cur = raw(session).execute(
+        f"""SELECT {', '.join(SNAPSHOT_COLUMNS)},
+                   round(ST_Y(ST_Transform(geom, 4326))::numeric, 6)::float8 AS latitude,
+                   round(ST_X(ST_Transform(geom, 4326))::numeric, 6)::float8 AS longitude
+            FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %s
+            ORDER BY {order} LIMIT %s OFFSET %s""", (snap.id, per_page, (page - 1) * per_page))
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()], snap.premises
+
+
+def list_dict(session: Session, target: TargetList, *, with_summary: bool = True) -> dict[str, Any]:
+    data = {"id": target.id, "name": target.name, "notes": target.notes,
+            "owner": target.owner.email, "authorities": target.la_codes,
+            "filters": target.filters, "polygon": target.polygon is not None,
+            "created_at": target.created_at, "updated_at": target.updated_at,
+            "snapshots": [{"id": s.id, "run": s.run_label, "releases": s.releases,
+                           "premises": s.premises, "created_at": s.created_at,
+                           "created_by": s.created_by, "synthetic": s.synthetic}
+                          for s in target.snapshots]}
+    if with_summary and target.latest is not None:
+        data["counts"] = summary(session, target.latest)
+    return data
+
+
+# -- exports ---------------------------------------------------------------------------------
+def _release_published_sql() -> str:
+    whens = " ".join(f"WHEN '{t.code}' THEN '{t.release_source}'"
+                     for t in EVIDENCE if t.release_source)
+    return (f"(SELECT r.published FROM {SCHEMA}.release r WHERE r.label = c.evidence_release "
+            f"AND r.source = CASE c.evidence {whens} END)")
+
+
+def export_list(session: Session, target: TargetList, out: Path, fmt: str, *, actor: str,
+                snapshot: Any = None, lang: str = "en", by: Account | None = None,
+                client: str | None = None) -> int:
+    """Write a snapshot (default: the latest) of ``target`` as CSV (UTF-8 with BOM), GeoPackage
+    (EPSG:27700, with a QGIS style by status) or GeoJSON (WGS84), with reasons in ``lang``,
+    release dates and the attribution. Audited (``list.export``) with the row count."""
+    if fmt not in FORMATS:
+        raise BadRequest(f"unknown format {fmt!r}; expected csv, gpkg or geojson")
+    if lang not in LANGS:
+        raise BadRequest("lang must be en or cy")
+    snap = get_snapshot(target, snapshot)
+    conn = raw(session)
+    chosen = runs.by_label(conn, snap.run_label, with_rules=True)
+    rules = chosen.rules
+    attribution = (SYNTHETIC_NOTICE if snap.synthetic else "") + ATTRIBUTION
+    sql = f"""
+        SELECT c.uprn, c.postcode, c.status, c.probability_below, c.best_down AS best_down_mbps,
+               c.best_up AS best_up_mbps, c.band, c.uso, c.evidence, c.evidence_release,
+               c.gigabit_class, c.planned_build, c.contract_name, c.supplier, c.final_coverage_date,
+               c.eligible_abc, {reason_sql('abc', lang, rules)} AS abc_reason,
+               c.eligible_lbf, {reason_sql('lbf', lang, rules)} AS lbf_reason,
+               c.eligible_uso, {reason_sql('uso', lang, rules)} AS uso_reason,
+               c.eligible_voucher, {reason_sql('voucher', lang, rules)} AS voucher_reason,
+               %(run)s AS classification,
+               round(ST_X(c.geom)::numeric, 2) AS easting, round(ST_Y(c.geom)::numeric, 2) AS northing,
+               round(ST_Y(ST_Transform(c.geom, 4326))::numeric, 7) AS latitude,
+               round(ST_X(ST_Transform(c.geom, 4326))::numeric, 7) AS longitude,
+               c.la_code, {_release_published_sql()} AS release_published,
+               %(list)s AS list_name, %(snapshot)s AS snapshot, %(attribution)s AS attribution
+        FROM (SELECT *, {source_name_sql(lang)} AS source_name
+              FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %(snapshot_id)s) c
+        ORDER BY c.uprn"""
+    params = {"run": snap.run_label, "list": target.name, "snapshot_id": snap.id,
+              "snapshot": f"{snap.id} ({snap.created_at:%Y-%m-%d %H:%M} UTC, classification "
+                          f"{snap.run_label})", "attribution": attribution}
+    finish = _add_qgis_style if fmt == "gpkg" else None
+    rows = write_query(conn, out, fmt, sql, params, snap.run_label, snap.synthetic,
+                       columns=LIST_EXPORT_COLUMNS, finish=finish)
+    audit.record(session, "list.export", account=by, actor=actor, object_type="list",
+                 object_id=target.id, client=client,
+                 detail={"format": fmt, "rows": rows, "snapshot": snap.id, "lang": lang})
+    return rows
+
+
+#: the colours of the map's legend, by status
+STATUS_COLOURS = {"below": "215,48,39", "possibly_below": "252,141,89", "above": "26,152,80",
+                  "unknown": "150,150,150"}
+
+
+def qgis_style() -> str:
+    """A QGIS layer style (QML): points categorised by status, in the map's colours."""
+    cats = "".join(f'<category render="true" symbol="{i}" value="{s}" label="{STATUSES.name(s, "en")}"/>'
+                   for i, s in enumerate(STATUSES.codes))
+    symbols = "".join(
+        f'<symbol name="{i}" type="marker" alpha="1"><layer class="SimpleMarker" enabled="1">'
+        f'<Option type="Map"><Option name="color" type="QString" value="{STATUS_COLOURS[s]},255"/>'
+        f'<Option name="name" type="QString" value="circle"/>'
+        f'<Option name="size" type="QString" value="2"/></Option>'
+        f'<prop k="color" v="{STATUS_COLOURS[s]},255"/><prop k="name" v="circle"/>'
+        f'<prop k="size" v="2"/></layer></symbol>' for i, s in enumerate(STATUSES.codes))
+    return ('<!DOCTYPE qgis PUBLIC \'http://mrcc.com/qgis.dtd\' \'SYSTEM\'>'
+            '<qgis version="3.28" styleCategories="Symbology">'
+            '<renderer-v2 type="categorizedSymbol" attr="status" enableorderby="0" forceraster="0">'
+            f'<categories>{cats}</categories><symbols>{symbols}</symbols></renderer-v2></qgis>')
+
+
+def _add_qgis_style(path: Path) -> None:
+    """Embed :func:`qgis_style` as the default style of the ``premises`` layer (the
+    ``layer_styles`` table QGIS reads, registered in gpkg_contents as an attribute table)."""
+    with sqlite3.connect(path) as db:
+        db.execute("""CREATE TABLE IF NOT EXISTS layer_styles (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256),
+            f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256),
+            styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
+            description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME DEFAULT
+            (strftime('%Y-%m-%dT%H:%M:%fZ','now')))""")
+        geom = db.execute("SELECT column_name FROM gpkg_geometry_columns "
+                          "WHERE table_name = 'premises'").fetchone()[0]
+        db.execute("INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                   "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description) "
+                   "VALUES ('', '', 'premises', ?, 'status', ?, '', 1, 'Premises by status')",
+                   (geom, qgis_style()))
+        db.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
+                   "VALUES ('layer_styles', 'attributes', 'layer_styles')")
+    Path(f"{path}-journal").unlink(missing_ok=True)

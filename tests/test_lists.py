@@ -1,0 +1,320 @@
+"""Saved target lists: filters, polygons, snapshots, refresh across the two demo releases,
+exports re-read with pyogrio, scoping, the command line and the officer API. Every count is
+checked against one made independently in the test (shapely over the exported points, or plain
+SQL over the run's table)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+
+import psycopg
+import pyogrio
+import pytest
+import shapely
+from shapely.geometry import Polygon, box, mapping
+
+from connectivity.errors import BadRequest, Forbidden, NotFound
+from connectivity.officers import accounts as acc
+from connectivity.officers import lists, session_scope
+from connectivity.officers.listfilters import ListFilters
+from connectivity.officers.polygons import polygon_from_geojson, read_polygon_file
+from connectivity.settings import load_settings
+from tests.conftest import TEST_SECRET, copy_of
+
+PASSWORD = "correct horse battery staple"
+CEREDIGION, MERTHYR = "W06000008", "W06000024"
+
+
+@pytest.fixture(scope="module")
+def lw(server, base_db):
+    """The demo data with both releases classified (2026-01, then 2026-07, current), every
+    boundary level and WIMD, and accounts: an officer and a viewer in Ceredigion, an officer in
+    Merthyr Tydfil, an admin; a token each."""
+    from connectivity.classify import classify
+    from connectivity.db import connect
+    from connectivity.rules import load_rules
+    from etl import LOADERS, run_load
+    from gapmap.demo import bundled_inputs, synthetic_inputs
+
+    name, url = copy_of(server, base_db)
+    settings = load_settings({"database_url": url}, environ={}).replace(secret_key=TEST_SECRET)
+    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings):
+        if kind == "wimd" or (kind == "boundaries" and options["level"] != "la") \
+                or any("2026-07" in str(p) for p in paths):
+            run_load(settings, LOADERS[kind](), paths, options=options, **extra)
+    with connect(settings, autocommit=True) as conn:
+        classify(conn, load_rules(settings.rules_file), up_to="2026-07")
+    tokens = {}
+    with session_scope(settings) as s:
+        for key, email, role, areas in (
+                ("officer", "officer@ceredigion.gov.uk", "officer", [CEREDIGION]),
+                ("viewer", "viewer@ceredigion.gov.uk", "viewer", [CEREDIGION]),
+                ("other", "officer@merthyr.gov.uk", "officer", [MERTHYR]),
+                ("admin", "admin@gov.wales", "admin", [])):
+            acc.add_account(s, email=email, role=role, areas=areas, password=PASSWORD, actor="t")
+            tokens[key] = acc.create_token(s, email, "tests", actor="t")[1]
+    yield {"settings": settings, "url": url, "tokens": tokens}
+    server.drop(name)
+
+
+def account(s, email):
+    return acc.find_account(s, email)
+
+
+def points_of(conn, run: str, la: str) -> list[tuple]:
+    """(uprn, easting, northing, status, probability, scheme eligibilities...) of every premises
+    of ``la`` on ``run``, read with plain SQL (the independent side of the checks)."""
+    rid = conn.execute("SELECT id FROM gapmap.classification_run WHERE label = %s", (run,)).fetchone()[0]
+    return conn.execute(
+        f"""SELECT c.uprn, ST_X(p.geom), ST_Y(p.geom), c.status, c.probability_below,
+                   c.eligible_abc, c.eligible_lbf, c.planned_build
+            FROM gapmap.premises_class_{rid} c JOIN gapmap.premises p USING (uprn)
+            WHERE ST_Covers((SELECT geom FROM gapmap.area WHERE level = 'la' AND code = %s),
+                            p.geom) ORDER BY 1""", (la,)).fetchall()
+
+
+def test_filters_parse_one_definition_and_refuse_unknown_names():
+    f = ListFilters.from_dict({"status": "below,possibly_below", "probability": "0.5",
+                               "area": ["w06000008"], "scheme": ["abc"], "planned": "exclude",
+                               "wimd_decile": ["1", "2"], "coverage_before": "2027-01-01"})
+    assert f.status == ("below", "possibly_below") and f.area == ("W06000008",)
+    assert f.to_dict() == {"area": ["W06000008"], "status": ["below", "possibly_below"],
+                           "probability": 0.5, "scheme": ["abc"], "planned": "exclude",
+                           "coverage_before": "2027-01-01", "wimd_decile": [1, 2]}
+    assert ListFilters.from_dict(f.to_dict()) == f
+    with pytest.raises(BadRequest, match="unknown filter.s. colour"):
+        ListFilters.from_dict({"colour": "red"})
+    with pytest.raises(BadRequest, match="filter status: 'bellow' is not valid"):
+        ListFilters.from_dict({"status": "bellow"})
+    with pytest.raises(BadRequest, match="probability"):
+        ListFilters.from_dict({"probability": "1.5"})
+    with pytest.raises(BadRequest, match="takes one value"):
+        ListFilters.from_dict({"planned": ["only", "exclude"]})
+
+
+def _square(conn, la: str, share: float = 0.5):
+    """A square over part of the authority's premises, in 27700."""
+    x0, y0, x1, y1 = conn.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(p.geom) e "
+        "FROM gapmap.premises p JOIN gapmap.premises_place m USING (uprn) WHERE m.la = %s) q",
+        (la,)).fetchone()
+    return box(x0, y0, x0 + (x1 - x0) * share, y0 + (y1 - y0) * share)
+
+
+def test_counts_for_polygons_and_filter_combinations_match_an_independent_count(lw):
+    with session_scope(lw["settings"]) as s:
+        conn = lists.raw(s)
+        officer = account(s, "officer@ceredigion.gov.uk")
+        pts = points_of(conn, "2026-07", CEREDIGION)
+        square = _square(conn, CEREDIGION)
+        triangle = Polygon([square.bounds[:2], (square.bounds[2], square.bounds[1]),
+                            square.bounds[2:]])
+        cases = [
+            ({}, None, lambda r: True),
+            ({"status": "below"}, None, lambda r: r[3] == "below"),
+            ({"status": ["below", "possibly_below"], "probability": "0.5"}, None,
+             lambda r: r[3] in ("below", "possibly_below") and r[4] is not None and r[4] >= 0.5),
+            ({"scheme": "abc", "planned": "exclude"}, square,
+             lambda r: r[5] in ("eligible", "possibly") and not r[7]),
+            ({"status": "below"}, triangle, lambda r: r[3] == "below"),
+            ({"planned": "only"}, None, lambda r: bool(r[7])),
+        ]
+        for raw_filters, poly, keep in cases:
+            got = lists.count(conn, officer, ListFilters.from_dict(raw_filters), polygon=poly)
+            expected = [r for r in pts if keep(r)
+                        and (poly is None or poly.intersects(shapely.Point(r[1], r[2])))]
+            assert got["total"] == len(expected), raw_filters
+            assert got["total"] > 0, raw_filters
+            assert got["status"]["below"] == sum(r[3] == "below" for r in expected)
+            assert got["authorities"] == [CEREDIGION]
+        # an officer's count never reaches into another authority
+        away = lists.count(conn, officer, ListFilters.from_dict({"area": MERTHYR}))
+        assert away["total"] == 0
+        with pytest.raises(NotFound):
+            lists.count(conn, officer, ListFilters(), authorities=[MERTHYR])
+
+
+def test_areas_of_several_levels_at_once_and_wimd_deciles(lw):
+    with session_scope(lw["settings"]) as s:
+        conn = lists.raw(s)
+        admin = account(s, "admin@gov.wales")
+        ward, lsoa = conn.execute(
+            "SELECT ward, lsoa FROM gapmap.premises_place WHERE la = %s AND ward IS NOT NULL "
+            "AND lsoa IS NOT NULL ORDER BY uprn LIMIT 1", (MERTHYR,)).fetchone()
+        expected = conn.execute(
+            "SELECT count(*) FROM gapmap.premises_place m JOIN gapmap.premises_class c USING (uprn) "
+            "WHERE m.ward = %s OR m.lsoa = %s", (ward, lsoa)).fetchone()[0]
+        got = lists.count(conn, admin, ListFilters.from_dict({"area": [ward, lsoa]}))
+        assert got["total"] == expected > 0
+        deciles = conn.execute(
+            """SELECT count(*) FROM gapmap.premises_place m JOIN gapmap.premises_class c USING (uprn)
+               JOIN gapmap.wimd w ON w.lsoa_code = m.lsoa
+               WHERE ceil(w.wimd_rank * 10.0 / (SELECT count(*) FROM gapmap.wimd)) IN (1, 2)
+            """).fetchone()[0]
+        got = lists.count(conn, admin, ListFilters.from_dict({"wimd_decile": "1,2"}))
+        assert got["total"] == deciles > 0
+        with pytest.raises(BadRequest, match="unknown area code.s. W05999999"):
+            lists.count(conn, admin, ListFilters.from_dict({"area": "W05999999"}))
+
+
+def _geojson(path, geom, crs=None):
+    doc = {"type": "FeatureCollection",
+           "features": [{"type": "Feature", "properties": {}, "geometry": mapping(geom)}]}
+    if crs:
+        doc["crs"] = {"type": "name", "properties": {"name": crs}}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_polygon_files_are_read_with_their_crs_and_bad_ones_are_clear_errors(tmp_path):
+    import geopandas as gpd
+
+    bng = box(255_000, 260_000, 265_000, 270_000)  # near Aberystwyth
+    gdf = gpd.GeoDataFrame(geometry=[bng], crs="EPSG:27700")
+    gdf.to_file(tmp_path / "area.gpkg", driver="GPKG")
+    gdf.to_crs(4326).to_file(tmp_path / "area.kml", driver="KML")
+    gdf.to_crs(4326).to_file(tmp_path / "area.geojson", driver="GeoJSON")
+    for name in ("area.gpkg", "area.kml", "area.geojson"):
+        got = read_polygon_file(tmp_path / name)
+        assert got.geom_type == "MultiPolygon"
+        assert abs(got.area - bng.area) / bng.area < 1e-3, name
+    # British National Grid coordinates in a GeoJSON that says nothing (so WGS84)
+    with pytest.raises(BadRequest, match="bng.geojson: the coordinates .* are not longitude and latitude"):
+        read_polygon_file(_geojson(tmp_path / "bng.geojson", bng))
+    # declared, but in another country
+    with pytest.raises(BadRequest, match="far.geojson is outside Wales"):
+        read_polygon_file(_geojson(tmp_path / "far.geojson", box(2.3, 48.8, 2.4, 48.9)))
+    bowtie = Polygon([(-4.1, 52.4), (-4.0, 52.5), (-4.0, 52.4), (-4.1, 52.5)])
+    with pytest.raises(BadRequest, match="bowtie.geojson: feature 1 is not a valid polygon "
+                                         r"\(Self-intersection"):
+        read_polygon_file(_geojson(tmp_path / "bowtie.geojson", bowtie))
+    (tmp_path / "empty.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(BadRequest, match="empty.geojson holds no polygon"):
+        read_polygon_file(tmp_path / "empty.geojson")
+    with pytest.raises(BadRequest, match="feature 1 is an empty polygon"):
+        polygon_from_geojson({"type": "Polygon", "coordinates": []})
+    with pytest.raises(BadRequest, match="is a Point, not a polygon"):
+        polygon_from_geojson({"type": "Point", "coordinates": [-4.0, 52.4]})
+    gpd.GeoDataFrame(geometry=[bng]).to_file(tmp_path / "nocrs.gpkg", driver="GPKG")
+    with pytest.raises(BadRequest, match="nocrs.gpkg has no coordinate reference system"):
+        read_polygon_file(tmp_path / "nocrs.gpkg")
+
+
+def test_a_list_refreshed_across_the_two_releases_names_exactly_the_changed_premises(lw, tmp_path):
+    with session_scope(lw["settings"]) as s:
+        officer = account(s, "officer@ceredigion.gov.uk")
+        target = lists.create_list(
+            s, name="Ceredigion below or possibly", owner=officer, by=officer, actor=officer.email,
+            filters=ListFilters.from_dict({"status": ["below", "possibly_below"]}), run="2026-01",
+            notes="first pass")
+        assert target.la_codes == [CEREDIGION] and target.latest.run_label == "2026-01"
+        conn = lists.raw(s)
+        before = {r[0]: r for r in points_of(conn, "2026-01", CEREDIGION)
+                  if r[3] in ("below", "possibly_below")}
+        assert target.latest.premises == len(before) > 0
+        after = {r[0]: r for r in points_of(conn, "2026-07", CEREDIGION)
+                 if r[3] in ("below", "possibly_below")}
+        preview = lists.refresh(s, target, accept=False, actor=officer.email)
+        assert preview["from"] == "2026-01" and preview["to"] == "2026-07"
+        added = {p["uprn"] for p in preview["premises"] if p["change"] == "added"}
+        removed = {p["uprn"] for p in preview["premises"] if p["change"] == "removed"}
+        assert added == set(after) - set(before) and removed == set(before) - set(after)
+        assert preview["added"] == len(added) and preview["removed"] == len(removed)
+        # kept on both sides: exactly those whose status (among the compared fields) moved
+        changed = {p["uprn"]: p for p in preview["premises"] if p["change"] == "changed"}
+        status_moved = {u for u in set(before) & set(after) if before[u][3] != after[u][3]}
+        assert status_moved <= set(changed)
+        assert {u for u, p in changed.items() if p["status_before"] != p["status_after"]} == status_moved
+        assert added | removed | status_moved, "the demo releases must change something here"
+        for p in preview["premises"]:
+            if p["change"] == "changed":
+                assert p["abc_reason_before"] and p["abc_reason_after_text"]
+        assert len(target.snapshots) == 1 and not preview["accepted"]
+        done = lists.refresh(s, target, accept=True, actor=officer.email, by=officer)
+        assert done["accepted"] and len(target.snapshots) == 2
+        assert target.latest.premises == len(after) and target.latest.run_label == "2026-07"
+        # the old snapshot is kept and still exports as it was
+        rows = lists.export_list(s, target, tmp_path / "old.csv", "csv", actor="t",
+                                 snapshot=target.snapshots[0].id)
+        assert rows == len(before)
+        with (tmp_path / "old.csv").open(encoding="utf-8-sig") as fh:
+            assert {int(r["uprn"]) for r in csv.DictReader(fh)} == set(before)
+        again = lists.refresh(s, target, accept=False, actor=officer.email)
+        assert again["added"] == again["removed"] == again["changed"] == 0
+
+
+def test_exports_reread_with_pyogrio_carry_reasons_releases_attribution_and_a_qgis_style(lw, tmp_path):
+    with session_scope(lw["settings"]) as s:
+        officer = account(s, "officer@ceredigion.gov.uk")
+        conn = lists.raw(s)
+        square = _square(conn, CEREDIGION, 0.6)
+        target = lists.create_list(s, name="Square", owner=officer, by=officer, actor="t",
+                                   filters=ListFilters(), polygon=shapely.MultiPolygon([square]))
+        inside = {r[0] for r in points_of(conn, "2026-07", CEREDIGION)
+                  if square.intersects(shapely.Point(r[1], r[2]))}
+        assert target.latest.premises == len(inside) > 0
+        for fmt, lang in (("gpkg", "cy"), ("geojson", "en"), ("csv", "cy")):
+            out = tmp_path / f"list.{fmt}"
+            n = lists.export_list(s, target, out, fmt, actor="t", lang=lang, by=officer)
+            assert n == len(inside)
+            if fmt == "csv":
+                assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+                with out.open(encoding="utf-8-sig") as fh:
+                    frame = list(csv.DictReader(fh))
+                uprns = {int(r["uprn"]) for r in frame}
+                first = frame[0]
+            else:
+                gdf = pyogrio.read_dataframe(out, layer="premises" if fmt == "gpkg" else None)
+                uprns = set(gdf["uprn"].astype(int))
+                first = gdf.iloc[0].to_dict()
+                # the independent count: shapely over the exported points
+                pts = gdf.to_crs(27700).geometry if fmt == "geojson" else gdf.geometry
+                assert sum(square.buffer(0.01).intersects(p) for p in pts) == n
+            assert uprns == inside
+            assert "Contains OS data" in first["attribution"] and "SYNTHETIC" in first["attribution"]
+            assert first["abc_reason"] and first["release_published"] not in (None, "")
+            assert first["list_name"] == "Square"
+        with sqlite3.connect(tmp_path / "list.gpkg") as db:
+            qml, default = db.execute("SELECT styleQML, useAsDefault FROM layer_styles "
+                                      "WHERE f_table_name = 'premises'").fetchone()
+        assert default == 1 and 'attr="status"' in qml and 'value="below"' in qml
+        assert pyogrio.read_info(tmp_path / "list.gpkg", layer="premises")["crs"] == "EPSG:27700"
+    with psycopg.connect(lw["url"]) as c:
+        exports = c.execute("SELECT detail->>'format', (detail->>'rows')::int FROM gapmap.audit_event "
+                            "WHERE action = 'list.export' AND object_id = %s ORDER BY id",
+                            (str(target.id),)).fetchall()
+    assert exports == [("gpkg", len(inside)), ("geojson", len(inside)), ("csv", len(inside))]
+
+
+def test_lists_are_scoped_and_viewers_read_only(lw):
+    with session_scope(lw["settings"]) as s:
+        officer = account(s, "officer@ceredigion.gov.uk")
+        viewer = account(s, "viewer@ceredigion.gov.uk")
+        other = account(s, "officer@merthyr.gov.uk")
+        admin = account(s, "admin@gov.wales")
+        target = lists.create_list(s, name="Scoped", owner=officer, by=officer, actor="t",
+                                   filters=ListFilters.from_dict({"status": "below"}))
+        assert lists.get_list(s, viewer, target.id) is target
+        assert lists.get_list(s, admin, "Scoped") is target
+        for ident in (target.id, "Scoped", 999999, "1 OR 1=1"):
+            with pytest.raises(NotFound):
+                lists.get_list(s, other, ident)
+        assert target not in lists.visible_lists(s, other)
+        with pytest.raises(Forbidden):
+            lists.refresh(s, target, accept=True, actor="t", by=viewer)
+        with pytest.raises(Forbidden):
+            lists.create_list(s, name="No", owner=viewer, by=viewer, actor="t", filters=ListFilters())
+        with pytest.raises(BadRequest, match="not an authority of officer@ceredigion"):
+            lists.create_list(s, name="Away", owner=officer, by=officer, actor="t",
+                              filters=ListFilters(), authorities=[MERTHYR])
+        with pytest.raises(BadRequest, match="exists already"):
+            lists.create_list(s, name="Scoped", owner=officer, by=officer, actor="t",
+                              filters=ListFilters())
+        # an admin's list without authorities belongs to those of its premises
+        both = lists.create_list(s, name="Everywhere below", owner=admin, by=admin, actor="t",
+                                 filters=ListFilters.from_dict({"status": "below"}))
+        assert both.la_codes == [CEREDIGION, MERTHYR]
+        assert lists.get_list(s, other, both.id) is both
+        s.rollback()
