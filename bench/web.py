@@ -143,7 +143,7 @@ def _first_render(port: int, runs: int = 5) -> dict | None:
             page = context.new_page()
             page.goto(f"http://127.0.0.1:{port}/en/", wait_until="commit")
             page.wait_for_function(
-                "document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 22",
+                "() => document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 22",
                 timeout=30000)
             times.append(page.evaluate("performance.now()"))
             context.close()

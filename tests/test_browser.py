@@ -150,7 +150,7 @@ def test_premises_tiles_draw_coloured_by_status_when_zoomed_in(page, live_server
     page.wait_for_load_state("networkidle")  # the initial fitBounds must be over
     assert page.evaluate("document.querySelectorAll('.leaflet-tile path').length") == 0  # zoom < 11
     page.evaluate(f"window.gapmap.setView([{lat}, {lon}], 15, {{animate: false}})")
-    page.wait_for_function("document.querySelectorAll('.leaflet-tile path').length > 0", timeout=15000)
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-tile path').length > 0", timeout=15000)
     fills = page.evaluate(
         "Array.from(document.querySelectorAll('.leaflet-tile path')).map(p => p.getAttribute('fill'))")
     assert "#d7191c" in fills  # the premises below 30 Mbit/s is drawn in red
@@ -183,9 +183,9 @@ def test_the_theme_and_layer_controls_work_by_keyboard(page, live_server):
     # switch the authorities off and on with the keyboard
     page.focus("#layer-la")
     page.keyboard.press("Space")
-    page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 0")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 0")
     page.keyboard.press("Space")
-    page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 22")
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length === 22")
     assert page.failed == [] and page.external == []
 
 
@@ -200,7 +200,7 @@ def test_hexagons_draw_at_middle_zoom_and_premises_popups_give_reasons(page, liv
     page.goto(f"{live_server}/en/")
     page.wait_for_load_state("networkidle")
     page.evaluate(f"window.gapmap.setView([{lat}, {lon}], 10, {{animate: false}})")
-    page.wait_for_function("document.querySelectorAll('.leaflet-tile path').length > 0", timeout=15000)
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-tile path').length > 0", timeout=15000)
     fills = set(page.evaluate(
         "Array.from(document.querySelectorAll('.leaflet-tile path')).map(p => p.getAttribute('fill'))"))
     assert fills and fills <= {"#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026", "#d9d9d9"}
@@ -213,7 +213,7 @@ def test_hexagons_draw_at_middle_zoom_and_premises_popups_give_reasons(page, liv
         return {{x: r.left + p.x, y: r.top + p.y}}; }}""")
     page.mouse.click(point["x"], point["y"])
     popup = page.wait_for_selector(".gm-popup")
-    page.wait_for_function("document.querySelector('.gm-more') && "
+    page.wait_for_function("() => document.querySelector('.gm-more') && "
                            "document.querySelector('.gm-more').textContent.includes('Access Broadband Cymru')")
     text = popup.inner_text()
     anchor = page.evaluate("(() => { const p = window.gapmap._popup.getLatLng(); return [p.lat, p.lng]; })()")
