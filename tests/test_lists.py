@@ -13,6 +13,7 @@ import psycopg
 import pyogrio
 import pytest
 import shapely
+import shapely.ops
 from shapely.geometry import Polygon, box, mapping
 
 from connectivity.errors import BadRequest, Forbidden, NotFound
@@ -318,3 +319,122 @@ def test_lists_are_scoped_and_viewers_read_only(lw):
         assert both.la_codes == [CEREDIGION, MERTHYR]
         assert lists.get_list(s, other, both.id) is both
         s.rollback()
+
+
+def _cli(lw, *args):
+    from click.testing import CliRunner
+
+    from gapmap.cli import main
+
+    return CliRunner().invoke(main, ["--database-url", lw["url"], *args], catch_exceptions=False)
+
+
+def test_the_lists_commands(lw, tmp_path):
+    import geopandas as gpd
+
+    with psycopg.connect(lw["url"]) as conn:
+        square = _square(conn, MERTHYR, 0.7)
+        pts = points_of(conn, "2026-07", MERTHYR)
+    # the polygon in WGS84, as a GeoPackage: read, transformed to 27700
+    gpd.GeoDataFrame(geometry=[square], crs="EPSG:27700").to_crs(4326).to_file(
+        tmp_path / "draw.gpkg", driver="GPKG")
+    r = _cli(lw, "lists", "create", "Merthyr ABC in the square", "--owner", "officer@merthyr.gov.uk",
+             "--polygon", str(tmp_path / "draw.gpkg"), "--scheme", "abc", "--notes", "for the bid",
+             "--json")
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.output)
+    inside = [p for p in pts if p[5] in ("eligible", "possibly")
+              and square.buffer(0.5).intersects(shapely.Point(p[1], p[2]))]
+    assert made["authorities"] == [MERTHYR] and made["filters"] == {"scheme": ["abc"]}
+    # the polygon went through WGS84 and back: allow for points within half a metre of an edge
+    near_edge = [p for p in inside if square.exterior.distance(shapely.Point(p[1], p[2])) < 0.5]
+    assert abs(made["snapshots"][0]["premises"] - len(inside)) <= len(near_edge)
+    shown = json.loads(_cli(lw, "lists", "show", "Merthyr ABC in the square", "--json").output)
+    assert shown["counts"]["total"] == made["snapshots"][0]["premises"]
+    assert shown["notes"] == "for the bid" and shown["polygon"] is True
+    r = _cli(lw, "lists", "count", "--authority", MERTHYR, "--status", "below", "--json")
+    assert json.loads(r.output)["total"] == sum(p[3] == "below" for p in pts)
+    r = _cli(lw, "lists", "refresh", "Merthyr ABC in the square")
+    assert r.exit_code == 0 and "0 added, 0 removed, 0 changed" in r.output
+    assert "run again with --accept" in r.output
+    out = tmp_path / "m.gpkg"
+    r = _cli(lw, "lists", "export", "Merthyr ABC in the square", "--format", "gpkg", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert len(pyogrio.read_dataframe(out, layer="premises")) == made["snapshots"][0]["premises"]
+    r = _cli(lw, "lists", "create", "Bad", "--owner", "officer@merthyr.gov.uk", "--status", "bellow")
+    assert r.exit_code == 2 and "filter status: 'bellow' is not valid" in r.output
+    bad = _geojson(tmp_path / "bowtie.geojson",
+                   Polygon([(-3.4, 51.7), (-3.3, 51.8), (-3.3, 51.7), (-3.4, 51.8)]))
+    r = _cli(lw, "lists", "create", "Bad", "--owner", "officer@merthyr.gov.uk", "--polygon", str(bad))
+    assert r.exit_code == 2 and "bowtie.geojson: feature 1 is not a valid polygon" in r.output
+    assert _cli(lw, "lists", "show", "No such list").exit_code == 7
+    assert "Merthyr ABC in the square" in _cli(lw, "lists", "list").output
+
+
+@pytest.fixture(scope="module")
+def lw_app(lw):
+    from webmap import create_app
+
+    app = create_app(lw["settings"])
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["gapmap_db"].close()
+    app.extensions["gapmap_orm_engine"].dispose()
+
+
+def test_the_officer_api_for_lists(lw, lw_app, tmp_path):
+    api = lw_app.test_client()
+
+    def as_(who):
+        return {"Authorization": f"Bearer {lw['tokens'][who]}"}
+    with psycopg.connect(lw["url"]) as conn:
+        square = _square(conn, CEREDIGION, 0.4)
+        pts = points_of(conn, "2026-07", CEREDIGION)
+    drawn = shapely.ops.transform(
+        __import__("pyproj").Transformer.from_crs(27700, 4326, always_xy=True).transform, square)
+    # the live count, with the same filter names as the command line and the stored definition
+    r = api.get("/api/v1/officer/lists/count?status=below&status=possibly_below", headers=as_("officer"))
+    assert r.status_code == 200
+    assert r.json["total"] == sum(p[3] in ("below", "possibly_below") for p in pts)
+    r = api.get("/api/v1/officer/lists/count?colour=red", headers=as_("officer"))
+    assert r.status_code == 400 and "unknown filter(s) colour" in r.json["error"]["message"]
+    r = api.get(f"/api/v1/officer/lists/count?authority={MERTHYR}", headers=as_("officer"))
+    assert r.status_code == 404
+    body = {"name": "Drawn in Ceredigion", "filters": {"planned": "exclude"},
+            "polygon": mapping(drawn)}
+    assert api.post("/api/v1/officer/lists", json=body, headers=as_("viewer")).status_code == 403
+    r = api.post("/api/v1/officer/lists", json=body, headers=as_("officer"))
+    assert r.status_code == 201, r.json
+    made = r.json
+    expected = [p for p in pts if not p[7] and square.buffer(0.5).intersects(shapely.Point(p[1], p[2]))]
+    near = [p for p in expected if square.exterior.distance(shapely.Point(p[1], p[2])) < 0.5]
+    assert abs(made["counts"]["total"] - len(expected)) <= len(near)
+    bad = dict(body, name="Bowtie", polygon={"type": "Polygon", "coordinates": [
+        [[-4.1, 52.4], [-4.0, 52.5], [-4.0, 52.4], [-4.1, 52.5], [-4.1, 52.4]]]})
+    r = api.post("/api/v1/officer/lists", json=bad, headers=as_("officer"))
+    assert r.status_code == 400 and "not a valid polygon" in r.json["error"]["message"]
+    lid = made["id"]
+    assert api.get(f"/api/v1/officer/lists/{lid}", headers=as_("other")).status_code == 404
+    assert api.get(f"/api/v1/officer/lists/{lid}", headers=as_("viewer")).status_code == 200
+    listed = api.get("/api/v1/officer/lists", headers=as_("other")).json["lists"]
+    assert lid not in [x["id"] for x in listed]
+    page = api.get(f"/api/v1/officer/lists/{lid}/premises?per_page=5&sort=best_down&order=desc",
+                   headers=as_("viewer")).json
+    assert page["total"] == made["counts"]["total"] and len(page["premises"]) == min(5, page["total"])
+    downs = [p["best_down"] for p in page["premises"] if p["best_down"] is not None]
+    assert downs == sorted(downs, reverse=True)
+    r = api.get(f"/api/v1/officer/lists/{lid}/export?format=csv&lang=cy", headers=as_("viewer"))
+    assert r.status_code == 200 and r.data.startswith(b"\xef\xbb\xbf")
+    assert r.headers["Content-Disposition"] == 'attachment; filename="Drawn-in-Ceredigion.csv"'
+    rows = list(csv.DictReader(r.data.decode("utf-8-sig").splitlines()))
+    assert len(rows) == made["counts"]["total"]
+    r = api.get(f"/api/v1/officer/lists/{lid}/export?format=geojson", headers=as_("officer"))
+    (tmp_path / "a.geojson").write_bytes(r.data)
+    assert len(pyogrio.read_dataframe(tmp_path / "a.geojson")) == made["counts"]["total"]
+    r = api.post(f"/api/v1/officer/lists/{lid}/refresh", headers=as_("officer"))
+    assert r.status_code == 200 and r.json["accepted"] and r.json["changed"] == 0
+    with psycopg.connect(lw["url"]) as conn:
+        actions = [a for (a,) in conn.execute(
+            "SELECT action FROM gapmap.audit_event WHERE object_type = 'list' AND object_id = %s "
+            "ORDER BY id", (str(lid),))]
+    assert actions == ["list.create", "list.export", "list.export", "list.refresh"]

@@ -16,7 +16,9 @@ import psycopg
 import pytest
 
 from connectivity.officers import accounts as acc
+from connectivity.officers import lists as target_lists
 from connectivity.officers import session_scope
+from connectivity.officers.listfilters import ListFilters
 from connectivity.settings import load_settings
 from tests.conftest import BIN, TEST_SECRET, copy_of, free_port, gunicorn, serve_in_thread
 
@@ -52,7 +54,16 @@ def ws(server, base_db):
                 "INSERT INTO gapmap.report (postcode, problem, lang, contact, la_code, message) "
                 "VALUES (%s, 'slower', 'cy', %s, %s, 'araf iawn') RETURNING id",
                 (pc, CONTACT, la)).fetchone()[0]
-    yield {"settings": settings, "url": url, "tokens": tokens, "reports": reports}
+    lists_by_la = {}
+    with session_scope(settings) as session:
+        for la, email in ((CEREDIGION, "officer@ceredigion.gov.uk"),
+                          (MERTHYR, "officer@merthyr.gov.uk")):
+            owner = acc.find_account(session, email)
+            lists_by_la[la] = target_lists.create_list(
+                session, name=f"Below in {la}", owner=owner, by=owner, actor="test",
+                filters=ListFilters.from_dict({"status": "below"})).id
+    yield {"settings": settings, "url": url, "tokens": tokens, "reports": reports,
+           "lists": lists_by_la}
     server.drop(name)
 
 
@@ -184,14 +195,26 @@ def expected(endpoint: str, role: str, case: str) -> int:
         return 200 if role == "admin" else 404
     if case == "missing" or (case == "away" and role != "admin"):
         return 404
+    if endpoint in WRITES and role == "viewer":
+        return 403  # viewers are read-only (a list in their scope: they may know it exists)
+    if endpoint == "officer_api.api_list_create":
+        return 400  # the walk posts an empty definition: a list needs a name
     return 200
 
 
+#: officer routes that change something (POST; viewers get 403)
+WRITES = {"officer_api.api_list_create", "officer_api.api_list_refresh_accept"}
+
+
 #: route argument -> the kind of object it names (a new officer route must be added here)
-ROUTE_OBJECTS = {"report_id": "report"}
+ROUTE_OBJECTS = {"report_id": "report", "list_id": "list"}
 OFFICER_ENDPOINTS = {"officer.home", "officer.report", "officer.audit_page",
                      "officer.accounts_page", "officer_api.me", "officer_api.api_reports",
-                     "officer_api.api_report"}
+                     "officer_api.api_report", "officer_api.api_lists",
+                     "officer_api.api_list_create", "officer_api.api_list_count",
+                     "officer_api.api_list", "officer_api.api_list_premises",
+                     "officer_api.api_list_refresh", "officer_api.api_list_refresh_accept",
+                     "officer_api.api_list_export"}
 
 
 def officer_rules(app):
@@ -217,22 +240,24 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
     checked = []
     for rule in officer_rules(ws_app):
         cases = [("none", {})]
-        if "report_id" in rule.arguments:
-            cases = [("home", {"report_id": ws["reports"][home_la]}),
-                     ("away", {"report_id": ws["reports"][away_la]}),
-                     ("missing", {"report_id": 999999999}),
-                     ("missing", {"report_id": "1 OR 1=1"})]
+        for arg, objects in (("report_id", ws["reports"]), ("list_id", ws["lists"])):
+            if arg in rule.arguments:
+                cases = [("home", {arg: objects[home_la]}), ("away", {arg: objects[away_la]}),
+                         ("missing", {arg: 999999999}), ("missing", {arg: "1 OR 1=1"})]
+        method = "get" if "GET" in rule.methods else "post"
+        assert (method == "post") == (rule.endpoint in WRITES), rule.endpoint
         for case, args in cases:
             values = {"lang": "en", **args} if "lang" in rule.arguments else args
             url = rule.build(values, append_unknown=False)[1]
             if rule.endpoint.startswith("officer_api."):
-                r = ws_app.test_client().get(url, headers=token)
+                send = getattr(ws_app.test_client(), method)
+                r = send(url, headers=token, **({"json": {}} if method == "post" else {}))
             else:
                 r = client.get(url)
             assert r.status_code == expected(rule.endpoint, role, case), (role, url, r.status_code)
             checked.append(rule.endpoint)
-    # 5 routes without an object, 2 with one, each of those tried 4 ways
-    assert len(checked) == 5 + 2 * 4 and set(checked) == OFFICER_ENDPOINTS
+    # 8 routes without an object, 7 with one, each of those tried 4 ways
+    assert len(checked) == 8 + 7 * 4 and set(checked) == OFFICER_ENDPOINTS
 
 
 def test_viewers_never_see_contact_details(ws, ws_app):

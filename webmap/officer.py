@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 
-from flask import Blueprint, g, jsonify, render_template, request
+from flask import Blueprint, Response, g, jsonify, render_template, request
 
 from connectivity.errors import BadRequest
-from connectivity.officers import audit
+from connectivity.officers import audit, lists
 from connectivity.officers.accounts import account_dict, list_accounts
 from connectivity.officers.reports import (
     PAGE_SIZE,
@@ -20,7 +22,13 @@ from connectivity.officers.reports import (
 )
 from connectivity.officers.scope import visible_authorities
 
-from .auth import current_account, login_required, role_required, token_required
+from .auth import (
+    current_account,
+    login_required,
+    require_change_rights,
+    role_required,
+    token_required,
+)
 from .pages import add_lang, pull_lang
 from .security import client_address, csrf
 from .workspace import request_session
@@ -146,6 +154,166 @@ def api_report(report_id: str):
                      object_type="report", object_id=row.id, detail={"route": request.path})
     db.commit()
     return jsonify(report_dict(row, g.account))
+
+
+# -- target lists (API) -----------------------------------------------------------------------
+#: query parameters of the list routes that are not filters
+LIST_PARAMS = ("authority", "polygon", "run")
+
+
+def _definition_from(values, *, multi: bool):
+    """Filters, authorities, polygon and run from the query string (``multi``) or a JSON body."""
+    from connectivity.officers.listfilters import ListFilters
+    from connectivity.officers.polygons import polygon_from_geojson
+
+    if multi:
+        raw = {k: values.getlist(k) for k in values if k not in LIST_PARAMS}
+        authorities = values.getlist("authority")
+        polygon_text = values.get("polygon")
+        try:
+            polygon = json.loads(polygon_text) if polygon_text else None
+        except ValueError:
+            raise BadRequest("polygon must be a GeoJSON geometry (WGS84)") from None
+        run = values.get("run") or None
+    else:
+        raw = values.get("filters") or {}
+        if not isinstance(raw, dict):
+            raise BadRequest("filters must be an object of filter names to values")
+        authorities = values.get("authorities") or []
+        if not isinstance(authorities, list):
+            raise BadRequest("authorities must be a list of W06 codes")
+        polygon = values.get("polygon")
+        run = values.get("run") or None
+    shape = polygon_from_geojson(polygon) if polygon else None
+    return ListFilters.from_dict(raw), [str(a).upper() for a in authorities], shape, run
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("send a JSON object (Content-Type: application/json)")
+    return body
+
+
+@api.get("/lists")
+@token_required
+def api_lists():
+    db = request_session()
+    return jsonify({"lists": [lists.list_dict(db, t, with_summary=False)
+                              for t in lists.visible_lists(db, g.account)]})
+
+
+@api.post("/lists")
+@token_required
+def api_list_create():
+    require_change_rights(g.account)
+    body = _json_body()
+    unknown = sorted(set(body) - {"name", "notes", "authorities", "filters", "polygon", "run"})
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}")
+    filters, authorities, shape, run = _definition_from(body, multi=False)
+    db = request_session()
+    target = lists.create_list(db, name=str(body.get("name") or ""), owner=g.account,
+                               by=g.account, filters=filters, polygon=shape,
+                               authorities=authorities, notes=str(body.get("notes") or ""),
+                               run=run, actor=g.account.email, client=client_address())
+    data = lists.list_dict(db, target)
+    db.commit()
+    return jsonify(data), 201
+
+
+@api.get("/lists/count")
+@token_required
+def api_list_count():
+    """The live count: the premises a definition selects, by status and scheme."""
+    filters, authorities, shape, run = _definition_from(request.args, multi=True)
+    db = request_session()
+    return jsonify(lists.count(lists.raw(db), g.account, filters, polygon=shape,
+                               authorities=authorities or None, run=run))
+
+
+@api.get("/lists/<list_id>")
+@token_required
+def api_list(list_id: str):
+    db = request_session()
+    return jsonify(lists.list_dict(db, lists.get_list(db, g.account, list_id)))
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, str(default)))
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number") from None
+
+
+@api.get("/lists/<list_id>/premises")
+@token_required
+def api_list_premises(list_id: str):
+    db = request_session()
+    target = lists.get_list(db, g.account, list_id)
+    snap = lists.get_snapshot(target, request.args.get("snapshot"))
+    rows, total = lists.premises_page(
+        db, snap, page=_int_arg("page", 1), per_page=_int_arg("per_page", lists.PAGE_SIZE),
+        sort=request.args.get("sort", "uprn"), descending=request.args.get("order") == "desc")
+    return jsonify({"list": target.id, "snapshot": snap.id, "run": snap.run_label,
+                    "total": total, "premises": rows})
+
+
+@api.get("/lists/<list_id>/refresh")
+@token_required
+def api_list_refresh(list_id: str):
+    """What a refresh on the current classification would change (nothing is saved)."""
+    db = request_session()
+    target = lists.get_list(db, g.account, list_id)
+    return jsonify(lists.refresh(db, target, accept=False, actor=g.account.email,
+                                 lang=request.args.get("lang", "en"),
+                                 limit=_int_arg("limit", 1000)))
+
+
+@api.post("/lists/<list_id>/refresh")
+@token_required
+def api_list_refresh_accept(list_id: str):
+    """Refresh on the current classification and keep the result as a new snapshot."""
+    db = request_session()
+    target = lists.get_list(db, g.account, list_id)
+    require_change_rights(g.account)
+    data = lists.refresh(db, target, accept=True, actor=g.account.email, by=g.account,
+                         client=client_address(), limit=_int_arg("limit", 1000))
+    db.commit()
+    return jsonify(data)
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "gpkg": "application/geopackage+sqlite3",
+                "geojson": "application/geo+json"}
+
+
+@api.get("/lists/<list_id>/export")
+@token_required
+def api_list_export(list_id: str):
+    db = request_session()
+    target = lists.get_list(db, g.account, list_id)
+    return _send_export(db, target, g.account)
+
+
+def _send_export(db, target, account):
+    """A list's snapshot as a file (viewers too: a list holds no personal data); audited."""
+    import tempfile
+    from pathlib import Path
+
+    fmt = request.args.get("format", "csv")
+    if fmt not in EXPORT_TYPES:
+        raise BadRequest(f"unknown format {fmt!r}; expected csv, gpkg or geojson")
+    lang = request.args.get("lang") or g.get("lang") or "en"
+    with tempfile.TemporaryDirectory(prefix="gapmap-list-") as folder:
+        out = Path(folder) / f"list-{target.id}.{fmt}"
+        lists.export_list(db, target, out, fmt, actor=account.email, by=account,
+                          snapshot=request.args.get("snapshot"), lang=lang,
+                          client=client_address())
+        data = out.read_bytes()
+    db.commit()
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", target.name).strip("-") or f"list-{target.id}"
+    return Response(data, mimetype=EXPORT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
 # -- names in the reader's language -----------------------------------------------------------
