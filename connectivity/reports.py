@@ -48,7 +48,8 @@ def _speed(raw: str | None, field: str) -> float | None:
 def submit_report(conn: psycopg.Connection, *, postcode: str, uprn: str | int | None,
                   problem: str, measured_down: str | None = None, measured_up: str | None = None,
                   message: str | None = None, contact: str | None = None, lang: str = "en") -> int:
-    """Check a report against the data and store it; returns its reference number.
+    """Check a report against the data and store it; returns its reference number (that of the
+    earlier one when the same report came in the last day: repeats are not stored twice).
     Raises FieldError naming the first field that is wrong."""
     pc = normalise_postcode(postcode or "")
     if pc is None:
@@ -80,6 +81,18 @@ def submit_report(conn: psycopg.Connection, *, postcode: str, uprn: str | int | 
     who = (contact or "").strip()
     if len(who) > MAX_CONTACT:
         raise FieldError("contact", "too_long", f"the contact is longer than {MAX_CONTACT} characters")
+    # the same report again within a day (a double click, a reload, a retry) is the same report
+    same = conn.execute(
+        f"""SELECT id FROM {SCHEMA}.report
+            WHERE postcode = %s AND uprn IS NOT DISTINCT FROM %s AND problem = %s
+              AND measured_down IS NOT DISTINCT FROM %s::real
+              AND measured_up IS NOT DISTINCT FROM %s::real
+              AND message IS NOT DISTINCT FROM %s AND contact IS NOT DISTINCT FROM %s
+              AND created_at > now() - interval '1 day'
+            ORDER BY id LIMIT 1""",
+        (pc, chosen, problem, down, up, text or None, who or None)).fetchone()
+    if same:
+        return same[0]
     run = runs.current(conn)
     return conn.execute(
         f"""INSERT INTO {SCHEMA}.report (postcode, uprn, problem, measured_down, measured_up,

@@ -106,3 +106,14 @@ def test_robots_filling_the_hidden_field_are_refused(client, loaded_settings, pr
     assert response.status_code == 400
     assert reports(loaded_settings) == []
     assert client.get("/en/postcode/W1A0AX/report").status_code == 404
+
+
+def test_the_same_report_twice_is_stored_once(client, loaded_settings, premises_here):
+    postcode, uprn, _ = premises_here
+    path = f"/en/postcode/{postcode.replace(' ', '')}/report"
+    form = {"problem": "slower", "uprn": str(uprn), "measured_down": "3", "message": "slow"}
+    refs = [re.search(r"Your reference is (\d+)\.", post_report(client, path, form)
+                      .get_data(as_text=True)).group(1) for _ in range(3)]
+    assert len(set(refs)) == 1 and len(reports(loaded_settings)) == 1
+    post_report(client, path, {**form, "message": "slower still"})
+    assert len(reports(loaded_settings)) == 2
