@@ -12,6 +12,7 @@ from flask import Blueprint, jsonify
 
 from connectivity import __version__
 from connectivity.lookup import MAX_OFFSET, MAX_PAGE, MAX_RADIUS_M
+from connectivity.officers.listfilters import HELP, ListFilters
 from connectivity.vocab import AREA_LEVELS, SCHEMES, STATUSES
 
 bp = Blueprint("openapi", __name__)
@@ -183,6 +184,91 @@ _SCHEMAS.update({
         "lang": {"type": "string", "enum": ["en", "cy"]}}),
 })
 
+# -- target lists (connectivity/officers/lists.py; docs/lists.md) ---------------------------
+_LIST_ID = _param("list_id", "path", "List id (or its name)", {"type": "string"})
+_FILTER_PARAMS = [
+    _param(name, "query", HELP[name] + (" Repeatable." if name in ListFilters.multiple() else ""),
+           {"type": "array", "items": {"type": "string"}} if name in ListFilters.multiple()
+           else {"type": "string"}) for name in ListFilters.names()]
+_LIST_SECURITY = {"tags": ["officer"], "security": [{"bearerAuth": []}]}
+_COUNTS = _object({"total": {"type": "integer"}, "status": {"type": "object"},
+                   "scheme": {"type": "object"}})
+_SCHEMAS.update({
+    "ListCounts": _COUNTS,
+    "List": {"type": "object", "required": ["id", "name", "owner", "authorities", "filters",
+                                            "snapshots"],
+             "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                            "notes": {"type": "string"}, "owner": {"type": "string"},
+                            "authorities": {"type": "array", "items": {"type": "string"}},
+                            "filters": {"type": "object"}, "polygon": {"type": "boolean"},
+                            "snapshots": {"type": "array", "items": {"type": "object"}},
+                            "counts": _COUNTS}},
+})
+_LIST_PATHS = {
+    "/api/v1/officer/lists": {
+        "get": {"summary": "The saved target lists of the token's authorities", **_LIST_SECURITY,
+                "responses": {"200": _json("Lists", _object({"lists": {
+                    "type": "array", "items": _ref("List")}})), "401": _ERROR}},
+        "post": {"summary": "Save a target list and its first snapshot (not for viewers)",
+                 "description": "JSON: name, notes, authorities (W06 codes), filters (the names "
+                                "of /lists/count), polygon (a GeoJSON geometry in WGS84), run.",
+                 **_LIST_SECURITY,
+                 "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                 "responses": {"201": _json("The list", _ref("List")), "400": _ERROR,
+                               "401": _ERROR, "403": _ERROR, "404": _ERROR}}},
+    "/api/v1/officer/lists/count": {"get": {
+        "summary": "The live count of a definition, by status and scheme (nothing is saved)",
+        **_LIST_SECURITY,
+        "parameters": [*_FILTER_PARAMS,
+                       _param("authority", "query", "Within these authorities (default: the "
+                                                    "token's)",
+                              {"type": "array", "items": {"type": "string"}}),
+                       _param("polygon", "query", "A GeoJSON geometry (WGS84)", {"type": "string"}),
+                       _param("run", "query", "Classification label", {"type": "string"})],
+        "responses": {"200": _json("Counts", _ref("ListCounts")), "400": _ERROR, "401": _ERROR,
+                      "404": _ERROR}}},
+    "/api/v1/officer/lists/{list_id}": {"get": {
+        "summary": "One list: definition, snapshots, counts of the latest (404 outside scope)",
+        **_LIST_SECURITY, "parameters": [_LIST_ID],
+        "responses": {"200": _json("The list", _ref("List")), "400": _ERROR, "401": _ERROR,
+                      "404": _ERROR}}},
+    "/api/v1/officer/lists/{list_id}/premises": {"get": {
+        "summary": "A page of a snapshot's premises, sorted", **_LIST_SECURITY,
+        "parameters": [_LIST_ID,
+                       _param("snapshot", "query", "Snapshot id (default: the latest)",
+                              {"type": "string"}),
+                       _param("sort", "query", "Sort column", {"type": "string"}),
+                       _param("order", "query", "asc or desc",
+                              {"type": "string", "enum": ["asc", "desc"]}),
+                       _param("page", "query", "Page, from 1", {"type": "integer", "minimum": 1}),
+                       _param("per_page", "query", "Premises a page",
+                              {"type": "integer", "minimum": 1, "maximum": 1000})],
+        "responses": {"200": _json("Premises", {"type": "object"}), "400": _ERROR,
+                      "401": _ERROR, "404": _ERROR}}},
+    "/api/v1/officer/lists/{list_id}/refresh": {
+        "get": {"summary": "What a refresh on the current classification would change",
+                **_LIST_SECURITY, "parameters": [_LIST_ID],
+                "responses": {"200": _json("Changes", {"type": "object"}), "400": _ERROR,
+                              "401": _ERROR, "404": _ERROR}},
+        "post": {"summary": "Refresh and keep the result as a new snapshot (not for viewers)",
+                 **_LIST_SECURITY, "parameters": [_LIST_ID],
+                 "responses": {"200": _json("Changes", {"type": "object"}), "400": _ERROR,
+                               "401": _ERROR, "403": _ERROR, "404": _ERROR}}},
+    "/api/v1/officer/lists/{list_id}/export": {"get": {
+        "summary": "A snapshot as CSV (UTF-8 with BOM), GeoPackage or GeoJSON (audited)",
+        **_LIST_SECURITY,
+        "parameters": [_LIST_ID,
+                       _param("format", "query", "File format",
+                              {"type": "string", "enum": ["csv", "gpkg", "geojson"]}),
+                       _param("snapshot", "query", "Snapshot id (default: the latest)",
+                              {"type": "string"}), _LANG],
+        "responses": {"200": {"description": "The file", "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/geopackage+sqlite3": {"schema": {"type": "string"}},
+            "application/geo+json": {"schema": {"type": "object"}}}},
+            "400": _ERROR, "401": _ERROR, "404": _ERROR}}},
+}
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -307,6 +393,7 @@ DOCUMENT = {
             "parameters": [_param("report_id", "path", "Report reference", {"type": "integer"})],
             "responses": {"200": _json("Report", _ref("Report")), "401": _ERROR,
                           "404": _ERROR}}},
+        **_LIST_PATHS,
     },
     "components": {
         "schemas": _SCHEMAS,
