@@ -22,8 +22,9 @@ import psycopg
 from connectivity.settings import load_settings
 
 from . import classify, dataset, load_uprn, web
+from . import lists as lists_bench
 
-BENCHMARKS = ("load_uprn", "classify", "web")
+BENCHMARKS = ("load_uprn", "classify", "web", "lists")
 #: OS Open UPRN file sizes for the load; the classification scale; the web database scale
 SCALES = {
     "small": {"load_uprn": [50_000, 200_000], "classify": ["small"], "web": "small"},
@@ -60,13 +61,19 @@ def run(scale: str, only: list[str], cache: Path, conninfo: str) -> dict:
     if "classify" in only:
         for size in plan["classify"]:
             report["benchmarks"].append(classify.run(conninfo, size, cache))
-    if "web" in only and plan["web"]:
+    if ("web" in only or "lists" in only) and plan["web"]:
+        # one classified database for the web and the list benchmarks
         server = load_uprn.Server(conninfo)
         try:
             built = dataset.build(server, "bench_web", plan["web"], cache)
-            figures = web.run(built["url"])
-            figures["scale"] = plan["web"]
-            report["benchmarks"].append(figures)
+            if "web" in only:
+                figures = web.run(built["url"])
+                figures["scale"] = plan["web"]
+                report["benchmarks"].append(figures)
+            if "lists" in only:
+                figures = lists_bench.run(built["url"])
+                figures["scale"] = plan["web"]
+                report["benchmarks"].append(figures)
         finally:
             server.drop("bench_web")
             server.admin.close()
@@ -88,6 +95,8 @@ def markdown(report: dict) -> str:
             out += ["## OS Open UPRN load\n", load_uprn.markdown(bench) + "\n"]
         elif bench["benchmark"] == "web":
             out += [f"## Web map and API under gunicorn ({bench['scale']})\n", web.markdown(bench) + "\n"]
+        elif bench["benchmark"] == "lists":
+            out += [f"## Target lists ({bench['scale']})\n", lists_bench.markdown(bench) + "\n"]
     if classify_rows:
         out.append("## Classification and statistics\n")
         table = classify.markdown(classify_rows[0]).splitlines()

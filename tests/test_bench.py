@@ -19,8 +19,8 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     report = json.loads((tmp_path / "small.json").read_text())
     assert (tmp_path / "small.md").read_text().startswith("# Benchmarks (small)")
     kinds = [b["benchmark"] for b in report["benchmarks"]]
-    assert kinds == ["load_uprn", "classify", "web"]
-    load, classify, web = report["benchmarks"]
+    assert kinds == ["load_uprn", "classify", "web", "lists"]
+    load, classify, web, lists = report["benchmarks"]
     for entry in load["results"]:
         rows = {name: entry[name]["rows"] for name in ("raw_copy", "ogr2ogr", "geopandas", "ours")}
         assert len(set(rows.values())) == 1, rows  # every contender loaded the same rows
@@ -31,6 +31,8 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     assert web["ours_throughput"]["requests"] == web["tipg_throughput"]["requests"] == 8 * 256 * 2
     assert web["postcode_lookups"] == 200
     assert web["first_render"]["runs"] == 5
+    assert lists["premises"] == 63225 and len(lists["counts"]) == 4
+    assert lists["list_premises"] == lists["export_rows"] == lists["ogr2ogr_rows"] > 0
     # nothing left behind on the server
     left = server.admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_%'").fetchall()
     assert left == []

@@ -49,9 +49,11 @@ def raw(session: Session):
 
 # -- evaluating a definition ----------------------------------------------------------------
 def selection(conn, run_id: int, filters: ListFilters, polygon_wkb: bytes | None,
-              authorities: list[str] | None) -> tuple[str, dict[str, Any]]:
+              authorities: list[str] | None, *, full: bool = True) -> tuple[str, dict[str, Any]]:
     """``FROM ... WHERE ...`` over run ``run_id`` for the premises the definition selects
-    (aliases: c the run's classification, m premises_place, p premises, w WIMD)."""
+    (aliases: c the run's classification, m premises_place, p premises, w WIMD). Unless
+    ``full`` (a snapshot needs the authority and the point of every premises), the areas and the
+    points are joined only when a filter needs them: a count of a whole run reads one table."""
     where, params = filters.where(area_levels(conn, filters.area))
     if authorities is not None:
         where.insert(0, "m.la = ANY(%(authorities)s)")
@@ -60,9 +62,12 @@ def selection(conn, run_id: int, filters: ListFilters, polygon_wkb: bytes | None
         where.append("ST_Intersects(p.geom, ST_GeomFromWKB(%(polygon)s, 27700))")
         params["polygon"] = polygon_wkb
     wimd = f"LEFT JOIN {WIMD_SQL} w ON w.lsoa_code = m.lsoa" if filters.needs_wimd else ""
+    areas = full or authorities is not None or bool(filters.area) or filters.needs_wimd
+    points = full or polygon_wkb is not None
     sql = (f"FROM {SCHEMA}.premises_class_{int(run_id)} c "
-           f"JOIN {SCHEMA}.premises_place m USING (uprn) JOIN {SCHEMA}.premises p USING (uprn) "
-           f"{wimd} {('WHERE ' + ' AND '.join(where)) if where else ''}")
+           + (f"JOIN {SCHEMA}.premises_place m USING (uprn) " if areas else "")
+           + (f"JOIN {SCHEMA}.premises p USING (uprn) " if points else "")
+           + f"{wimd} {('WHERE ' + ' AND '.join(where)) if where else ''}")
     return sql, params
 
 
@@ -89,7 +94,7 @@ def count(conn, account: Account | None, filters: ListFilters, *, polygon=None,
     current one), by status and scheme, within ``authorities`` (default: the account's scope)."""
     chosen = runs.by_label(conn, run)
     scope = _authorities_for_count(conn, account, authorities)
-    frm, params = selection(conn, chosen.id, filters, _wkb(polygon), scope)
+    frm, params = selection(conn, chosen.id, filters, _wkb(polygon), scope, full=False)
     row = conn.execute(f"SELECT {_counts_sql()} {frm}", params).fetchone()
     return {"run": chosen.label, "authorities": scope, **_counts(row)}
 
