@@ -438,3 +438,27 @@ def test_the_officer_api_for_lists(lw, lw_app, tmp_path):
             "SELECT action FROM gapmap.audit_event WHERE object_type = 'list' AND object_id = %s "
             "ORDER BY id", (str(lid),))]
     assert actions == ["list.create", "list.export", "list.export", "list.refresh"]
+
+
+def test_lists_and_their_snapshots_are_in_the_workspace_backup(lw, server, template_db, tmp_path):
+    with session_scope(lw["settings"]) as s:
+        officer = account(s, "officer@ceredigion.gov.uk")
+        lists.create_list(s, name="Kept in the backup", owner=officer, by=officer, actor="t",
+                          filters=ListFilters.from_dict({"status": "below"}),
+                          polygon=shapely.MultiPolygon([_square(lists.raw(s), CEREDIGION)]))
+    tables = ("target_list", "target_list_area", "target_list_snapshot", "target_list_premises")
+
+    def rows(url):
+        with psycopg.connect(url) as conn:
+            return {t: conn.execute(f"SELECT * FROM gapmap.{t} ORDER BY 1, 2").fetchall()
+                    for t in tables}
+    dump = tmp_path / "ws.dump"
+    assert _cli(lw, "backup", "-o", str(dump)).exit_code == 0
+    fresh = server.create(template=template_db)
+    try:
+        r = _cli({"url": server.url(fresh)}, "restore", str(dump))
+        assert r.exit_code == 0, r.output
+        before, after = rows(lw["url"]), rows(server.url(fresh))
+        assert after == before and before["target_list_premises"]
+    finally:
+        server.drop(fresh)

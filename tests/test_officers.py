@@ -345,7 +345,8 @@ def test_backup_drop_restore_gives_back_every_row(ws, server, template_db, tmp_p
     assert r.exit_code == 0, r.output
     made = json.loads(r.output)
     assert made["rows"] == {"account": 1, "account_area": 1, "api_token": 1, "report": 2,
-                            "audit_event": 2}
+                            "audit_event": 2, "target_list": 0, "target_list_area": 0,
+                            "target_list_snapshot": 0, "target_list_premises": 0}
 
     def snapshot(url):
         with psycopg.connect(url) as conn:

@@ -19,7 +19,8 @@ from ..db.migrate import current_version
 from ..errors import GapmapError, InputError, SchemaError
 
 #: the workspace tables, parents before children (restore order)
-TABLES = ("account", "account_area", "api_token", "report", "audit_event")
+TABLES = ("account", "account_area", "api_token", "report", "audit_event", "target_list",
+          "target_list_area", "target_list_snapshot", "target_list_premises")
 _COPY = re.compile(r"^COPY (?:\"?gapmap\"?)\.\"?(\w+)\"? \(")
 
 
@@ -130,7 +131,8 @@ def restore(conninfo: str, path: Path, *, replace: bool = False) -> dict:
                                   "--file", "-", str(path)], check=True, capture_output=True,
                                  text=True).stdout
             _run_restore_script(conn, sql)
-            for table in ("account", "api_token", "report", "audit_event"):
+            for table in ("account", "api_token", "report", "audit_event", "target_list",
+                          "target_list_snapshot"):
                 conn.execute(f"SELECT setval(pg_get_serial_sequence('{SCHEMA}.{table}', 'id'), "
                              f"coalesce((SELECT max(id) FROM {SCHEMA}.{table}), 0) + 1, false)")
             got = counts(conn)
