@@ -462,3 +462,58 @@ def test_lists_and_their_snapshots_are_in_the_workspace_backup(lw, server, templ
         assert after == before and before["target_list_premises"]
     finally:
         server.drop(fresh)
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_the_list_pages_build_count_save_refresh_and_export_without_javascript(lw, lw_app, lang, tmp_path):
+    import io
+
+    from tests.test_officer_web import csrf_of, signed_in
+
+    officer = signed_in(lw_app, "officer@ceredigion.gov.uk", lang)
+    with psycopg.connect(lw["url"]) as conn:
+        square = _square(conn, CEREDIGION, 0.5)
+        pts = points_of(conn, "2026-07", CEREDIGION)
+    expected = [p for p in pts if p[3] == "below"
+                and square.intersects(shapely.Point(p[1], p[2]))]
+    form = officer.get(f"/{lang}/officer/lists/new")
+    assert form.status_code == 200
+    assert ('name="csrf_token"' in form.text and 'name="status"' in form.text
+            and 'name="polygon_file"' in form.text)
+    counted = officer.get(f"/{lang}/officer/lists/new?status=below&count=1")
+    below = sum(p[3] == "below" for p in pts)
+    assert counted.status_code == 200 and f"{below:,}" in counted.text
+    gpkg = tmp_path / "square.gpkg"
+    import geopandas as gpd
+
+    gpd.GeoDataFrame(geometry=[square], crs="EPSG:27700").to_file(gpkg, driver="GPKG")
+    name = f"Square below {lang}"
+    r = officer.post(f"/{lang}/officer/lists/new", content_type="multipart/form-data", data={
+        "csrf_token": csrf_of(form.text), "name": name, "status": "below", "notes": "llinell\r\ndwy",
+        "polygon_file": (io.BytesIO(gpkg.read_bytes()), "square.gpkg")})
+    assert r.status_code == 303, r.text
+    page = officer.get(r.headers["Location"])
+    assert page.status_code == 200 and name in page.text
+    words = {"en": "premises on classification 2026-07", "cy": "safle ar ddosbarthiad 2026-07"}
+    assert f"{len(expected):,} {words[lang]}" in page.text
+    lid = r.headers["Location"].rstrip("/").split("/")[-1]
+    csv_file = officer.get(f"/{lang}/officer/lists/{lid}/export?format=csv")
+    assert csv_file.status_code == 200
+    assert len(list(csv.DictReader(csv_file.data.decode("utf-8-sig").splitlines()))) == len(expected)
+    preview = officer.get(f"/{lang}/officer/lists/{lid}/refresh")
+    assert preview.status_code == 200
+    form = preview
+    r = officer.post(f"/{lang}/officer/lists/{lid}/refresh", data={"csrf_token": csrf_of(form.text)})
+    assert r.status_code == 303
+    # a bad polygon is a clear error on the form, nothing saved
+    bad = _geojson(tmp_path / "bowtie.geojson",
+                   Polygon([(-4.1, 52.4), (-4.0, 52.5), (-4.0, 52.4), (-4.1, 52.5)]))
+    r = officer.post(f"/{lang}/officer/lists/new", content_type="multipart/form-data", data={
+        "csrf_token": csrf_of(form.text), "name": "Bowtie " + lang, "status": "below",
+        "polygon_file": (io.BytesIO(bad.read_bytes()), "bowtie.geojson")})
+    assert r.status_code == 400 and "bowtie.geojson: feature 1 is not a valid polygon" in r.text
+    viewer = signed_in(lw_app, "viewer@ceredigion.gov.uk", lang)
+    assert viewer.get(f"/{lang}/officer/lists/new").status_code == 403
+    assert viewer.get(f"/{lang}/officer/lists/{lid}").status_code == 200
+    other = signed_in(lw_app, "officer@merthyr.gov.uk", lang)
+    assert other.get(f"/{lang}/officer/lists/{lid}").status_code == 404

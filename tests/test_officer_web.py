@@ -195,7 +195,7 @@ def expected(endpoint: str, role: str, case: str) -> int:
         return 200 if role == "admin" else 404
     if case == "missing" or (case == "away" and role != "admin"):
         return 404
-    if endpoint in WRITES and role == "viewer":
+    if (endpoint in WRITES or endpoint == "officer.lists_new") and role == "viewer":
         return 403  # viewers are read-only (a list in their scope: they may know it exists)
     if endpoint == "officer_api.api_list_create":
         return 400  # the walk posts an empty definition: a list needs a name
@@ -214,7 +214,8 @@ OFFICER_ENDPOINTS = {"officer.home", "officer.report", "officer.audit_page",
                      "officer_api.api_list_create", "officer_api.api_list_count",
                      "officer_api.api_list", "officer_api.api_list_premises",
                      "officer_api.api_list_refresh", "officer_api.api_list_refresh_accept",
-                     "officer_api.api_list_export"}
+                     "officer_api.api_list_export", "officer.lists_page", "officer.lists_new",
+                     "officer.list_page", "officer.list_refresh", "officer.list_export"}
 
 
 def officer_rules(app):
@@ -256,8 +257,8 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
                 r = client.get(url)
             assert r.status_code == expected(rule.endpoint, role, case), (role, url, r.status_code)
             checked.append(rule.endpoint)
-    # 8 routes without an object, 7 with one, each of those tried 4 ways
-    assert len(checked) == 8 + 7 * 4 and set(checked) == OFFICER_ENDPOINTS
+    # 10 routes without an object, 10 with one, each of those tried 4 ways
+    assert len(checked) == 10 + 10 * 4 and set(checked) == OFFICER_ENDPOINTS
 
 
 def test_viewers_never_see_contact_details(ws, ws_app):

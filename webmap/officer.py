@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import re
 
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, url_for
 
 from connectivity.errors import BadRequest
 from connectivity.officers import audit, lists
@@ -154,6 +154,135 @@ def api_report(report_id: str):
                      object_type="report", object_id=row.id, detail={"route": request.path})
     db.commit()
     return jsonify(report_dict(row, g.account))
+
+
+# -- target lists (pages) ---------------------------------------------------------------------
+def _form_definition(values, files):
+    """The list builder's form: the filters (same names as the API), authorities, polygon."""
+    from connectivity.officers.listfilters import ListFilters
+    from connectivity.officers.polygons import read_polygon_file
+
+    raw = {name: [v for v in values.getlist(name) if v.strip()] for name in ListFilters.names()}
+    filters = ListFilters.from_dict(raw)
+    authorities = [a for a in values.getlist("authority") if a]
+    shape = None
+    upload = files.get("polygon_file")
+    if upload is not None and upload.filename:
+        import tempfile
+        from pathlib import Path
+
+        suffix = Path(upload.filename).suffix.lower()
+        with tempfile.TemporaryDirectory(prefix="gapmap-polygon-") as folder:
+            path = Path(folder) / (Path(upload.filename).stem[:60] + suffix)
+            upload.save(path)
+            shape = read_polygon_file(path)
+    return filters, authorities, shape
+
+
+def _list_form_context(account, values, files=None, *, count_it: bool):
+    from connectivity.officers.listfilters import GIGABIT_CLASSES, HELP, PLANNED, ListFilters
+    from connectivity.vocab import BANDS, SCHEMES
+
+    db = request_session()
+    context = {"account": account, "values": values, "areas": visible_authorities(db, account),
+               "filter_help": HELP, "schemes": SCHEMES.codes, "bands": BANDS.codes,
+               "gigabit_classes": list(GIGABIT_CLASSES), "planned_values": PLANNED,
+               "scheme_names": SCHEMES.names(g.get("lang", "en")),
+               "deciles": range(1, 11), "count": None, "error": None,
+               "filter_names": ListFilters.names()}
+    if count_it:
+        try:
+            filters, authorities, shape = _form_definition(values, files or {})
+            context["count"] = lists.count(lists.raw(db), account, filters, polygon=shape,
+                                           authorities=authorities or None)
+        except BadRequest as exc:
+            context["error"] = str(exc)
+    return context
+
+
+@bp.get("/<lang>/officer/lists")
+@login_required
+def lists_page():
+    account = current_account()
+    db = request_session()
+    rows = [lists.list_dict(db, t, with_summary=False) for t in lists.visible_lists(db, account)]
+    return render_template("officer/lists.html", account=account, lists=rows)
+
+
+@bp.route("/<lang>/officer/lists/new", methods=["GET", "POST"])
+@login_required
+def lists_new():
+    """The list builder: a GET with ``count`` shows the live count of the form's definition (no
+    JavaScript needed); a POST saves the list."""
+    account = current_account()
+    require_change_rights(account)
+    if request.method == "GET":
+        context = _list_form_context(account, request.args, count_it="count" in request.args)
+        return render_template("officer/lists_new.html", **context)
+    db = request_session()
+    try:
+        filters, authorities, shape = _form_definition(request.form, request.files)
+        target = lists.create_list(db, name=request.form.get("name", ""), owner=account,
+                                   by=account, filters=filters, polygon=shape,
+                                   authorities=authorities, notes=request.form.get("notes", ""),
+                                   actor=account.email, client=client_address())
+    except BadRequest as exc:
+        db.rollback()
+        context = _list_form_context(account, request.form, count_it=False)
+        context["error"] = str(exc)
+        return render_template("officer/lists_new.html", **context), 400
+    db.commit()
+    return redirect(url_for("officer.list_page", lang=g.lang, list_id=target.id), code=303)
+
+
+@bp.get("/<lang>/officer/lists/<list_id>")
+@login_required
+def list_page(list_id: str):
+    account = current_account()
+    db = request_session()
+    target = lists.get_list(db, account, list_id)
+    snap = lists.get_snapshot(target, request.args.get("snapshot"))
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        raise BadRequest("page must be a whole number") from None
+    sort = request.args.get("sort", "uprn")
+    descending = request.args.get("order") == "desc"
+    rows, total = lists.premises_page(db, snap, page=page, sort=sort, descending=descending)
+    points = [{"uprn": r["uprn"], "status": r["status"], "lat": r["latitude"],
+               "lon": r["longitude"]} for r in rows]
+    return render_template(
+        "officer/list.html", account=account, target=lists.list_dict(db, target), snap=snap,
+        counts=lists.summary(db, snap), rows=rows, total=total, page=page,
+        pages=max(1, -(-total // lists.PAGE_SIZE)), sort=sort, order="desc" if descending else "asc",
+        sorts=lists.SORTS, points=points)
+
+
+@bp.route("/<lang>/officer/lists/<list_id>/refresh", methods=["GET", "POST"])
+@login_required
+def list_refresh(list_id: str):
+    account = current_account()
+    db = request_session()
+    target = lists.get_list(db, account, list_id)
+    if request.method == "POST":
+        require_change_rights(account)
+        lists.refresh(db, target, accept=True, actor=account.email, by=account,
+                      client=client_address(), limit=1)
+        db.commit()
+        return redirect(url_for("officer.list_page", lang=g.lang, list_id=target.id), code=303)
+    changes = lists.refresh(db, target, accept=False, actor=account.email, lang=g.lang,
+                            limit=500)
+    db.rollback()
+    return render_template("officer/list_refresh.html", account=account, target=target,
+                           changes=changes)
+
+
+@bp.get("/<lang>/officer/lists/<list_id>/export")
+@login_required
+def list_export(list_id: str):
+    account = current_account()
+    db = request_session()
+    return _send_export(db, lists.get_list(db, account, list_id), account)
 
 
 # -- target lists (API) -----------------------------------------------------------------------
