@@ -243,6 +243,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("report_retention_months", _positive_int, 12,
             "Contact details on a resident's report are blanked this many months after the "
             "report is closed (`connectivity reports purge`)."),
+    Setting("stale_release_months", _positive_int, 12,
+            "The officer's dashboard warns about a data source whose newest release was "
+            "published longer ago than this many months."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -278,6 +281,7 @@ class Settings:
     report_limit_per_postcode: int
     report_window_minutes: int
     report_retention_months: int
+    stale_release_months: int
     #: where each value came from: default, file, env or cli (for `connectivity config`)
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 

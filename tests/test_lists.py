@@ -517,3 +517,32 @@ def test_the_list_pages_build_count_save_refresh_and_export_without_javascript(l
     assert viewer.get(f"/{lang}/officer/lists/{lid}").status_code == 200
     other = signed_in(lw_app, "officer@merthyr.gov.uk", lang)
     assert other.get(f"/{lang}/officer/lists/{lid}").status_code == 404
+
+
+def test_the_dashboard_shows_the_officers_figures_with_their_change_and_stale_sources(lw, lw_app):
+    from connectivity.officers import dashboard
+    from tests.test_officer_web import signed_in
+
+    with psycopg.connect(lw["url"]) as conn:
+        now = points_of(conn, "2026-07", CEREDIGION)
+        before = points_of(conn, "2026-01", CEREDIGION)
+        board = dashboard.figures(conn, [CEREDIGION])
+        fresh = dashboard.freshness(conn, 1200)
+        stale = dashboard.freshness(conn, 1)
+    below_now = sum(p[3] == "below" for p in now)
+    below_change = below_now - sum(p[3] == "below" for p in before)
+    rows = {r["figure"]: r for r in board["figures"]}
+    assert (board["run"], board["previous"]) == ("2026-07", "2026-01")
+    assert rows["below"]["now"] == below_now and rows["below"]["change"] == below_change
+    assert rows["abc_eligible"]["now"] == sum(p[5] == "eligible" for p in now)
+    assert rows["planned_build"]["now"] == sum(bool(p[7]) for p in now)
+    assert fresh and not any(r["stale"] for r in fresh if r["published"])
+    assert all(r["stale"] for r in stale)
+    page = signed_in(lw_app, "officer@ceredigion.gov.uk").get("/en/officer/")
+    assert page.status_code == 200
+    assert (f'<th scope="row">Below 30 Mbit/s</th><td>{below_now:,}</td><td>{below_change:+d}</td>'
+            in page.text)
+    assert "How fresh the data is" in page.text
+    cy = signed_in(lw_app, "officer@ceredigion.gov.uk", "cy").get("/cy/officer/")
+    assert cy.status_code == 200 and "Eich dangosfwrdd" in cy.text
+    assert "Pa mor ddiweddar yw" in cy.text and "o dan 30 Mbit/s" in cy.text

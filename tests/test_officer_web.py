@@ -554,8 +554,8 @@ def axe_serious(page) -> list:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang, email, heading, home_lang", [
-    ("en", "admin@gov.wales", "Residents' reports", "en"),
-    ("cy", "officer@ceredigion.gov.uk", "Adroddiadau preswylwyr", "cy"),
+    ("en", "admin@gov.wales", "Your dashboard", "en"),
+    ("cy", "officer@ceredigion.gov.uk", "Eich dangosfwrdd", "cy"),
 ])
 def test_sign_in_by_keyboard_in_a_real_browser_is_accessible_and_csp_clean(
         ws, officer_server, lang, email, heading, home_lang):
@@ -587,6 +587,10 @@ def test_sign_in_by_keyboard_in_a_real_browser_is_accessible_and_csp_clean(
         assert page.locator("h1").inner_text() == heading
         assert axe_serious(page) == []
         pages = [f"/{home_lang}/officer/reports/{ws['reports'][CEREDIGION]}",
+                 f"/{lang}/officer/lists", f"/{lang}/officer/lists/new",
+                 f"/{lang}/officer/lists/new?status=below&count=1",
+                 f"/{lang}/officer/lists/{ws['lists'][CEREDIGION]}",
+                 f"/{lang}/officer/lists/{ws['lists'][CEREDIGION]}/refresh",
                  f"/{lang}/privacy", f"/{lang}/accessibility"]
         if email.startswith("admin"):
             pages += [f"/{lang}/officer/audit", f"/{lang}/officer/accounts"]

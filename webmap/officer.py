@@ -8,10 +8,20 @@ import datetime as dt
 import json
 import re
 
-from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from connectivity.errors import BadRequest
-from connectivity.officers import audit, lists
+from connectivity.officers import audit, dashboard, lists
 from connectivity.officers.accounts import account_dict, list_accounts
 from connectivity.officers.reports import (
     PAGE_SIZE,
@@ -80,10 +90,18 @@ def _reports_for(account, action_detail: dict) -> tuple[list[dict], int, int, in
 def home():
     account = current_account()
     rows, total, page, per_page, status = _reports_for(account, {"page": "officer.home"})
-    areas = visible_authorities(request_session(), account)
+    db = request_session()
+    areas = visible_authorities(db, account)
+    conn = lists.raw(db)
+    settings = current_app.config["GAPMAP_SETTINGS"]
+    board = {"figures": dashboard.figures(conn, areas),
+             "freshness": dashboard.freshness(conn, settings.stale_release_months),
+             "stale_months": settings.stale_release_months,
+             "lists": [lists.list_dict(db, t, with_summary=False)
+                       for t in lists.visible_lists(db, account)][:20]}
     return render_template("officer/home.html", account=account, reports=rows, total=total,
                            page=page, per_page=per_page, status=status, statuses=STATUSES,
-                           areas=areas, pages=max(1, -(-total // per_page)))
+                           areas=areas, pages=max(1, -(-total // per_page)), board=board)
 
 
 @bp.get("/<lang>/officer/reports/<report_id>")
@@ -452,6 +470,16 @@ def role_names() -> dict[str, str]:
     return {"admin": _("administrator"), "officer": _("officer"), "viewer": _("viewer (read-only)")}
 
 
+def figure_names() -> dict[str, str]:
+    from flask_babel import gettext as _
+
+    return {"premises": _("Premises"), "below": _("Below 30 Mbit/s"),
+            "possibly_below": _("Possibly below 30 Mbit/s"),
+            "expected_below_30": _("Expected below 30 Mbit/s (the sum of the probabilities)"),
+            "abc_eligible": _("Eligible for ABC"), "lbf_eligible": _("Eligible for LBF"),
+            "uso_eligible": _("Eligible under the USO"), "planned_build": _("In a planned build")}
+
+
 def report_status_names() -> dict[str, str]:
     from flask_babel import gettext as _
 
@@ -481,5 +509,5 @@ def init_app(app) -> None:
 
     app.add_template_filter(la_name, "la_name")
     app.jinja_env.globals.update(
-        role_names=role_names, report_status_names=report_status_names,
+        role_names=role_names, report_status_names=report_status_names, figure_names=figure_names,
         problem_names=report_texts, sign_in_texts=sign_in_texts)
