@@ -4,6 +4,7 @@ tokens, every officer route by role and scope, security headers, and what never 
 from __future__ import annotations
 
 import http.cookiejar
+import itertools
 import json
 import os
 import re
@@ -348,12 +349,16 @@ def test_the_report_form_has_limits_per_client_and_per_postcode(ws, server, base
                 "SELECT replace(postcode, ' ', '') FROM gapmap.premises_class "
                 "WHERE postcode IS NOT NULL GROUP BY postcode ORDER BY postcode LIMIT 2")]
 
+        sent = itertools.count()
+
         def send(pc: str, address: str, **extra) -> int:
             client = app.test_client()
             env = {"REMOTE_ADDR": "127.0.0.1"}
             page = client.get(f"/en/postcode/{pc}/report", headers={"X-Forwarded-For": address},
                               environ_base=env)
-            data = {"problem": "slower", "csrf_token": csrf_of(page.text), **extra}
+            # each a different report (the same one again within a day is not stored twice)
+            data = {"problem": "slower", "csrf_token": csrf_of(page.text),
+                    "message": f"report {next(sent)}", **extra}
             return client.post(f"/en/postcode/{pc}/report", data=data, environ_base=env,
                                headers={"X-Forwarded-For": address}).status_code
 
