@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 
 import psycopg
 import pyogrio
 import pytest
 import shapely
-import shapely.ops
 from shapely.geometry import Polygon, box, mapping
 
 from connectivity.errors import BadRequest, Forbidden, NotFound
@@ -390,8 +390,10 @@ def test_the_officer_api_for_lists(lw, lw_app, tmp_path):
     with psycopg.connect(lw["url"]) as conn:
         square = _square(conn, CEREDIGION, 0.4)
         pts = points_of(conn, "2026-07", CEREDIGION)
-    drawn = shapely.ops.transform(
-        __import__("pyproj").Transformer.from_crs(27700, 4326, always_xy=True).transform, square)
+    from pyproj import Transformer
+
+    drawn = shapely.transform(square, Transformer.from_crs(27700, 4326, always_xy=True).transform,
+                              interleaved=False)
     # the live count, with the same filter names as the command line and the stored definition
     r = api.get("/api/v1/officer/lists/count?status=below&status=possibly_below", headers=as_("officer"))
     assert r.status_code == 200
@@ -546,3 +548,59 @@ def test_the_dashboard_shows_the_officers_figures_with_their_change_and_stale_so
     cy = signed_in(lw_app, "officer@ceredigion.gov.uk", "cy").get("/cy/officer/")
     assert cy.status_code == 200 and "Eich dangosfwrdd" in cy.text
     assert "Pa mor ddiweddar yw" in cy.text and "o dan 30 Mbit/s" in cy.text
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_draw_a_polygon_save_and_export_in_a_real_browser(lw, lw_app, lang, tmp_path):
+    """Sign in, draw a rectangle on the builder's map (Leaflet-Geoman), watch the live count,
+    save, open the list and download its GeoPackage: in Welsh and English, axe-clean, no CSP
+    violation."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import serve_in_thread
+    from tests.test_browser import ARGS, CHROMIUM, watch_csp
+    from tests.test_officer_web import axe_serious
+
+    with serve_in_thread(lw_app) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        csp = watch_csp(page)
+        page.goto(f"{base}/{lang}/sign-in")
+        page.fill("#field-email", "officer@ceredigion.gov.uk")
+        page.fill("#field-password", PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/officer/")  # in the account's own language
+        page.goto(f"{base}/{lang}/officer/lists/new")
+        page.wait_for_selector("#list-map .leaflet-pm-toolbar")
+        assert axe_serious(page) == []
+        # a live count as the filters change, before any drawing
+        page.check("input[name=status][value=below]")
+        page.wait_for_function("() => document.getElementById('live-count').textContent !== ''")
+        page.click(".leaflet-pm-icon-rectangle")
+        box = page.locator("#list-map").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.click(cx - 150, cy - 120)
+        page.mouse.click(cx + 150, cy + 120)
+        page.wait_for_function("() => document.querySelector('input[name=polygon]').value !== ''")
+        drawn = json.loads(page.input_value("input[name=polygon]"))
+        page.fill("#name", f"Drawn {lang}")
+        page.click("form#list-builder button[type=submit]:not([name])")
+        page.wait_for_load_state()
+        assert re.search(r"/officer/lists/\d+$", page.url), page.locator("main").inner_text()[:600]
+        page.wait_for_selector("#list-premises-map .leaflet-interactive, #list-premises-map[hidden]",
+                               state="attached")
+        assert axe_serious(page) == []
+        with page.expect_download() as download:
+            page.click("a[href*='format=gpkg']")
+        path = tmp_path / "drawn.gpkg"
+        download.value.save_as(path)
+        assert csp == []
+        browser.close()
+    saved = polygon_from_geojson(drawn)
+    with psycopg.connect(lw["url"]) as conn:
+        expected = {p[0] for p in points_of(conn, "2026-07", CEREDIGION)
+                    if p[3] == "below" and saved.intersects(shapely.Point(p[1], p[2]))}
+    got = pyogrio.read_dataframe(path, layer="premises")
+    assert set(got["uprn"].astype(int)) == expected

@@ -215,7 +215,7 @@ OFFICER_ENDPOINTS = {"officer.home", "officer.report", "officer.audit_page",
                      "officer_api.api_list_create", "officer_api.api_list_count",
                      "officer_api.api_list", "officer_api.api_list_premises",
                      "officer_api.api_list_refresh", "officer_api.api_list_refresh_accept",
-                     "officer_api.api_list_export", "officer.lists_page", "officer.lists_new",
+                     "officer_api.api_list_export", "officer.lists_page", "officer.lists_new", "officer.lists_count",
                      "officer.list_page", "officer.list_refresh", "officer.list_export"}
 
 
@@ -258,8 +258,8 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
                 r = client.get(url)
             assert r.status_code == expected(rule.endpoint, role, case), (role, url, r.status_code)
             checked.append(rule.endpoint)
-    # 10 routes without an object, 10 with one, each of those tried 4 ways
-    assert len(checked) == 10 + 10 * 4 and set(checked) == OFFICER_ENDPOINTS
+    # 11 routes without an object, 10 with one, each of those tried 4 ways
+    assert len(checked) == 11 + 10 * 4 and set(checked) == OFFICER_ENDPOINTS
 
 
 def test_viewers_never_see_contact_details(ws, ws_app):

@@ -178,12 +178,18 @@ def api_report(report_id: str):
 def _form_definition(values, files):
     """The list builder's form: the filters (same names as the API), authorities, polygon."""
     from connectivity.officers.listfilters import ListFilters
-    from connectivity.officers.polygons import read_polygon_file
+    from connectivity.officers.polygons import polygon_from_geojson, read_polygon_file
 
     raw = {name: [v for v in values.getlist(name) if v.strip()] for name in ListFilters.names()}
     filters = ListFilters.from_dict(raw)
     authorities = [a for a in values.getlist("authority") if a]
     shape = None
+    drawn = values.get("polygon")
+    if drawn:  # drawn on the map (GeoJSON, WGS84)
+        try:
+            shape = polygon_from_geojson(json.loads(drawn))
+        except ValueError:
+            raise BadRequest("the drawn polygon is not GeoJSON") from None
     upload = files.get("polygon_file")
     if upload is not None and upload.filename:
         import tempfile
@@ -251,6 +257,26 @@ def lists_new():
         return render_template("officer/lists_new.html", **context), 400
     db.commit()
     return redirect(url_for("officer.list_page", lang=g.lang, list_id=target.id), code=303)
+
+
+@bp.get("/<lang>/officer/lists/count")
+@login_required
+def lists_count():
+    """The builder's live count as JSON (its script asks as the form changes)."""
+    from flask_babel import format_decimal
+    from flask_babel import gettext as _
+
+    account = current_account()
+    db = request_session()
+    try:
+        filters, authorities, shape = _form_definition(request.args, {})
+        data = lists.count(lists.raw(db), account, filters, polygon=shape,
+                           authorities=authorities or None)
+    except BadRequest as exc:
+        return jsonify({"error": {"status": 400, "code": "bad_request", "message": str(exc)}}), 400
+    data["text"] = _("%(total)s premises on classification %(run)s.",
+                     total=format_decimal(data["total"]), run=data["run"])
+    return jsonify(data)
 
 
 @bp.get("/<lang>/officer/lists/<list_id>")

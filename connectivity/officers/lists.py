@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from .. import runs
@@ -140,8 +140,8 @@ def get_list(session: Session, account: Account | None, ident: Any) -> TargetLis
     answer for a list outside the scope and one that does not exist)."""
     text = str(ident).strip()
     cond = TargetList.name == text
-    if text.isdigit() and len(text) < 19:
-        cond = TargetList.id == int(text)
+    if text.isdigit() and len(text) < 19:  # an id, or a name made of digits
+        cond = or_(TargetList.id == int(text), TargetList.name == text)
     found = session.scalars(_visible(account).where(cond)).first()
     if found is None:
         raise NotFound(f"no list {text}")
