@@ -573,8 +573,11 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
             if result.status == "skipped":
                 click.echo(f"{what}: already loaded (run {result.run_id})")
             else:
+                filtered = (f", {result.rows_filtered:,} filtered" if result.rows_filtered
+                            else "")
                 click.echo(f"{what}: loaded {result.rows_loaded:,} of {result.rows_read:,} rows "
-                           f"({result.rows_rejected:,} rejected) in {result.seconds:.1f} s")
+                           f"({result.rows_rejected:,} rejected{filtered}) in "
+                           f"{result.seconds:.1f} s")
     steps["loads"] = results
     steps["classifications"] = demo_classify(settings, say=None if as_json else click.echo)
     if as_json:
