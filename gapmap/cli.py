@@ -549,8 +549,9 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
     """Set up everything and run the main job on the bundled Welsh data, then serve the map.
 
     Starts the project-local PostGIS (unless DATABASE_URL is set), migrates, loads the 22 local
-    authorities and 92,247 Welsh postcodes (92,248 rows, one without coordinates) from data/, generates and loads the synthetic small-scale
-    premises and speed releases (labelled synthetic), and serves. Loads already done are skipped,
+    authorities and 92,247 Welsh postcodes (92,248 rows, one without coordinates) from data/,
+    generates and loads the synthetic small-scale premises and speed releases (labelled
+    synthetic), and serves. Loads already done are skipped,
     so it is safe and quick to run again.
     """
     from etl import LOADERS, run_load
