@@ -34,7 +34,7 @@ from connectivity.officers import accounts
 from connectivity.officers.models import Account
 
 from .pages import add_lang, pull_lang
-from .security import client_address, is_local_host
+from .security import client_address, cookie_would_be_refused, insecure_explanation
 from .workspace import orm_session, request_session
 
 bp = Blueprint("auth", __name__)
@@ -120,41 +120,35 @@ def current_account() -> Account:
 
 @bp.route("/<lang>/sign-in", methods=["GET", "POST"])
 def sign_in():
-    settings = current_app.config["GAPMAP_SETTINGS"]
     form = SignInForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    error, status = None, 200
-    if request.method == "POST":
-        if settings.cookie_secure and not request.is_secure and not is_local_host():
-            error, status = "insecure", 400
-        elif form.validate_on_submit():
-            db = request_session()
-            try:
-                result = accounts.sign_in(db, settings, form.email.data, form.password.data,
-                                          client=client_address())
-            except TooManyRequests as exc:
-                db.commit()
-                error, status = "limited", 429
-                retry = exc.retry_after
-                response = current_app.make_response(
-                    (render_template("sign_in.html", form=form, error=error, retry=retry), status))
-                response.headers["Retry-After"] = str(retry)
-                return response
-            except Unauthorized:
-                db.commit()
-                error, status = "wrong", 401
-            else:
-                db.commit()
-                session.clear()  # a new session at sign-in: nothing carried over
-                login_user(User(result.account, result.session_id))
-                session.permanent = True
-                target = _safe_next(form.next.data) or url_for(
-                    "officer.home", lang=result.account.lang)
-                return redirect(target, code=303)
-        else:
-            error, status = "missing", 400
-    return render_template("sign_in.html", form=form, error=error), status
+    if cookie_would_be_refused():  # say so before anyone types a password
+        return render_template("sign_in.html", form=form, error="insecure"), \
+            400 if request.method == "POST" else 200
+    if request.method == "GET":
+        return render_template("sign_in.html", form=form, error=None)
+    if not form.validate_on_submit():
+        return render_template("sign_in.html", form=form, error="missing"), 400
+    db = request_session()
+    try:
+        result = accounts.sign_in(db, current_app.config["GAPMAP_SETTINGS"], form.email.data,
+                                  form.password.data, client=client_address())
+    except TooManyRequests as exc:
+        db.commit()  # the attempt is counted and audited
+        response = current_app.make_response(
+            (render_template("sign_in.html", form=form, error="limited"), 429))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except Unauthorized:
+        db.commit()
+        return render_template("sign_in.html", form=form, error="wrong"), 401
+    db.commit()
+    session.clear()  # a new session at sign-in: nothing carried over
+    login_user(User(result.account, result.session_id))
+    session.permanent = True
+    target = _safe_next(form.next.data) or url_for("officer.home", lang=result.account.lang)
+    return redirect(target, code=303)
 
 
 @bp.route("/<lang>/sign-out", methods=["GET", "POST"])
@@ -202,7 +196,5 @@ def sign_in_texts() -> dict[str, str]:
         "wrong": _("That email address and password do not match an active account."),
         "missing": _("Enter your email address and password."),
         "limited": _("Too many failed attempts. Wait a while, then try again."),
-        "insecure": _("This service sends its sign-in cookie over HTTPS only, and this page was "
-                      "opened over plain HTTP. Open it with https://, or, for a trial on a private "
-                      "network, set CONNECTIVITY_COOKIE_SECURE=false."),
+        "insecure": insecure_explanation(),
     }

@@ -74,6 +74,21 @@ def is_local_host() -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def cookie_would_be_refused() -> bool:
+    """The session cookie is Secure but this request came over plain HTTP to a host that is not
+    this machine: the browser will not keep the cookie, so signing in (or any form) cannot work."""
+    settings = current_app.config["GAPMAP_SETTINGS"]
+    return settings.cookie_secure and not request.is_secure and not is_local_host()
+
+
+def insecure_explanation() -> str:
+    from flask_babel import gettext as _
+
+    return _("This service sends its sign-in cookie over HTTPS only, and this page was opened "
+             "over plain HTTP. Open it with https://, or, for a trial on a private network, set "
+             "CONNECTIVITY_COOKIE_SECURE=false.")
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
@@ -100,6 +115,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
         from .errors import error_response
 
+        if cookie_would_be_refused():  # the browser dropped the cookie that holds the token
+            return error_response(400, "csrf_failed", exc.description, insecure_explanation())
         return error_response(400, "csrf_failed", exc.description, _(
             "This form has expired, or was not sent from this site. Go back, reload the page "
             "and send it again."))
