@@ -173,17 +173,25 @@ def test_a_wrong_next_address_never_leaves_the_site(ws, ws_app):
 
 
 def test_sign_in_over_plain_http_to_another_host_explains_the_cookie_setting(ws, ws_app):
-    client = ws_app.test_client()
     host = "http://gapmap.example.gov.wales"
+    start = last_audit_id(ws)
     for lang, words in (("en", "sends its sign-in cookie over HTTPS only"),
                         ("cy", "gwasanaeth hwn yn anfon ei gwci mewngofnodi dros HTTPS")):
-        page = client.get(f"/{lang}/sign-in", base_url=host)
+        client = ws_app.test_client()
+        page = client.get(f"/{lang}/sign-in", base_url=host)  # said before a password is typed
+        assert page.status_code == 200 and words in page.text
+        assert "CONNECTIVITY_COOKIE_SECURE=false" in page.text
         r = client.post(f"/{lang}/sign-in", base_url=host,
                         data={"email": "admin@gov.wales", "password": PASSWORD,
                               "csrf_token": csrf_of(page.text)},
                         headers={"Referer": f"https://gapmap.example.gov.wales/{lang}/sign-in"})
-        assert r.status_code == 400 and "CONNECTIVITY_COOKIE_SECURE=false" in r.text
-        assert words in r.text
+        assert r.status_code == 400 and words in r.text
+        # a browser drops a Secure cookie over plain HTTP: the form arrives without its session
+        bare = ws_app.test_client()
+        r = bare.post(f"/{lang}/sign-in", base_url=host,
+                      data={"email": "admin@gov.wales", "password": PASSWORD})
+        assert r.status_code == 400 and words in r.text
+    assert audit_actions(ws, start) == []  # no password was even checked over plain HTTP
 
 
 # -- every officer route x role x scope ---------------------------------------------------------
