@@ -98,6 +98,22 @@ EXPORT_COLUMNS = [
 ]
 
 
+def export_columns_sql(lang: str, rules, geom: str) -> str:
+    """The columns every premises export starts with (``c`` a premises_class row, ``geom`` its
+    British National Grid point), reasons in ``lang`` from ``rules``; ``%(run)s`` is the run."""
+    return f"""c.uprn, c.postcode, c.status, c.probability_below, c.best_down AS best_down_mbps,
+               c.best_up AS best_up_mbps, c.band, c.uso, c.evidence, c.evidence_release,
+               c.gigabit_class, c.planned_build, c.contract_name, c.supplier, c.final_coverage_date,
+               c.eligible_abc, {reason_sql('abc', lang, rules)} AS abc_reason,
+               c.eligible_lbf, {reason_sql('lbf', lang, rules)} AS lbf_reason,
+               c.eligible_uso, {reason_sql('uso', lang, rules)} AS uso_reason,
+               c.eligible_voucher, {reason_sql('voucher', lang, rules)} AS voucher_reason,
+               %(run)s AS classification,
+               round(ST_X({geom})::numeric, 2) AS easting, round(ST_Y({geom})::numeric, 2) AS northing,
+               round(ST_Y(ST_Transform({geom}, 4326))::numeric, 7) AS latitude,
+               round(ST_X(ST_Transform({geom}, 4326))::numeric, 7) AS longitude"""
+
+
 def _export_query(run: runs.Run, lang: str, areas: list[str], statuses: list[str],
                   scheme: str | None) -> tuple[str, dict]:
     where, params = [], {}
@@ -118,17 +134,7 @@ def _export_query(run: runs.Run, lang: str, areas: list[str], statuses: list[str
     attribution = (SYNTHETIC_NOTICE if run.synthetic else "") + ATTRIBUTION
     rules = run.rules
     sql = f"""
-        SELECT c.uprn, c.postcode, c.status, c.probability_below, c.best_down AS best_down_mbps,
-               c.best_up AS best_up_mbps, c.band, c.uso, c.evidence, c.evidence_release,
-               c.gigabit_class, c.planned_build, c.contract_name, c.supplier, c.final_coverage_date,
-               c.eligible_abc, {reason_sql('abc', lang, rules)} AS abc_reason,
-               c.eligible_lbf, {reason_sql('lbf', lang, rules)} AS lbf_reason,
-               c.eligible_uso, {reason_sql('uso', lang, rules)} AS uso_reason,
-               c.eligible_voucher, {reason_sql('voucher', lang, rules)} AS voucher_reason,
-               %(run)s AS classification,
-               round(ST_X(p.geom)::numeric, 2) AS easting, round(ST_Y(p.geom)::numeric, 2) AS northing,
-               round(ST_Y(ST_Transform(p.geom, 4326))::numeric, 7) AS latitude,
-               round(ST_X(ST_Transform(p.geom, 4326))::numeric, 7) AS longitude,
+        SELECT {export_columns_sql(lang, rules, "p.geom")},
                (SELECT a.code FROM {SCHEMA}.area a WHERE a.level = 'la' AND ST_Covers(a.geom, p.geom)
                 LIMIT 1) AS la_code,
                %(attribution)s AS attribution

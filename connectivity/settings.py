@@ -400,7 +400,8 @@ def load_settings(
                 shown = "(hidden)" if setting.secret else repr(raw)
                 raise ConfigError(
                     f"setting {setting.name} ({origin}) has the value {shown}: {exc}",
-                    f"{setting.help} Set it with {setting.env}=... or in the config file.",
+                    f"{setting.help} Set it with {setting.env}=..."
+                    + ("" if setting.secret else " or in the config file."),
                 ) from None
         sources[setting.name] = origin
     url = values["database_url"]

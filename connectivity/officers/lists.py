@@ -18,8 +18,14 @@ from sqlalchemy.orm import Session
 from .. import runs
 from ..db import SCHEMA
 from ..errors import BadRequest, Forbidden, NotFound
-from ..outputs import ATTRIBUTION, EXPORT_COLUMNS, SYNTHETIC_NOTICE, write_query
-from ..reasons import reason_sql, source_name_sql
+from ..outputs import (
+    ATTRIBUTION,
+    EXPORT_COLUMNS,
+    SYNTHETIC_NOTICE,
+    export_columns_sql,
+    write_query,
+)
+from ..reasons import source_name_sql
 from ..vocab import EVIDENCE, LANGS, REASONS, SCHEMES, STATUSES
 from . import audit
 from .listfilters import WIMD_SQL, ListFilters, area_levels
@@ -366,17 +372,7 @@ def export_list(session: Session, target: TargetList, out: Path, fmt: str, *, ac
     rules = chosen.rules
     attribution = (SYNTHETIC_NOTICE if snap.synthetic else "") + ATTRIBUTION
     sql = f"""
-        SELECT c.uprn, c.postcode, c.status, c.probability_below, c.best_down AS best_down_mbps,
-               c.best_up AS best_up_mbps, c.band, c.uso, c.evidence, c.evidence_release,
-               c.gigabit_class, c.planned_build, c.contract_name, c.supplier, c.final_coverage_date,
-               c.eligible_abc, {reason_sql('abc', lang, rules)} AS abc_reason,
-               c.eligible_lbf, {reason_sql('lbf', lang, rules)} AS lbf_reason,
-               c.eligible_uso, {reason_sql('uso', lang, rules)} AS uso_reason,
-               c.eligible_voucher, {reason_sql('voucher', lang, rules)} AS voucher_reason,
-               %(run)s AS classification,
-               round(ST_X(c.geom)::numeric, 2) AS easting, round(ST_Y(c.geom)::numeric, 2) AS northing,
-               round(ST_Y(ST_Transform(c.geom, 4326))::numeric, 7) AS latitude,
-               round(ST_X(ST_Transform(c.geom, 4326))::numeric, 7) AS longitude,
+        SELECT {export_columns_sql(lang, rules, "c.geom")},
                c.la_code, {_release_published_sql()} AS release_published,
                %(list)s AS list_name, %(snapshot)s AS snapshot, %(attribution)s AS attribution
         FROM (SELECT *, {source_name_sql(lang)} AS source_name
