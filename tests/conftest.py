@@ -165,6 +165,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
+def app_for(settings):
+    """A test app for ``settings``, its database pools closed afterwards."""
+    from webmap import create_app
+
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    try:
+        yield app
+    finally:
+        app.extensions["gapmap_db"].close()
+        app.extensions["gapmap_orm_engine"].dispose()
+
+
+@contextlib.contextmanager
 def serve_in_thread(app):
     """``app`` served over real HTTP on loopback (Werkzeug, threaded); yields its base URL."""
     from werkzeug.serving import make_server

@@ -22,7 +22,7 @@ from connectivity.officers import lists, session_scope
 from connectivity.officers.listfilters import ListFilters
 from connectivity.officers.polygons import polygon_from_geojson, read_polygon_file
 from connectivity.settings import load_settings
-from tests.conftest import TEST_SECRET, copy_of
+from tests.conftest import TEST_SECRET, app_for, copy_of
 
 PASSWORD = "correct horse battery staple"
 CEREDIGION, MERTHYR = "W06000008", "W06000024"
@@ -373,13 +373,8 @@ def test_the_lists_commands(lw, tmp_path):
 
 @pytest.fixture(scope="module")
 def lw_app(lw):
-    from webmap import create_app
-
-    app = create_app(lw["settings"])
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["gapmap_db"].close()
-    app.extensions["gapmap_orm_engine"].dispose()
+    with app_for(lw["settings"]) as app:
+        yield app
 
 
 def test_the_officer_api_for_lists(lw, lw_app, tmp_path):

@@ -21,7 +21,7 @@ from connectivity.officers import lists as target_lists
 from connectivity.officers import session_scope
 from connectivity.officers.listfilters import ListFilters
 from connectivity.settings import load_settings
-from tests.conftest import BIN, TEST_SECRET, copy_of, free_port, gunicorn, serve_in_thread
+from tests.conftest import BIN, TEST_SECRET, app_for, copy_of, free_port, gunicorn, serve_in_thread
 
 PASSWORD = "correct horse battery staple"
 CEREDIGION, MERTHYR = "W06000008", "W06000024"
@@ -70,13 +70,8 @@ def ws(server, base_db):
 
 @pytest.fixture(scope="module")
 def ws_app(ws):
-    from webmap import create_app
-
-    app = create_app(ws["settings"])
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["gapmap_db"].close()
-    app.extensions["gapmap_orm_engine"].dispose()
+    with app_for(ws["settings"]) as app:
+        yield app
 
 
 def csrf_of(html: str) -> str:
