@@ -34,9 +34,3 @@ def request_session() -> Session:
     if session is None:
         session = g.orm_session = orm_session()
     return session
-
-
-def close(app: Flask) -> None:
-    engine = app.extensions.get("gapmap_orm_engine")
-    if engine is not None:
-        engine.dispose()
