@@ -601,7 +601,8 @@ def test_sign_in_by_keyboard_in_a_real_browser_is_accessible_and_csp_clean(
                  f"/{lang}/officer/lists/{ws['lists'][CEREDIGION]}/refresh",
                  f"/{lang}/privacy", f"/{lang}/accessibility"]
         if email.startswith("admin"):
-            pages += [f"/{lang}/officer/audit", f"/{lang}/officer/accounts"]
+            pages += [f"/{code}/officer/{page}" for code in ("en", "cy")
+                      for page in ("audit", "accounts")]
         for path in pages:
             page.goto(officer_server + path)
             assert axe_serious(page) == [], path
