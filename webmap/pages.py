@@ -19,6 +19,7 @@ from connectivity.selection import selection_summary
 from .i18n import LANGUAGES, area_name, negotiate
 from .mapview import build_map, build_postcode_map
 from .pool import db_connection
+from .security import check_report_form
 
 bp = Blueprint("pages", __name__)
 
@@ -207,6 +208,7 @@ def report_page(postcode: str):
         form = request.form if request.method == "POST" else {"uprn": request.args.get("uprn", "")}
         error = None
         if request.method == "POST":
+            check_report_form(postcode)
             if form.get("website"):  # a field people cannot see: only robots fill it in
                 abort(400)
             try:

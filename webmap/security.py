@@ -140,15 +140,6 @@ def init_app(app: Flask, settings: Settings) -> None:
         if any(CONTROL.search(v) for v in values):
             raise BadRequest(CONTROL_MESSAGE)
 
-    @app.before_request
-    def limit_reports():
-        if request.method == "POST" and request.endpoint == "pages.report_page":
-            unknown = sorted(set(request.form) - REPORT_FIELDS)
-            if request.files or unknown:
-                abort(400, "unexpected fields in the report form: "
-                      + ", ".join([*unknown, *request.files][:5])[:200])
-            check_report_limits(request.view_args.get("postcode", "") if request.view_args else "")
-
     @app.after_request
     def headers(response):
         h = response.headers
@@ -162,6 +153,16 @@ def init_app(app: Flask, settings: Settings) -> None:
         if request.is_secure:
             h.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
+
+
+def check_report_form(postcode: str) -> None:
+    """A posted residents' report: only the form's own fields, no files, and at most N reports
+    per client address and M per postcode per window (the report view calls this first)."""
+    unknown = sorted(set(request.form) - REPORT_FIELDS)
+    if request.files or unknown:
+        abort(400, "unexpected fields in the report form: "
+              + ", ".join([*unknown, *request.files][:5])[:200])
+    check_report_limits(postcode)
 
 
 def check_report_limits(postcode: str) -> None:
