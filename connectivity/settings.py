@@ -96,6 +96,21 @@ def _non_negative_int(value: Any) -> int:
     return number
 
 
+def _conflict_winner(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in {"correction", "release"}:
+        raise ValueError("expected 'correction' (the upheld correction counts until an officer "
+                         "decides) or 'release' (the newer release counts)")
+    return text
+
+
+def _percent(value: Any) -> float:
+    number = float(value)
+    if not 0 < number <= 100:
+        raise ValueError("expected a percentage above 0 and at most 100")
+    return number
+
+
 def _secret(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     if not text:
@@ -246,6 +261,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stale_release_months", _positive_int, 12,
             "The officer's dashboard warns about a data source whose newest release was "
             "published longer ago than this many months."),
+    Setting("challenge_min_speed_tests", _positive_int, 3,
+            "A speed challenge needs at least this many speed tests, on different days; their "
+            "median is the measured speed (NTIA BEAD's rule)."),
+    Setting("challenge_building_units", _positive_int, 3,
+            "Challenges from this many units of one building (premises at the same point) "
+            "escalate it: the building is reviewed, and may be corrected, as a whole."),
+    Setting("challenge_building_percent", _percent, 10.0,
+            "... or from this percentage of its units, whichever is reached first."),
+    Setting("challenge_screen_days", _positive_int, 10,
+            "Days an officer has to screen a new challenge before it shows as overdue."),
+    Setting("challenge_decide_days", _positive_int, 60,
+            "Days an officer has to decide an accepted challenge before it shows as overdue."),
+    Setting("correction_valid_months", _positive_int, 24,
+            "An upheld correction is evidence for this many months after its decision, unless "
+            "the officer gives another date."),
+    Setting("correction_conflict_winner", _conflict_winner, "correction",
+            "When a newer Ofcom or BDUK release disagrees with an upheld correction, which "
+            "counts until an officer resolves the conflict: correction or release."),
+    Setting("classify_after_decision", _bool, False,
+            "Publish the corrections and run a classification after every upheld decision "
+            "(otherwise an admin starts one from the workspace or with `connectivity "
+            "challenges publish --classify`, e.g. nightly from cron)."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -282,6 +319,14 @@ class Settings:
     report_window_minutes: int
     report_retention_months: int
     stale_release_months: int
+    challenge_min_speed_tests: int
+    challenge_building_units: int
+    challenge_building_percent: float
+    challenge_screen_days: int
+    challenge_decide_days: int
+    correction_valid_months: int
+    correction_conflict_winner: str
+    classify_after_decision: bool
     #: where each value came from: default, file, env or cli (for `connectivity config`)
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 

@@ -225,3 +225,128 @@ REASONS: dict[str, Vocabulary[Term]] = {
         _NO_EVIDENCE,
     )),
 }
+
+# ------------------------------------------------------------------------------- challenges
+#: what a challenge says is wrong (gapmap.challenge.kind); docs/challenges.md
+CHALLENGE_KINDS: Vocabulary[Term] = Vocabulary("challenge kind", (
+    Term("availability", "The service shown is not available",
+         "Nid yw'r gwasanaeth a ddangosir ar gael"),
+    Term("speed", "Measured speeds are below those shown",
+         "Mae'r cyflymderau a fesurwyd yn is na'r rhai a ddangosir"),
+    Term("missing_premises", "A premises is missing from the map",
+         "Mae safle ar goll o'r map"),
+    Term("not_premises", "Not a premises (a street record, a substation)",
+         "Nid safle mohono (cofnod stryd, is-orsaf)"),
+    Term("wrong_location", "The premises is in the wrong place", "Mae'r safle yn y lle anghywir"),
+    Term("planned_build", "The planned build has slipped or been dropped",
+         "Mae'r gwaith adeiladu arfaethedig wedi llithro neu wedi'i ollwng"),
+))
+
+#: why a service shown is not available (availability challenges; after the FCC's codes)
+AVAILABILITY_REASONS: Vocabulary[Term] = Vocabulary("availability reason", (
+    Term("refused", "The provider refused the order", "Gwrthododd y darparwr yr archeb"),
+    Term("no_install", "No installation within 10 working days",
+         "Dim gosod o fewn 10 diwrnod gwaith"),
+    Term("excess_charge", "A charge above the standard installation fee",
+         "Tâl uwch na'r ffi gosod safonol"),
+    Term("not_offered", "The technology or speed is not offered here",
+         "Nid yw'r dechnoleg na'r cyflymder yn cael eu cynnig yma"),
+))
+
+#: where a challenge came from
+CHALLENGE_ORIGINS: Vocabulary[Term] = Vocabulary("challenge origin", (
+    Term("report", "A resident's report", "Adroddiad gan breswylydd"),
+    Term("officer", "Filed by an officer", "Wedi'i gyflwyno gan swyddog"),
+    Term("bulk", "A bulk challenge file", "Ffeil herio swmp"),
+))
+
+#: the states of a challenge: submitted -> accepted | screened_out; accepted -> upheld |
+#: rejected | moot
+CHALLENGE_STATES: Vocabulary[Term] = Vocabulary("challenge state", (
+    Term("submitted", "Submitted", "Wedi'i gyflwyno"),
+    Term("accepted", "Accepted for review", "Wedi'i dderbyn i'w adolygu"),
+    Term("screened_out", "Rejected: not enough evidence", "Wedi'i wrthod: dim digon o dystiolaeth"),
+    Term("upheld", "Upheld", "Wedi'i gadarnhau"),
+    Term("rejected", "Rejected", "Wedi'i wrthod"),
+    Term("moot", "No longer needed", "Dim angen mwyach"),
+))
+#: the states a challenge may move to from each state
+CHALLENGE_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "submitted": ("accepted", "screened_out", "moot"),
+    "accepted": ("upheld", "rejected", "moot"),
+    "screened_out": (), "upheld": (), "rejected": (), "moot": (),
+}
+OPEN_CHALLENGE_STATES = ("submitted", "accepted")
+
+
+@dataclass(frozen=True)
+class Decision(Term):
+    """A reason code for a transition into ``state``, with the message the filer reads in their
+    language (``to_en``, ``to_cy``); ``en``/``cy`` are the officer's short names."""
+
+    state: str = ""
+    to_en: str = ""
+    to_cy: str = ""
+
+    def message(self, lang: str) -> str:
+        return self.to_cy if lang == "cy" else self.to_en
+
+
+#: every reason a challenge can move for, and what the person who raised it is told
+CHALLENGE_REASONS: Vocabulary[Decision] = Vocabulary("challenge reason", (
+    Decision("evidence_complete", "Evidence complete", "Tystiolaeth yn gyflawn", "accepted",
+             "We have what we need and an officer is now reviewing your report.",
+             "Mae gennym yr hyn sydd ei angen ac mae swyddog yn adolygu eich adroddiad nawr."),
+    Decision("too_few_tests", "Too few speed tests", "Rhy ychydig o brofion cyflymder",
+             "screened_out",
+             "We need at least three speed tests on different days to check a speed. "
+             "Please report again with them.",
+             "Mae angen o leiaf dri phrawf cyflymder ar ddiwrnodau gwahanol arnom i wirio "
+             "cyflymder. Rhowch wybod eto gyda nhw."),
+    Decision("premises_not_identified", "Premises not identified", "Safle heb ei adnabod",
+             "screened_out",
+             "We could not tell which premises your report is about. Please report again and "
+             "choose your address or place it on the map.",
+             "Ni allem ddweud pa safle y mae eich adroddiad yn ymwneud ag ef. Rhowch wybod eto "
+             "a dewiswch eich cyfeiriad neu ei osod ar y map."),
+    Decision("bare_assertion", "No evidence given", "Dim tystiolaeth", "screened_out",
+             "Your report did not include evidence we can check, such as the provider's reply "
+             "or speed tests.",
+             "Nid oedd eich adroddiad yn cynnwys tystiolaeth y gallwn ei gwirio, fel ateb y "
+             "darparwr neu brofion cyflymder."),
+    Decision("duplicate", "Duplicate", "Dyblyg", "screened_out",
+             "We already have a report about this premises and are dealing with it.",
+             "Mae gennym adroddiad am y safle hwn yn barod ac rydym yn delio ag ef."),
+    Decision("evidence_confirms", "Evidence confirms the challenge",
+             "Mae'r dystiolaeth yn cadarnhau'r her", "upheld",
+             "You were right. We have corrected the map; the change shows after the next update.",
+             "Roeddech chi'n iawn. Rydym wedi cywiro'r map; bydd y newid i'w weld ar ôl y "
+             "diweddariad nesaf."),
+    Decision("provider_confirms", "The provider confirms", "Mae'r darparwr yn cadarnhau", "upheld",
+             "The provider confirmed what you told us. We have corrected the map; the change "
+             "shows after the next update.",
+             "Cadarnhaodd y darparwr yr hyn a ddywedoch wrthym. Rydym wedi cywiro'r map; bydd y "
+             "newid i'w weld ar ôl y diweddariad nesaf."),
+    Decision("evidence_contradicts", "Evidence contradicts the challenge",
+             "Mae'r dystiolaeth yn gwrth-ddweud yr her", "rejected",
+             "We checked, and the evidence we hold shows the service is available at this "
+             "premises. The map stays as it is.",
+             "Rydym wedi gwirio, ac mae'r dystiolaeth sydd gennym yn dangos bod y gwasanaeth ar "
+             "gael yn y safle hwn. Mae'r map yn aros fel y mae."),
+    Decision("provider_rebuttal", "The provider rebutted it", "Gwrthbrofodd y darparwr hi",
+             "rejected",
+             "The provider showed that the service can be ordered at this premises. The map stays "
+             "as it is.",
+             "Dangosodd y darparwr fod modd archebu'r gwasanaeth yn y safle hwn. Mae'r map yn "
+             "aros fel y mae."),
+    Decision("already_corrected", "Already corrected", "Wedi'i gywiro eisoes", "moot",
+             "The map has already been corrected for this premises.",
+             "Mae'r map eisoes wedi'i gywiro ar gyfer y safle hwn."),
+    Decision("newer_release", "A newer release settles it", "Mae datganiad mwy newydd yn ei setlo",
+             "moot",
+             "Newer data from the providers now shows this premises as you described.",
+             "Mae data mwy newydd gan y darparwyr bellach yn dangos y safle hwn fel y disgrifiwyd "
+             "gennych."),
+    Decision("withdrawn", "Withdrawn", "Wedi'i dynnu'n ôl", "moot",
+             "The report was withdrawn.", "Cafodd yr adroddiad ei dynnu'n ôl."),
+))

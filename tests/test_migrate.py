@@ -23,7 +23,7 @@ def test_an_empty_database_migrates_once_and_then_is_current(empty_settings):
         applied = migrate(conn)
         assert [f"{m.version:04d}_{m.name}" for m in applied] == [
             "0001_initial", "0002_classification", "0003_membership", "0004_places_and_map",
-            "0005_officers", "0006_lists"]
+            "0005_officers", "0006_lists", "0007_challenges"]
         assert migrate(conn) == []
         assert current_version(conn) == available_migrations()[-1].version
         assert pending_migrations(conn) == []
@@ -39,6 +39,9 @@ def test_geometry_columns_declare_type_and_srid(db):
         ("area", "geom_3857", "MULTIPOLYGON", 3857),
         ("area", "geom_simple", "MULTIPOLYGON", 4326),
         ("area_part", "geom", "POLYGON", 27700),
+        ("challenge", "geom", "POINT", 27700),
+        ("ev_correction", "geom", "POINT", 27700),
+        ("ev_correction", "previous_geom", "POINT", 27700),
         ("ev_speedtest_tile", "geom", "POLYGON", 27700),
         ("hex_cell", "geom", "POLYGON", 27700),
         ("place", "geom", "POINT", 27700),
@@ -55,11 +58,12 @@ def test_schema_tables(db):
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'gapmap' "
         "AND table_type = 'BASE TABLE' ORDER BY 1")]
     assert tables == ["account", "account_area", "account_session", "api_token", "area",
-                      "area_part", "audit_event", "classification_run", "ev_area_coverage",
-                      "ev_bduk", "ev_postcode_coverage", "ev_postcode_performance",
+                      "area_part", "audit_event", "challenge", "challenge_event",
+                      "classification_run", "correction_conflict", "ev_area_coverage",
+                      "ev_bduk", "ev_correction", "ev_postcode_coverage", "ev_postcode_performance",
                       "ev_premises_speed", "ev_speedtest_tile", "hex_cell", "load_run",
                       "membership_state", "place", "postcode", "premises", "premises_place",
-                      "rate_event", "reject", "release", "report", "schema_migration", "target_list",
+                      "rate_event", "reject", "release", "report", "report_token", "schema_migration", "target_list",
                       "target_list_area", "target_list_premises", "target_list_snapshot", "wimd"]
 
 

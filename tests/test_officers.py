@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Text, inspect
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Text, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import REAL
 
@@ -26,7 +26,7 @@ from tests.conftest import TEST_SECRET
 PASSWORD = "correct horse battery staple"
 CEREDIGION, MERTHYR, POWYS = "W06000008", "W06000024", "W06000023"
 PG_TYPES = {BigInteger: "bigint", Integer: "integer", Text: "text", DateTime: "timestamp with time zone",
-            REAL: "real", JSONB: "jsonb", Boolean: "boolean", Geometry: "USER-DEFINED"}
+            REAL: "real", JSONB: "jsonb", Boolean: "boolean", Geometry: "USER-DEFINED", Date: "date"}
 
 
 @pytest.fixture()

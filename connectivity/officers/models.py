@@ -16,6 +16,7 @@ from sqlalchemy import (
     REAL,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -222,5 +223,105 @@ class TargetListSnapshot(Base):
     target_list: Mapped[TargetList] = relationship(back_populates="snapshots")
 
 
+class ReportToken(Base):
+    """The SHA-256 of a resident's private status link token (migration 0007)."""
+
+    __tablename__ = "report_token"
+
+    token_hash: Mapped[str] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    def __repr__(self) -> str:  # never the hash
+        return f"<ReportToken for report {self.report_id}>"
+
+
+class Challenge(Base):
+    """A challenge to the map about one premises (migration 0007; docs/challenges.md)."""
+
+    __tablename__ = "challenge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    kind: Mapped[str]
+    origin: Mapped[str]
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("report.id", ondelete="RESTRICT"))
+    load_run_id: Mapped[int | None]
+    source_line: Mapped[int | None]
+    filed_by: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    uprn: Mapped[int | None]
+    postcode: Mapped[str | None]
+    la_code: Mapped[str | None]
+    geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=27700, spatial_index=False))
+    availability_reason: Mapped[str | None]
+    claimed_down: Mapped[float | None] = mapped_column(REAL)
+    claimed_up: Mapped[float | None] = mapped_column(REAL)
+    tests: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    evidence_ref: Mapped[str | None]
+    observed_on: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None]
+    lang: Mapped[str] = mapped_column(server_default="en")
+    state: Mapped[str] = mapped_column(server_default="submitted")
+    reason: Mapped[str | None]
+    message: Mapped[str | None]
+    due_at: Mapped[dt.datetime]
+    screened_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    corrected_down: Mapped[float | None] = mapped_column(REAL)
+    corrected_up: Mapped[float | None] = mapped_column(REAL)
+    whole_building: Mapped[bool] = mapped_column(server_default="false")
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    withdrawn_at: Mapped[dt.datetime | None]
+
+    report: Mapped[Report | None] = relationship(lazy="joined")
+    filer: Mapped[Account | None] = relationship(foreign_keys=[filed_by], lazy="joined")
+    decider: Mapped[Account | None] = relationship(foreign_keys=[decided_by], lazy="joined")
+    events: Mapped[list[ChallengeEvent]] = relationship(
+        back_populates="challenge", cascade="all, delete-orphan", order_by="ChallengeEvent.id",
+        lazy="selectin")
+
+    def __repr__(self) -> str:
+        return f"<Challenge {self.id} {self.kind} {self.state}>"
+
+
+class ChallengeEvent(Base):
+    __tablename__ = "challenge_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.clock_timestamp())
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    actor: Mapped[str]
+    from_state: Mapped[str | None]
+    to_state: Mapped[str]
+    reason: Mapped[str | None]
+    message: Mapped[str | None]
+
+    challenge: Mapped[Challenge] = relationship(back_populates="events")
+
+
+class CorrectionConflict(Base):
+    """A newer release that disagrees with an upheld correction, for an officer to resolve."""
+
+    __tablename__ = "correction_conflict"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge.id", ondelete="CASCADE"))
+    uprn: Mapped[int]
+    release_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str]
+    release: Mapped[str]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    la_code: Mapped[str | None]
+    found_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    resolution: Mapped[str | None]
+
+    challenge: Mapped[Challenge] = relationship(lazy="joined")
+
+
 MAPPED = (Account, AccountArea, AccountSession, ApiToken, AuditEvent, Report, TargetList,
-          TargetListArea, TargetListSnapshot)
+          TargetListArea, TargetListSnapshot, ReportToken, Challenge, ChallengeEvent,
+          CorrectionConflict)
