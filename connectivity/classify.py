@@ -185,8 +185,9 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             SELECT p.uprn, coalesce(p.postcode, b.postcode) AS postcode,
                    s.down AS s_down, s.up AS s_up, s.source AS s_source, s.label AS s_label,
                    coalesce(b.current_gigabit, false) AS current_gigabit,
-                   coalesce(b.future_gigabit, false) AS future_gigabit,
-                   coalesce(b.gis, false) AS in_contract, b.subsidy_control_status,
+                   coalesce(b.future_gigabit AND x.no_plan IS NOT TRUE, false) AS future_gigabit,
+                   coalesce(b.gis AND x.no_plan IS NOT TRUE, false) AS in_contract,
+                   coalesce(x.added, false) AS added_by_correction, b.subsidy_control_status,
                    b.gis_contract_name, b.gis_supplier, b.gis_final_coverage_date,
                    c.unable_30_pct, c.unable_decent_pct, c.pct_down_0_2, c.pct_down_2_5,
                    c.pct_down_5_10, c.pct_down_10_30, c.pct_down_30_300, c.pct_down_300,
@@ -198,6 +199,13 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                    ON c.postcode = coalesce(p.postcode, b.postcode) AND c.release_id = %(pc)s
                   AND NOT c.residential_only
             LEFT JOIN {SCHEMA}.ev_premises_speed r ON r.uprn = p.uprn AND r.release_id = %(raster)s
+            -- corrections that are not speeds: a premises added, a non-premises (kept in
+            -- gapmap.premises, left out of every count), a planned build that slipped
+            LEFT JOIN (SELECT uprn, bool_or(added) AS added, bool_or(excluded) AS excluded,
+                              bool_or(no_planned_build) AS no_plan
+                       FROM {SCHEMA}.ev_correction WHERE release_id = %(correction)s
+                       GROUP BY uprn) x ON x.uprn = p.uprn
+            WHERE x.excluded IS NOT TRUE
         ), decided AS (
             SELECT *, {_evidence_case(rules)} AS evidence,
                    future_gigabit OR in_contract AS planned_build
@@ -261,7 +269,8 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
           END AS band,
           uso, probability_uso, evidence, evidence_release,
           subsidy_control_status AS gigabit_class, current_gigabit, future_gigabit,
-          planned_build, gis_contract_name AS contract_name, gis_supplier AS supplier,
+          planned_build, added_by_correction, gis_contract_name AS contract_name,
+          gis_supplier AS supplier,
           gis_final_coverage_date AS final_coverage_date,
           CASE {abc} WHEN 'below' THEN 'eligible' WHEN 'possibly_below' THEN 'possibly'
                      WHEN 'unsettled' THEN 'possibly' WHEN 'above' THEN 'not_eligible'
@@ -303,7 +312,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             AS eligible_voucher,
           {voucher_sql} AS voucher_reason
         FROM statused""",
-        {"strong": strong, "bduk": rid["bduk"][0], "pc": rid["ofcom-coverage"][0],
+        {"strong": strong, "bduk": rid["bduk"][0], "correction": rid["correction"][0], "pc": rid["ofcom-coverage"][0],
          "raster": rid["speed-raster"][0], "bduk_label": rid["bduk"][1],
          "pc_label": rid["ofcom-coverage"][1], "raster_label": rid["speed-raster"][1]})
     conn.execute(f"ALTER TABLE {SCHEMA}.premises_class_{run_id} ADD PRIMARY KEY (uprn)")

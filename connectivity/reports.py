@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -11,7 +15,11 @@ from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .postcodes import normalise_postcode
 
-PROBLEMS = ("slower", "faster", "missing", "other")
+PROBLEMS = ("slower", "faster", "unavailable", "missing", "other")
+#: the challenge a report becomes ("other" is most often "I cannot get it": the officer can
+#: change the kind while screening)
+KIND_OF_PROBLEM = {"slower": "speed", "faster": "speed", "unavailable": "availability",
+                   "missing": "missing_premises", "other": "availability"}
 MAX_MESSAGE = 2000
 MAX_CONTACT = 200
 MAX_SPEED = 10000.0
@@ -45,12 +53,27 @@ def _speed(raw: str | None, field: str) -> float | None:
     return value
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A stored report: its reference, and the token of the resident's private status link
+    (shown once; only its SHA-256 is kept)."""
+
+    ref: int
+    token: str
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def submit_report(conn: psycopg.Connection, *, postcode: str, uprn: str | int | None,
                   problem: str, measured_down: str | None = None, measured_up: str | None = None,
-                  message: str | None = None, contact: str | None = None, lang: str = "en") -> int:
-    """Check a report against the data and store it; returns its reference number (that of the
-    earlier one when the same report came in the last day: repeats are not stored twice).
-    Raises FieldError naming the first field that is wrong."""
+                  message: str | None = None, contact: str | None = None, lang: str = "en",
+                  screen_days: int = 10) -> Submitted:
+    """Check a report against the data and store it with the challenge it becomes (in state
+    submitted, to be screened within ``screen_days``); returns its reference (that of the
+    earlier one when the same report came in the last day: repeats are not stored twice) and a
+    new status token. Raises FieldError naming the first field that is wrong."""
     pc = normalise_postcode(postcode or "")
     if pc is None:
         raise FieldError("postcode", "bad_postcode", f"{postcode!r} is not a UK postcode")
@@ -91,16 +114,77 @@ def submit_report(conn: psycopg.Connection, *, postcode: str, uprn: str | int | 
               AND created_at > now() - interval '1 day'
             ORDER BY id LIMIT 1""",
         (pc, chosen, problem, down, up, text or None, who or None)).fetchone()
-    if same:
-        return same[0]
+    token = secrets.token_urlsafe(24)
+    with conn.transaction():
+        if same:
+            ref = same[0]
+        else:
+            ref = _store(conn, pc, chosen, problem, down, up, text, who, lang, screen_days)
+        conn.execute(f"INSERT INTO {SCHEMA}.report_token (token_hash, report_id) VALUES (%s, %s)",
+                     (_token_hash(token), ref))
+    return Submitted(ref, token)
+
+
+def _store(conn: psycopg.Connection, pc: str, uprn: int | None, problem: str, down, up,
+           text: str, who: str, lang: str, screen_days: int) -> int:
     run = runs.current(conn)
-    return conn.execute(
+    lang = lang if lang in ("en", "cy") else "en"
+    ref = conn.execute(
         f"""INSERT INTO {SCHEMA}.report (postcode, uprn, problem, measured_down, measured_up,
                                          message, contact, lang, classification, la_code)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, ({AUTHORITY_OF_POSTCODE}))
             RETURNING id""",
-        (pc, chosen, problem, down, up, text or None, who or None,
-         lang if lang in ("en", "cy") else "en", run.label if run else None, pc, pc)).fetchone()[0]
+        (pc, uprn, problem, down, up, text or None, who or None,
+         lang, run.label if run else None, pc, pc)).fetchone()[0]
+    # The challenge it becomes. A missing premises is placed at the postcode's centroid until
+    # an officer places it; a measured speed is one test, dated the day of the report.
+    kind = KIND_OF_PROBLEM[problem]
+    conn.execute(
+        f"""INSERT INTO {SCHEMA}.challenge (kind, origin, report_id, uprn, postcode, la_code, geom,
+                                            claimed_down, claimed_up, tests, note, lang, due_at)
+            SELECT %(kind)s, 'report', r.id, r.uprn, r.postcode, r.la_code,
+                   CASE WHEN %(kind)s = 'missing_premises' THEN p.geom END,
+                   r.measured_down, r.measured_up,
+                   CASE WHEN r.measured_down IS NULL THEN '[]'::jsonb
+                        ELSE jsonb_build_array(jsonb_build_object(
+                            'date', current_date, 'down', r.measured_down, 'up', r.measured_up))
+                   END,
+                   r.message, r.lang, now() + make_interval(days => %(days)s)
+            FROM {SCHEMA}.report r JOIN {SCHEMA}.postcode p ON p.postcode = r.postcode
+            WHERE r.id = %(ref)s""",
+        {"kind": kind, "ref": ref, "days": screen_days})
+    conn.execute(
+        f"""INSERT INTO {SCHEMA}.challenge_event (challenge_id, actor, to_state)
+            SELECT id, 'resident', 'submitted' FROM {SCHEMA}.challenge WHERE report_id = %s""",
+        (ref,))
+    return ref
+
+
+def report_status(conn: psycopg.Connection, ref: Any, token: str | None) -> dict[str, Any] | None:
+    """What the resident's private status link shows: the report and its challenge's state and
+    message; None (show nothing) unless ``token`` is one issued for report ``ref``."""
+    try:
+        ref = int(ref)
+    except (TypeError, ValueError):
+        return None
+    if not token or len(token) > 100 or not 0 < ref < 2**63:
+        return None
+    row = conn.execute(
+        f"""SELECT r.id, r.created_at, r.postcode, r.uprn, r.problem, r.lang, c.kind, c.state,
+                   c.reason, c.message, coalesce(c.decided_at, c.screened_at) AS changed_at,
+                   array_agg(t.token_hash) AS hashes
+            FROM {SCHEMA}.report r
+            JOIN {SCHEMA}.report_token t ON t.report_id = r.id
+            LEFT JOIN {SCHEMA}.challenge c ON c.report_id = r.id
+            WHERE r.id = %s GROUP BY r.id, c.id""", (ref,)).fetchone()
+    if row is None:
+        return None
+    wanted = _token_hash(token)
+    if not any(hmac.compare_digest(wanted, h) for h in row[-1]):
+        return None
+    names = ("ref", "created_at", "postcode", "uprn", "problem", "lang", "kind", "state",
+             "reason", "message", "changed_at")
+    return dict(zip(names, row[:-1], strict=True))
 
 
 def list_reports(conn: psycopg.Connection, status: str | None = "new") -> list[dict[str, Any]]:

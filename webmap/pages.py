@@ -13,8 +13,9 @@ from connectivity.maptiles import area_figures, data_version
 from connectivity.places import search_places
 from connectivity.postcodes import normalise_postcode
 from connectivity.releases import synthetic_loaded
-from connectivity.reports import PROBLEMS, FieldError, submit_report
+from connectivity.reports import PROBLEMS, FieldError, report_status, submit_report
 from connectivity.selection import selection_summary
+from connectivity.vocab import CHALLENGE_REASONS, CHALLENGE_STATES
 
 from .i18n import LANGUAGES, area_name, negotiate
 from .mapview import build_map, build_postcode_map
@@ -187,6 +188,7 @@ def report_texts() -> dict[str, str]:
     return {
         "slower": _("Premises here cannot get the speed the map shows"),
         "faster": _("Premises here can get a faster connection than the map shows"),
+        "unavailable": _("A provider refused to connect my premises, or cannot install it"),
         "missing": _("My premises is not on the map"),
         "other": _("Something else"),
         "choose_problem": _("Choose what is wrong."),
@@ -212,17 +214,42 @@ def report_page(postcode: str):
             if form.get("website"):  # a field people cannot see: only robots fill it in
                 abort(400)
             try:
-                ref = submit_report(
+                done = submit_report(
                     conn, postcode=data["postcode"], uprn=form.get("uprn"),
                     problem=form.get("problem", ""), measured_down=form.get("measured_down"),
                     measured_up=form.get("measured_up"), message=form.get("message"),
-                    contact=form.get("contact"), lang=g.lang)
+                    contact=form.get("contact"), lang=g.lang,
+                    screen_days=current_app.config["GAPMAP_SETTINGS"].challenge_screen_days)
             except FieldError as exc:
                 error = exc
             else:
-                return render_template("report_done.html", data=data, ref=ref)
+                status_url = url_for("pages.report_status_page", lang=g.lang, ref=done.ref,
+                                     t=done.token, _external=False)
+                return render_template("report_done.html", data=data, ref=done.ref,
+                                       status_url=status_url)
     return render_template("report.html", data=data, form=form, error=error, problems=PROBLEMS,
                            texts=report_texts()), 400 if error else 200
+
+
+@bp.route("/<lang>/reports/<ref>")
+def report_status_page(ref: str):
+    """The resident's private status link: the report's state and the officer's decision, in
+    the page's language. A wrong or missing token shows nothing (the same 404 as no report)."""
+    with db_connection() as conn:
+        status = report_status(conn, ref, request.args.get("t"))
+    if status is None:
+        abort(404)
+    reason = status["reason"]
+    message = (CHALLENGE_REASONS[reason].message(g.lang) if reason in CHALLENGE_REASONS else
+               _("An officer will look at your report soon."))
+    response = current_app.make_response(render_template(
+        "report_status.html", status=status, state=CHALLENGE_STATES.name(status["state"] or
+                                                                         "submitted", g.lang),
+        message=message, texts=report_texts()))
+    # the link is private: never cached by a shared cache, never sent on as a referrer
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def switch_url(lang: str) -> str:

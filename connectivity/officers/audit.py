@@ -19,7 +19,10 @@ ACTIONS = frozenset({
     "token.create", "token.revoke", "token.use", "token.refused",
     "report.view", "reports.export", "reports.purge",
     "backup", "restore",
-    "list.create", "list.refresh", "list.export",
+    "list.create", "list.refresh", "list.export", "challenges.load",
+    "challenge.create", "challenge.view", "challenge.accepted", "challenge.screened_out",
+    "challenge.upheld", "challenge.rejected", "challenge.moot", "conflict.resolve",
+    "corrections.publish", "classification.run",
 })
 
 
