@@ -310,5 +310,30 @@ def publish(settings: Settings, *, actor: str, account_id: int | None = None,
     return out
 
 
-__all__ = ["COLUMNS", "CorrectionLoader", "corrections_in_force", "find_conflicts", "publish",
-           "write_file"]
+
+def publish_and_classify(settings: Settings, *, actor: str, account_id: int | None = None,
+                         show_progress: bool = False) -> dict[str, Any]:
+    """:func:`publish`, then a classification with the rules in force (what an admin starts from
+    the workspace, what ``classify_after_decision`` runs after an upheld decision, and what
+    ``connectivity challenges publish --classify`` runs from cron). The classification is
+    labelled after the correction release it uses, or, when the corrections did not change,
+    with the time (labels are unique). Audited as ``classification.run``."""
+    from connectivity.classify import classify
+    from connectivity.runs import exists
+
+    published = publish(settings, actor=actor, account_id=account_id,
+                        show_progress=show_progress)
+    rules = load_rules(settings.rules_file)
+    with connect(settings, autocommit=True, application_name="connectivity classify") as conn:
+        label = published.get("release")
+        if label is None or exists(conn, label):
+            label = "run-" + dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%S.%f")
+        result = classify(conn, rules, label=label)
+        conn.execute(
+            f"""INSERT INTO {SCHEMA}.audit_event (account_id, actor, action, object_type,
+                                                  object_id, detail)
+                VALUES (%s, %s, 'classification.run', 'classification', %s, %s)""",
+            (account_id, actor, result["label"], json.dumps({
+                "premises": result["premises"], "releases": result["releases"],
+                "seconds": result["seconds"]})))
+    return {"publish": published, "classification": result}

@@ -393,3 +393,53 @@ def test_audit_names_every_transition_and_its_actor(cw):
         assert detail == {"from": "accepted", "reason": "evidence_confirms", "down": 5.0,
                           "up": 0.5, "valid_until": ch._add_months(dt.date.today(), 24).isoformat()}
         assert s.get(Challenge, cid).decider.email == "officer@ceredigion.gov.uk"
+
+
+# -- the command line -------------------------------------------------------------------------
+def cli(settings, *args):
+    from click.testing import CliRunner
+
+    from gapmap.cli import main
+
+    return CliRunner().invoke(main, ["--database-url", settings.database_url, *args],
+                              env={"CONNECTIVITY_CACHE_DIR": str(settings.cache_dir)},
+                              catch_exceptions=False)
+
+
+def test_the_challenges_commands(cw):
+    uprn, postcode = a_premises(cw, CEREDIGION, "above")
+    with psycopg.connect(cw.conninfo, autocommit=True) as conn:
+        done = submit_report(conn, postcode=postcode, uprn=uprn, problem="slower",
+                             measured_down="6", measured_up="0.5", lang="en")
+    listed = cli(cw, "challenges", "list", "--state", "open", "--json")
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)["challenges"]
+    assert (row["report_id"], row["kind"], row["state"], row["uprn"]) == \
+        (done.ref, "speed", "submitted", uprn)
+    shown = cli(cw, "challenges", "show", str(row["id"]))
+    assert "evidence: 1 test(s) on 1 day(s), median 6.0/0.5 Mbit/s; missing: too_few_tests" \
+        in shown.output
+    # a viewer cannot screen; an officer elsewhere does not see it
+    refused = cli(cw, "challenges", "screen", str(row["id"]), "--by", "viewer@ceredigion.gov.uk",
+                  "--accept")
+    assert refused.exit_code != 0 and "viewers cannot change challenges" in refused.output
+    hidden = cli(cw, "challenges", "screen", str(row["id"]), "--by", "officer@merthyr.gov.uk",
+                 "--accept")
+    assert hidden.exit_code != 0 and f"no challenge {row['id']}" in hidden.output
+    assert cli(cw, "challenges", "screen", str(row["id"]), "--by", "officer@ceredigion.gov.uk",
+               "--accept").exit_code == 0
+    both = cli(cw, "challenges", "decide", str(row["id"]), "--by", "officer@ceredigion.gov.uk",
+               "--uphold", "--reject", "evidence_contradicts")
+    assert both.exit_code != 0 and "exactly one of" in both.output
+    decided = cli(cw, "challenges", "decide", str(row["id"]), "--by", "officer@ceredigion.gov.uk",
+                  "--uphold", "--down", "6", "--up", "0.5", "--json")
+    assert decided.exit_code == 0 and json.loads(decided.output)["state"] == "upheld"
+    published = cli(cw, "challenges", "publish", "--classify", "--json")
+    assert published.exit_code == 0, published.output
+    out = json.loads(published.output)
+    assert out["publish"]["corrections"] == 1
+    assert out["classification"]["label"] == out["publish"]["release"]
+    assert class_of(cw, uprn)["evidence"] == "correction"
+    again = cli(cw, "challenges", "publish", "--classify")
+    assert "holds these corrections" in again.output and "classified" in again.output
+    assert cli(cw, "challenges", "conflicts").output.strip() == "0 conflict(s)"

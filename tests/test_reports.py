@@ -23,6 +23,7 @@ def premises_here(loaded_settings):
         other = conn.execute("SELECT min(uprn) FROM gapmap.premises WHERE postcode <> %s",
                              (postcode,)).fetchone()[0]
         yield postcode, uprn, other
+        conn.execute("DELETE FROM gapmap.challenge")
         conn.execute("DELETE FROM gapmap.report")
 
 
