@@ -274,7 +274,7 @@ def publish(settings: Settings, *, actor: str, account_id: int | None = None,
     release (skipped when it holds exactly what the newest one holds, or when there has never
     been a correction). Audited."""
     rules = load_rules(settings.rules_file)
-    with connect(settings, autocommit=True, application_name="connectivity publish") as conn:
+    with connect(settings, autocommit=True, application_name="gapmap: publish corrections") as conn:
         with conn.transaction():
             conflicts = find_conflicts(conn, rules.thresholds.superfast_down)
             rows = corrections_in_force(conn, settings.correction_conflict_winner)
@@ -297,7 +297,7 @@ def publish(settings: Settings, *, actor: str, account_id: int | None = None,
     # counts is whether the newest release holds them
     result: LoadResult = run_load(settings, CorrectionLoader(), [path], release=None,
                                   force=True, show_progress=show_progress)
-    with connect(settings, autocommit=True, application_name="connectivity publish") as conn:
+    with connect(settings, autocommit=True, application_name="gapmap: publish corrections") as conn:
         conn.execute(
             f"""INSERT INTO {SCHEMA}.audit_event (account_id, actor, action, object_type,
                                                   object_id, detail)
@@ -324,7 +324,7 @@ def publish_and_classify(settings: Settings, *, actor: str, account_id: int | No
     published = publish(settings, actor=actor, account_id=account_id,
                         show_progress=show_progress)
     rules = load_rules(settings.rules_file)
-    with connect(settings, autocommit=True, application_name="connectivity classify") as conn:
+    with connect(settings, autocommit=True, application_name="gapmap: classify after corrections") as conn:
         label = published.get("release")
         if label is None or exists(conn, label):
             label = "run-" + dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%S.%f")
