@@ -199,7 +199,13 @@ class CorrectionLoader(Loader):
         conn.execute(f"""DELETE FROM s_correction s WHERE NOT EXISTS (
                              SELECT 1 FROM {SCHEMA}.challenge c WHERE c.id = s.challenge_id
                              AND c.state = 'upheld' AND c.kind = s.kind)""")
-        label = ctx.release or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%S.%f")
+        # the day and a serial number: sorts after the month-labelled source releases of the
+        # same month, so `classify --release 2026-11` leaves out December's corrections
+        today = conn.execute("SELECT current_date::text").fetchone()[0]
+        serial = conn.execute(
+            f"""SELECT count(*) + 1 FROM {SCHEMA}.release
+                WHERE source = 'correction' AND label LIKE %s""", (today + ".%",)).fetchone()[0]
+        label = ctx.release or f"{today}.{serial:03d}"
         ctx.release = label
         previous = conn.execute(
             f"SELECT id FROM {SCHEMA}.release WHERE source = 'correction' ORDER BY label DESC "
