@@ -21,6 +21,7 @@ _WHERE = {
     "speed-raster": "etl.raster:SpeedRasterLoader",
     "wimd": "etl.wimd:WimdLoader",
     "places": "etl.places:PlacesLoader",
+    "challenges": "etl.challenges:ChallengesLoader",
 }
 
 

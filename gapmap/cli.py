@@ -299,6 +299,23 @@ def load_speed_raster(ctx, paths, release, force, synthetic, as_json, band, noda
              {"band": band, "nodata": nodata, "crs": crs}, synthetic)
 
 
+@load.command("challenges")
+@_load_common
+@click.option("--by", default=None, metavar="EMAIL",
+              help="The filer's account (an officer or admin): only premises in its authorities "
+                   "are accepted. Default: filed from the command line, unscoped.")
+@click.option("--screen-days", type=click.IntRange(min=1), default=None,
+              help="Days to screen each challenge (default: the challenge_screen_days setting).")
+@click.pass_context
+def load_challenges(ctx, paths, release, force, synthetic, as_json, by, screen_days) -> None:
+    """A bulk challenge file (CSV: uprn, kind, claimed speeds, speed tests, evidence, date):
+    each row a challenge in state submitted, or a reject with its reason."""
+    if screen_days is None:
+        screen_days = _settings(ctx).challenge_screen_days
+    _do_load(ctx, "challenges", paths, release, force, as_json,
+             {"by": by, "screen_days": screen_days}, synthetic)
+
+
 @load.command("boundaries")
 @_load_common
 @click.option("--level", required=True,

@@ -48,6 +48,7 @@ PUBLISHED = {
     "speed-raster": "SELECT count(*) FROM gapmap.ev_premises_speed e JOIN gapmap.release r "
                     "ON r.id = e.release_id WHERE r.run_id = %(run)s",
     "places": "SELECT count(*) FROM gapmap.place WHERE run_id = %(run)s",
+    "challenges": "SELECT count(*) FROM gapmap.challenge WHERE load_run_id = %(run)s",
 }
 
 

@@ -93,6 +93,18 @@ def compressed_files() -> None:
     write("ofcom-coverage/202601_fixed_pc_coverage_r01.zip", cov[: len(cov) // 2])
 
 
+def challenge_files() -> None:
+    header = b"uprn,kind,claimed_down,claimed_up,test_dates,test_down,test_up,evidence_ref,date\r\n"
+    # an authority's file in two parts, the second repeating a row of the first
+    write("challenges/two_parts.zip", zipped({
+        "part1.csv": header + b"300001,speed,30,5,2026-11-01;2026-11-02;2026-11-03,6;5;7,1;1;1,"
+                              b"T-1,2026-11-04\r\n300002,not_premises,,,,,,T-2,2026-11-04\r\n",
+        "part2.csv": header + b"300003,planned_build,,,,,,T-3,2026-11-04\r\n"
+                              b"300001,Speed,30,5,,,,T-1 again,2026-11-04\r\n",
+    }))
+    write("challenges/gzipped.csv.gz", gz(header + b"300005,not_premises,,,,,,T-5,2026-11-04\r\n"))
+
+
 def vector_files() -> None:
     import geopandas
     from shapely.geometry import Point, Polygon
@@ -173,5 +185,6 @@ if __name__ == "__main__":
     warnings.filterwarnings("ignore", "'crs' was not provided")  # on purpose, here
     csv_files()
     compressed_files()
+    challenge_files()
     vector_files()
     raster_files()
