@@ -650,9 +650,10 @@ def demo_data(ctx: click.Context, out: Path, scale: str, seed: int, authorities:
     _emit(summary, as_json, human)
 
 
-from . import officers_cli  # noqa: E402  (registers users, audit, reports, backup, restore)
+from . import challenges_cli, officers_cli  # noqa: E402  (users, audit, reports, ..., challenges)
 
 officers_cli.register(main)
+challenges_cli.register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
