@@ -168,6 +168,13 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Classification and eligibility rules (TOML). Unset: the packaged connectivity/rules.toml.",
     ),
+    Setting(
+        "costs_file",
+        _optional_path,
+        None,
+        "The cost model of intervention planning (TOML). Unset: the packaged "
+        "connectivity/costs.toml.",
+    ),
     Setting("host", str, "127.0.0.1", "Address the web map listens on."),
     Setting("port", _port, 5000, "Port the web map listens on."),
     Setting("default_language", _language, "en", "Language when the browser states none: en or cy."),
@@ -295,6 +302,7 @@ class Settings:
     cache_dir: Path
     data_dir: Path
     rules_file: Path | None
+    costs_file: Path | None
     host: str
     port: int
     default_language: str
