@@ -23,7 +23,7 @@ def test_an_empty_database_migrates_once_and_then_is_current(empty_settings):
         applied = migrate(conn)
         assert [f"{m.version:04d}_{m.name}" for m in applied] == [
             "0001_initial", "0002_classification", "0003_membership", "0004_places_and_map",
-            "0005_officers", "0006_lists", "0007_challenges"]
+            "0005_officers", "0006_lists", "0007_challenges", "0008_plans"]
         assert migrate(conn) == []
         assert current_version(conn) == available_migrations()[-1].version
         assert pending_migrations(conn) == []
@@ -45,6 +45,9 @@ def test_geometry_columns_declare_type_and_srid(db):
         ("ev_speedtest_tile", "geom", "POLYGON", 27700),
         ("hex_cell", "geom", "POLYGON", 27700),
         ("place", "geom", "POINT", 27700),
+        ("plan_cluster", "centroid", "POINT", 27700),
+        ("plan_cluster", "outline", "POLYGON", 27700),
+        ("plan_premises", "geom", "POINT", 27700),
         ("postcode", "geom", "POINT", 27700),
         ("postcode", "geom_3857", "POINT", 3857),
         ("premises", "geom", "POINT", 27700),
@@ -62,7 +65,7 @@ def test_schema_tables(db):
                       "classification_run", "correction_conflict", "ev_area_coverage",
                       "ev_bduk", "ev_correction", "ev_postcode_coverage", "ev_postcode_performance",
                       "ev_premises_speed", "ev_speedtest_tile", "hex_cell", "load_run",
-                      "membership_state", "place", "postcode", "premises", "premises_place",
+                      "membership_state", "place", "plan", "plan_cluster", "plan_premises", "postcode", "premises", "premises_place",
                       "rate_event", "reject", "release", "report", "report_token", "schema_migration", "target_list",
                       "target_list_area", "target_list_premises", "target_list_snapshot", "wimd"]
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Text, inspect
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.types import REAL
+from sqlalchemy.types import DOUBLE_PRECISION, REAL
 
 from connectivity.errors import BadRequest, NotFound, TooManyRequests, Unauthorized
 from connectivity.officers import MAPPED, Report, session_scope
@@ -26,7 +26,8 @@ from tests.conftest import TEST_SECRET
 PASSWORD = "correct horse battery staple"
 CEREDIGION, MERTHYR, POWYS = "W06000008", "W06000024", "W06000023"
 PG_TYPES = {BigInteger: "bigint", Integer: "integer", Text: "text", DateTime: "timestamp with time zone",
-            REAL: "real", JSONB: "jsonb", Boolean: "boolean", Geometry: "USER-DEFINED", Date: "date"}
+            REAL: "real", DOUBLE_PRECISION: "double precision", JSONB: "jsonb", Boolean: "boolean",
+            Geometry: "USER-DEFINED", Date: "date"}
 
 
 @pytest.fixture()

@@ -23,6 +23,7 @@ ACTIONS = frozenset({
     "challenge.create", "challenge.view", "challenge.accepted", "challenge.screened_out",
     "challenge.upheld", "challenge.rejected", "challenge.moot", "conflict.resolve",
     "corrections.publish", "classification.run",
+    "plan.create", "plan.export",
 })
 
 

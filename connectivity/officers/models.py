@@ -13,6 +13,7 @@ from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    DOUBLE_PRECISION,
     REAL,
     BigInteger,
     Boolean,
@@ -322,6 +323,86 @@ class CorrectionConflict(Base):
     challenge: Mapped[Challenge] = relationship(lazy="joined")
 
 
+class Plan(Base):
+    """An intervention plan (migration 0008; docs/planning.md): chosen clusters of an
+    authority's targets, costed with a stored cost model on a classification run. Its premises
+    are in ``gapmap.plan_premises`` (written and read with set-based SQL in ``plans.py``)."""
+
+    __tablename__ = "plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    la_code: Mapped[str]
+    owner_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    notes: Mapped[str] = mapped_column(server_default="")
+    target: Mapped[str]
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("target_list.id", ondelete="SET NULL"))
+    snapshot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("target_list_snapshot.id", ondelete="SET NULL"))
+    list_name: Mapped[str | None]
+    run_id: Mapped[int] = mapped_column(Integer)
+    run_label: Mapped[str]
+    releases: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    synthetic: Mapped[bool] = mapped_column(server_default="false")
+    costs_version: Mapped[str]
+    costs: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    distance_m: Mapped[float] = mapped_column(REAL)
+    min_premises: Mapped[int] = mapped_column(Integer)
+    probability_below: Mapped[float] = mapped_column(REAL)
+    authority_targets: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    owner: Mapped[Account] = relationship(lazy="joined")
+    clusters: Mapped[list[PlanCluster]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="PlanCluster.cluster_id",
+        lazy="selectin")
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.id} {self.name!r}>"
+
+
+class PlanCluster(Base):
+    """A cluster of a plan with its figures, frozen when the plan was made (0: the isolated
+    premises)."""
+
+    __tablename__ = "plan_cluster"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str]
+    premises: Mapped[int] = mapped_column(Integer)
+    settled: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[float] = mapped_column(REAL)
+    targets: Mapped[int] = mapped_column(Integer)
+    planned_members: Mapped[int] = mapped_column(Integer)
+    planned_nearby: Mapped[int | None] = mapped_column(Integer)
+    need_wimd_rank: Mapped[float | None] = mapped_column(REAL)
+    lsoas: Mapped[int] = mapped_column(Integer)
+    most_deprived: Mapped[int] = mapped_column(Integer)
+    served_distance_m: Mapped[float | None] = mapped_column(REAL)
+    mst_m: Mapped[float | None] = mapped_column(REAL)
+    link_m: Mapped[float | None] = mapped_column(REAL)
+    route_m: Mapped[float | None] = mapped_column(REAL)
+    fibre_gbp: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
+    fixed_wireless_gbp: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
+    leo_satellite_gbp: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
+    recommended: Mapped[str | None]
+    recommended_gbp: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
+    per_premises_gbp: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
+    meets_target: Mapped[bool]
+    very_high_cost: Mapped[bool]
+    robust: Mapped[bool | None]
+    outline: Mapped[Any | None] = mapped_column(Geometry("POLYGON", srid=27700,
+                                                         spatial_index=False))
+    centroid: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=27700,
+                                                          spatial_index=False))
+
+    plan: Mapped[Plan] = relationship(back_populates="clusters")
+
+
 MAPPED = (Account, AccountArea, AccountSession, ApiToken, AuditEvent, Report, TargetList,
           TargetListArea, TargetListSnapshot, ReportToken, Challenge, ChallengeEvent,
-          CorrectionConflict)
+          CorrectionConflict, Plan, PlanCluster)
