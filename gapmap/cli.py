@@ -655,5 +655,9 @@ from . import challenges_cli, officers_cli  # noqa: E402  (users, audit, reports
 officers_cli.register(main)
 challenges_cli.register(main)
 
+from . import plans_cli  # noqa: E402  (plan)
+
+plans_cli.register(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

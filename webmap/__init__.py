@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
         ogc,
         openapi,
         pages,
+        plan_api,  # noqa: F401  (adds the plan routes to the officer API blueprint)
         security,
         statements,
         tiles,

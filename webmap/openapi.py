@@ -269,6 +269,56 @@ _LIST_PATHS = {
             "400": _ERROR, "401": _ERROR, "404": _ERROR}}},
 }
 
+# -- intervention plans (connectivity/officers/plans.py, bidpack.py; docs/planning.md) -------
+_PLAN_ID = _param("plan_id", "path", "Plan id (or its name)", {"type": "string"})
+_PLAN_SECURITY = {"tags": ["officer"], "security": [{"bearerAuth": []}]}
+_SCHEMAS.update({
+    "Plan": {"type": "object", "required": ["id", "name", "authority", "owner", "target", "run",
+                                            "costs_version", "clustering", "totals"],
+             "properties": {
+                 "id": {"type": "integer"}, "name": {"type": "string"},
+                 "authority": {"type": "string"}, "owner": {"type": "string"},
+                 "notes": {"type": "string"},
+                 "target": {"type": "string", "enum": ["30", "gigabit"]},
+                 "list": _null("string"), "snapshot": _null("integer"),
+                 "run": {"type": "string"}, "releases": {"type": "object"},
+                 "synthetic": {"type": "boolean"}, "costs_version": {"type": "string"},
+                 "clustering": {"type": "object"},
+                 "network_proxy": {"type": "string", "description": "what the served distance "
+                                   "is: the nearest premises with 30 Mbit/s or more, a proxy "
+                                   "for the nearest network"},
+                 "created_by": {"type": "string"}, "created_at": {"type": "string"},
+                 "totals": {"type": "object"},
+                 "clusters": {"type": "array", "items": {"type": "object"}}}},
+})
+_PLAN_PATHS = {
+    "/api/v1/officer/plans": {
+        "get": {"summary": "The intervention plans of the token's authorities", **_PLAN_SECURITY,
+                "responses": {"200": _json("Plans", _object({"plans": {
+                    "type": "array", "items": _ref("Plan")}})), "401": _ERROR}},
+        "post": {"summary": "Cluster, cost and save chosen clusters as a plan (not for viewers)",
+                 "description": "JSON: name, area (a W06 code), clusters (ids, 0 for the "
+                                "isolated premises) or all: true, list (a saved list), "
+                                "distance_m, min_premises, probability_below, target (30 or "
+                                "gigabit), notes.",
+                 **_PLAN_SECURITY,
+                 "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                 "responses": {"201": _json("The plan", _ref("Plan")), "400": _ERROR,
+                               "401": _ERROR, "403": _ERROR, "404": _ERROR}}},
+    "/api/v1/officer/plans/{plan_id}": {"get": {
+        "summary": "One plan with its clusters and totals (404 outside scope)",
+        **_PLAN_SECURITY, "parameters": [_PLAN_ID],
+        "responses": {"200": _json("The plan", _ref("Plan")), "400": _ERROR, "401": _ERROR,
+                      "404": _ERROR}}},
+    "/api/v1/officer/plans/{plan_id}/bidpack": {"get": {
+        "summary": "The plan's bid pack: a zip of a GeoPackage, the premises CSV and a "
+                   "bilingual summary (audited)",
+        **_PLAN_SECURITY, "parameters": [_PLAN_ID],
+        "responses": {"200": {"description": "The zip", "content": {
+            "application/zip": {"schema": {"type": "string"}}}},
+            "400": _ERROR, "401": _ERROR, "404": _ERROR}}},
+}
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -394,6 +444,7 @@ DOCUMENT = {
             "responses": {"200": _json("Report", _ref("Report")), "401": _ERROR,
                           "404": _ERROR}}},
         **_LIST_PATHS,
+        **_PLAN_PATHS,
     },
     "components": {
         "schemas": _SCHEMAS,
