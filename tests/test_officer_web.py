@@ -16,10 +16,13 @@ import urllib.request
 import psycopg
 import pytest
 
+from connectivity.costs import load_costs
 from connectivity.officers import accounts as acc
 from connectivity.officers import lists as target_lists
+from connectivity.officers import plans as plan_records
 from connectivity.officers import session_scope
 from connectivity.officers.listfilters import ListFilters
+from connectivity.planning import params_from
 from connectivity.settings import load_settings
 from tests.conftest import BIN, TEST_SECRET, app_for, copy_of, free_port, gunicorn, serve_in_thread
 
@@ -63,8 +66,17 @@ def ws(server, base_db):
             lists_by_la[la] = target_lists.create_list(
                 session, name=f"Below in {la}", owner=owner, by=owner, actor="test",
                 filters=ListFilters.from_dict({"status": "below"})).id
+    plans_by_la = {}
+    with session_scope(settings) as session:
+        costs = load_costs()
+        for la, email in ((CEREDIGION, "officer@ceredigion.gov.uk"),
+                          (MERTHYR, "officer@merthyr.gov.uk")):
+            owner = acc.find_account(session, email)
+            plans_by_la[la] = plan_records.create_plan(
+                session, name=f"Plan for {la}", owner=owner, by=owner, la=la, model=costs,
+                params=params_from(costs), actor="test").id
     yield {"settings": settings, "url": url, "tokens": tokens, "reports": reports,
-           "lists": lists_by_la}
+           "lists": lists_by_la, "plans": plans_by_la}
     server.drop(name)
 
 
@@ -203,6 +215,8 @@ def expected(endpoint: str, role: str, case: str) -> int:
         return 403  # viewers are read-only (a list in their scope: they may know it exists)
     if endpoint == "officer_api.api_list_create":
         return 400  # the walk posts an empty definition: a list needs a name
+    if endpoint == "officer_api.api_plan_create":
+        return 400  # the walk posts an empty body: a plan needs a name and an authority
     return 200
 
 
@@ -220,6 +234,12 @@ OFFICER_ENDPOINTS = {"officer.home", "officer.report", "officer.audit_page",
                      "officer_api.api_list_refresh", "officer_api.api_list_refresh_accept",
                      "officer_api.api_list_export", "officer.lists_page", "officer.lists_new", "officer.lists_count",
                      "officer.list_page", "officer.list_refresh", "officer.list_export"}
+
+#: the plan routes (webmap/plan_api.py)
+OFFICER_ENDPOINTS |= {"officer_api.api_plans", "officer_api.api_plan_create",
+                      "officer_api.api_plan", "officer_api.api_plan_bidpack"}
+ROUTE_OBJECTS["plan_id"] = "plan"
+WRITES.add("officer_api.api_plan_create")
 
 
 def officer_rules(app):
@@ -245,7 +265,8 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
     checked = []
     for rule in officer_rules(ws_app):
         cases = [("none", {})]
-        for arg, objects in (("report_id", ws["reports"]), ("list_id", ws["lists"])):
+        for arg, objects in (("report_id", ws["reports"]), ("list_id", ws["lists"]),
+                             ("plan_id", ws["plans"])):
             if arg in rule.arguments:
                 cases = [("home", {arg: objects[home_la]}), ("away", {arg: objects[away_la]}),
                          ("missing", {arg: 999999999}), ("missing", {arg: "1 OR 1=1"})]
@@ -261,8 +282,8 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
                 r = client.get(url)
             assert r.status_code == expected(rule.endpoint, role, case), (role, url, r.status_code)
             checked.append(rule.endpoint)
-    # 11 routes without an object, 10 with one, each of those tried 4 ways
-    assert len(checked) == 11 + 10 * 4 and set(checked) == OFFICER_ENDPOINTS
+    # 13 routes without an object, 12 with one, each of those tried 4 ways
+    assert len(checked) == 13 + 12 * 4 and set(checked) == OFFICER_ENDPOINTS
 
 
 def test_viewers_never_see_contact_details(ws, ws_app):
