@@ -19,8 +19,8 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     report = json.loads((tmp_path / "small.json").read_text())
     assert (tmp_path / "small.md").read_text().startswith("# Benchmarks (small)")
     kinds = [b["benchmark"] for b in report["benchmarks"]]
-    assert kinds == ["load_uprn", "classify", "web", "lists"]
-    load, classify, web, lists = report["benchmarks"]
+    assert kinds == ["load_uprn", "classify", "web", "lists", "plan"]
+    load, classify, web, lists, plan = report["benchmarks"]
     for entry in load["results"]:
         rows = {name: entry[name]["rows"] for name in ("raw_copy", "ogr2ogr", "geopandas", "ours")}
         assert len(set(rows.values())) == 1, rows  # every contender loaded the same rows
@@ -33,6 +33,8 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     assert web["first_render"]["runs"] == 5
     assert lists["premises"] == 63225 and len(lists["counts"]) == 4
     assert lists["list_premises"] == lists["export_rows"] == lists["ogr2ogr_rows"] > 0
+    assert plan["targets"] > 0 and plan["comparison"]["same"]  # PostGIS and scikit-learn agree
+    assert plan["largest"]["clusters"] > 0
     # nothing left behind on the server
     left = server.admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_%'").fetchall()
     assert left == []
