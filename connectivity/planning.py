@@ -415,8 +415,11 @@ def clusters(conn: psycopg.Connection, model: CostModel, params: Params, *, la: 
     """The clusters of ``la``'s targets (or of a list's snapshot in ``la``), costed."""
     say = progress or (lambda message: None)
     say("selecting premises")
+    t0 = time.perf_counter()
     chosen, targets = prepare(conn, model, params, la=la, snapshot_id=snapshot_id, run=run)
+    staged = time.perf_counter() - t0
     result = analyse(conn, model, params, progress=progress)
+    result["steps"]["prepare_s"] = round(staged, 3)
     t = result["totals"]
     t["authority_targets"] = targets
     t["share_of_targets"] = round(t["targets"] / targets, 4) if targets else None
