@@ -20,7 +20,8 @@ if command -v apt-get >/dev/null 2>&1; then
       if installed "postgresql-$v-postgis-3"; then pg_major=$v; break; fi
     done
   fi
-  want=(gdal-bin chromium fonts-dejavu-core time)
+  # libpango: WeasyPrint renders the bid pack's PDF with it
+  want=(gdal-bin chromium fonts-dejavu-core time libpango-1.0-0 libpangoft2-1.0-0)
   [ -n "$pg_major" ] && want+=("postgresql-$pg_major" "postgresql-$pg_major-postgis-3")
   command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
   missing=()
