@@ -24,8 +24,9 @@ from connectivity.settings import load_settings
 from . import classify, dataset, load_uprn, web
 from . import lists as lists_bench
 from . import plan as plan_bench
+from . import publish as publish_bench
 
-BENCHMARKS = ("load_uprn", "classify", "web", "lists", "plan")
+BENCHMARKS = ("load_uprn", "classify", "web", "lists", "plan", "publish")
 #: OS Open UPRN file sizes for the load; the classification scale; the web database scale
 SCALES = {
     "small": {"load_uprn": [50_000, 200_000], "classify": ["small"], "web": "small"},
@@ -62,7 +63,7 @@ def run(scale: str, only: list[str], cache: Path, conninfo: str) -> dict:
     if "classify" in only:
         for size in plan["classify"]:
             report["benchmarks"].append(classify.run(conninfo, size, cache))
-    if ("web" in only or "lists" in only or "plan" in only) and plan["web"]:
+    if {"web", "lists", "plan", "publish"} & set(only) and plan["web"]:
         # one classified database for the web and the list benchmarks
         server = load_uprn.Server(conninfo)
         try:
@@ -77,6 +78,10 @@ def run(scale: str, only: list[str], cache: Path, conninfo: str) -> dict:
                 report["benchmarks"].append(figures)
             if "plan" in only:
                 figures = plan_bench.run(built["url"])
+                figures["scale"] = plan["web"]
+                report["benchmarks"].append(figures)
+            if "publish" in only:
+                figures = publish_bench.run(built["url"])
                 figures["scale"] = plan["web"]
                 report["benchmarks"].append(figures)
         finally:
@@ -105,6 +110,9 @@ def markdown(report: dict) -> str:
         elif bench["benchmark"] == "plan":
             out += [f"## Intervention planning ({bench['scale']})\n",
                     plan_bench.markdown(bench) + "\n"]
+        elif bench["benchmark"] == "publish":
+            out += [f"## Static tile archive ({bench['scale']})\n",
+                    publish_bench.markdown(bench) + "\n"]
     if classify_rows:
         out.append("## Classification and statistics\n")
         table = classify.markdown(classify_rows[0]).splitlines()

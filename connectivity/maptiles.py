@@ -75,9 +75,11 @@ def area_tile(conn: psycopg.Connection, level: str, z: int, x: int, y: int) -> t
     return bytes(tile or b""), version
 
 
-def hex_tile(conn: psycopg.Connection, size: int, z: int, x: int, y: int) -> tuple[bytes, str]:
-    """A tile of the hexagons of ``size`` metres that hold premises (layer name ``hex``), with
-    their statistics, and the version it was made from (for the ETag)."""
+def hex_tile(conn: psycopg.Connection, size: int, z: int, x: int, y: int,
+             layer: str = "hex") -> tuple[bytes, str]:
+    """A tile of the hexagons of ``size`` metres that hold premises (layer name ``layer``), with
+    their statistics, and the version it was made from (for the ETag). The static archive
+    (:mod:`connectivity.tilearchive`) names each size's layer apart, ``hex2000``."""
     if size not in HEX_TILE_ZOOMS:
         raise NotFound(f"no hexagon tiles of size {size}; sizes: "
                        + ", ".join(str(s) for s in HEX_TILE_ZOOMS))
@@ -90,14 +92,15 @@ def hex_tile(conn: psycopg.Connection, size: int, z: int, x: int, y: int) -> tup
     tile = conn.execute(
         f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
                           {BUFFERED_ENVELOPE} AS benv)
-            SELECT ST_AsMVT(t, 'hex', 4096, 'geom') FROM (
+            SELECT ST_AsMVT(t, %(layer)s, 4096, 'geom') FROM (
                 SELECT h.code, {_STATS},
                        ST_AsMVTGeom(ST_Transform(h.geom, 3857), b.env, 4096, 16, true) AS geom
                 FROM b, {SCHEMA}.hex_cell h
                 JOIN {SCHEMA}.area_stats s ON s.level = %(level)s AND s.code = h.code
                 WHERE h.size = %(size)s AND h.geom && ST_Transform(b.benv, 27700)
             ) t WHERE geom IS NOT NULL""",
-        {"z": z, "x": x, "y": y, "size": size, "level": f"hex{size}"}).fetchone()[0]
+        {"z": z, "x": x, "y": y, "size": size, "level": f"hex{size}",
+         "layer": layer}).fetchone()[0]
     return bytes(tile or b""), version
 
 

@@ -50,21 +50,36 @@ def stats(conn: psycopg.Connection, level: str, run: str | None = None,
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+#: the premises columns compared between two runs (a change in any is a change)
+DIFF_FIELDS = ("status", "band", "eligible_abc", "eligible_lbf", "eligible_uso", "eligible_voucher")
+#: the columns of :func:`changed_sql`, in order
+DIFF_COLUMNS = ["uprn", "postcode",
+                *(f"{f}_{when}" for f in DIFF_FIELDS for when in ("before", "after")),
+                "best_down_before", "best_down_after"]
+
+
+def changed_sql(before_id: int, after_id: int) -> str:
+    """The premises whose status, band or eligibility differ between runs ``before_id`` and
+    ``after_id`` (added or removed premises too), one row each with :data:`DIFF_COLUMNS`, by UPRN."""
+    return f"""
+        SELECT coalesce(n.uprn, o.uprn) AS uprn, coalesce(n.postcode, o.postcode) AS postcode,
+               {', '.join(f'o.{f} AS {f}_before, n.{f} AS {f}_after' for f in DIFF_FIELDS)},
+               o.best_down AS best_down_before, n.best_down AS best_down_after
+        FROM {SCHEMA}.premises_class_{before_id} o
+        FULL JOIN {SCHEMA}.premises_class_{after_id} n USING (uprn)
+        WHERE ({', '.join(f'o.{f}' for f in DIFF_FIELDS)})
+              IS DISTINCT FROM ({', '.join(f'n.{f}' for f in DIFF_FIELDS)})
+        ORDER BY 1"""
+
+
 def diff(conn: psycopg.Connection, before: str, after: str, level: str = "la",
          limit: int | None = None) -> dict[str, Any]:
     """Premises whose status, band or eligibility changed between two runs, and change per area."""
     old, new = runs.by_label(conn, before), runs.by_label(conn, after)
     a, b = old.id, new.id
-    fields = ["status", "band", "eligible_abc", "eligible_lbf", "eligible_uso", "eligible_voucher"]
-    changed_sql = f"""
-        SELECT coalesce(n.uprn, o.uprn) AS uprn, coalesce(n.postcode, o.postcode) AS postcode,
-               {', '.join(f'o.{f} AS {f}_before, n.{f} AS {f}_after' for f in fields)},
-               o.best_down AS best_down_before, n.best_down AS best_down_after
-        FROM {SCHEMA}.premises_class_{a} o FULL JOIN {SCHEMA}.premises_class_{b} n USING (uprn)
-        WHERE ({', '.join(f'o.{f}' for f in fields)}) IS DISTINCT FROM ({', '.join(f'n.{f}' for f in fields)})
-        ORDER BY 1"""
-    total = conn.execute(f"SELECT count(*) FROM ({changed_sql}) c").fetchone()[0]
-    cur = conn.execute(changed_sql + (f" LIMIT {int(limit)}" if limit else ""))
+    changed = changed_sql(a, b)
+    total = conn.execute(f"SELECT count(*) FROM ({changed}) c").fetchone()[0]
+    cur = conn.execute(changed + (f" LIMIT {int(limit)}" if limit else ""))
     names = [d.name for d in cur.description]
     premises = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     transitions = conn.execute(
@@ -149,24 +164,27 @@ def _export_query(run: runs.Run, lang: str, areas: list[str], statuses: list[str
 
 def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = None,
            areas: list[str] = (), statuses: list[str] = (), scheme: str | None = None,
-           lang: str = "en") -> int:
-    """Write the premises of a run (filtered) to ``out``; returns the number of rows."""
+           lang: str = "en", dataset_options: dict[str, str] | None = None) -> int:
+    """Write the premises of a run (filtered) to ``out``; returns the number of rows.
+    ``dataset_options`` are GDAL's creation options of a GeoPackage (``{"VERSION": "1.3"}``)."""
     if fmt not in ("csv", "gpkg", "geojson"):
         raise BadRequest(f"unknown format {fmt!r}; expected csv, gpkg or geojson")
     if lang not in LANGS:
         raise BadRequest("--lang must be en or cy")
     chosen = runs.by_label(conn, run, with_rules=True)
     sql, params = _export_query(chosen, lang, list(areas), list(statuses), scheme)
-    return write_query(conn, out, fmt, sql, params, chosen.label, chosen.synthetic)
+    return write_query(conn, out, fmt, sql, params, chosen.label, chosen.synthetic,
+                       dataset_options=dataset_options)
 
 
 def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params: dict,
                 run_label: str, synthetic: bool, *, columns: list[str] = EXPORT_COLUMNS,
-                finish=None) -> int:
+                finish=None, dataset_options: dict[str, str] | None = None) -> int:
     """Write the rows of ``sql`` (its columns: ``columns``, with easting/northing and
     latitude/longitude for the points) to ``out`` as ``fmt``, through a temporary file renamed
     into place; ``finish(path)``, if given, completes the temporary file before the rename (a
-    GeoPackage's layer style, say). Returns the number of rows."""
+    GeoPackage's layer style, say); ``dataset_options`` are GDAL's creation options of a
+    GeoPackage or GeoJSON file. Returns the number of rows."""
     out = Path(out)
     if out.is_dir():
         raise GapmapError(f"cannot write {out}: it is a folder",
@@ -189,7 +207,8 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
         try:
             with conn.transaction():  # the server-side cursor lives in a transaction
                 rows = _write_csv(conn, sql, params, tmp, columns) if fmt == "csv" else \
-                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic, columns)
+                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic, columns,
+                                  dataset_options or {})
             if finish is not None:
                 finish(tmp)
         except _gdal_errors() as exc:
@@ -286,7 +305,7 @@ def _write_csv(conn, sql: str, params: dict, path: Path, columns: list[str]) -> 
 
 
 def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label: str,
-                  synthetic: bool, columns: list[str]) -> int:
+                  synthetic: bool, columns: list[str], dataset_options: dict[str, str]) -> int:
     """GeoPackage (EPSG:27700) or GeoJSON (WGS84), written in chunks with pyogrio."""
     import geopandas as gpd
     import pandas as pd
@@ -313,6 +332,8 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
                 kwargs["layer"] = "premises"
                 kwargs["metadata"] = {"DESCRIPTION": ((SYNTHETIC_NOTICE if synthetic else "")
                                                       + f"Classification {run_label}. " + ATTRIBUTION)}
+            if first and dataset_options:
+                kwargs["dataset_options"] = dataset_options
             pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
                                     append=not first, **kwargs)
             first = False
@@ -320,5 +341,7 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
     if first:  # no rows: still a valid, empty file with the columns
         gdf = gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry=[],
                                crs="EPSG:27700" if fmt == "gpkg" else "EPSG:4326")
-        pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON")
+        extra = {"layer": "premises"} if fmt == "gpkg" else {}
+        pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
+                                dataset_options=dataset_options or None, **extra)
     return rows

@@ -175,6 +175,13 @@ SETTINGS: tuple[Setting, ...] = (
         "The cost model of intervention planning (TOML). Unset: the packaged "
         "connectivity/costs.toml.",
     ),
+    Setting(
+        "publish_dir",
+        _optional_path,
+        None,
+        "A folder written by `connectivity publish --out DIR`, served at /data/catalog.jsonld "
+        "and /data/<release>/<file>. Unset: no downloads are served.",
+    ),
     Setting("host", str, "127.0.0.1", "Address the web map listens on."),
     Setting("port", _port, 5000, "Port the web map listens on."),
     Setting("default_language", _language, "en", "Language when the browser states none: en or cy."),
@@ -302,6 +309,7 @@ class Settings:
     cache_dir: Path
     data_dir: Path
     rules_file: Path | None
+    publish_dir: Path | None
     costs_file: Path | None
     host: str
     port: int

@@ -650,10 +650,11 @@ def demo_data(ctx: click.Context, out: Path, scale: str, seed: int, authorities:
     _emit(summary, as_json, human)
 
 
-from . import challenges_cli, officers_cli  # noqa: E402  (users, audit, reports, ..., challenges)
+from . import challenges_cli, officers_cli, publish_cli  # noqa: E402  (users, ..., publish)
 
 officers_cli.register(main)
 challenges_cli.register(main)
+publish_cli.register(main)
 
 from . import plans_cli  # noqa: E402  (plan)
 

@@ -77,3 +77,12 @@ def test_every_setting_has_help_and_an_environment_name():
 
 def test_redact_url_leaves_urls_without_password_alone():
     assert redact_url("postgresql://postgres@127.0.0.1:5/x") == "postgresql://postgres@127.0.0.1:5/x"
+
+
+def test_publish_dir_is_unset_by_default_and_a_path_when_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(environ={}).publish_dir is None
+    s = load_settings(environ={"CONNECTIVITY_PUBLISH_DIR": str(tmp_path / "open-data")})
+    assert s.publish_dir == tmp_path / "open-data"
+    assert s.sources["publish_dir"] == "env CONNECTIVITY_PUBLISH_DIR"
+    assert load_settings(environ={"CONNECTIVITY_PUBLISH_DIR": " "}).publish_dir is None

@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
     from . import (
         api,
         auth,
+        data,
         errors,
         i18n,
         officer,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
     app.register_blueprint(officer.api, url_prefix="/api/v1/officer")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(tiles.bp)
+    app.register_blueprint(data.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(ogc.bp, url_prefix="/ogc")
     errors.init_app(app)
