@@ -137,8 +137,13 @@ def _store(conn: psycopg.Connection, pc: str, uprn: int | None, problem: str, do
         (pc, uprn, problem, down, up, text or None, who or None,
          lang, run.label if run else None, pc, pc)).fetchone()[0]
     # The challenge it becomes. A missing premises is placed at the postcode's centroid until
-    # an officer places it; a measured speed is one test, dated the day of the report.
+    # an officer places it; a measured speed is one test, dated the day of the report. A report
+    # that names no premises (the premises is optional on the form) cannot be a challenge about
+    # one (the table's CHECK): it stays a report, which the officers read and may file a
+    # challenge from.
     kind = KIND_OF_PROBLEM[problem]
+    if uprn is None and kind != "missing_premises":
+        return ref
     conn.execute(
         f"""INSERT INTO {SCHEMA}.challenge (kind, origin, report_id, uprn, postcode, la_code, geom,
                                             claimed_down, claimed_up, tests, note, lang, due_at)

@@ -1,6 +1,8 @@
 """The officer's dashboard: the figures of the officer's authorities on the current
-classification, each beside the previous one, and how fresh each source's data is. Set-based
-SQL over the runs' statistics tables (``area_stats_<id>``) and ``gapmap.release``."""
+classification, each beside the previous one, how fresh each source's data is, and the open and
+overdue challenges and open conflicts per authority. Set-based SQL over the runs' statistics
+tables (``area_stats_<id>``), ``gapmap.release``, ``gapmap.challenge`` and
+``gapmap.correction_conflict``."""
 
 from __future__ import annotations
 
@@ -54,6 +56,22 @@ def freshness(conn: psycopg.Connection, stale_months: int,
             ORDER BY source, published DESC NULLS LAST, label DESC""").fetchall()
     return [{"source": s, "label": label, "published": p, "synthetic": syn,
              "stale": p is None or p < cutoff} for s, label, p, syn in rows]
+
+
+def challenges(conn: psycopg.Connection, codes: list[str]) -> list[dict[str, Any]]:
+    """Per authority of ``codes`` (LA codes): its open challenges (submitted or accepted), how
+    many of them are past their deadline, and its open conflicts with newer releases."""
+    rows = conn.execute(
+        f"""SELECT a.code,
+                   (SELECT count(*) FROM {SCHEMA}.challenge c WHERE c.la_code = a.code
+                      AND c.state IN ('submitted', 'accepted'))::int,
+                   (SELECT count(*) FROM {SCHEMA}.challenge c WHERE c.la_code = a.code
+                      AND c.state IN ('submitted', 'accepted') AND c.due_at < now())::int,
+                   (SELECT count(*) FROM {SCHEMA}.correction_conflict k WHERE k.la_code = a.code
+                      AND k.resolved_at IS NULL)::int
+            FROM unnest(%s::text[]) AS a(code) ORDER BY a.code""", (list(codes),)).fetchall()
+    return [{"la_code": code, "open": n_open, "overdue": overdue, "conflicts": conflicts}
+            for code, n_open, overdue, conflicts in rows]
 
 
 def _months_before(day: dt.date, months: int) -> dt.date:
