@@ -15,12 +15,13 @@ import urllib.request
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from connectivity.costs import load_costs
 from connectivity.officers import accounts as acc
+from connectivity.officers import challenges, session_scope
 from connectivity.officers import lists as target_lists
 from connectivity.officers import plans as plan_records
-from connectivity.officers import session_scope
 from connectivity.officers.listfilters import ListFilters
 from connectivity.planning import params_from
 from connectivity.settings import load_settings
@@ -66,6 +67,24 @@ def ws(server, base_db):
             lists_by_la[la] = target_lists.create_list(
                 session, name=f"Below in {la}", owner=owner, by=owner, actor="test",
                 filters=ListFilters.from_dict({"status": "below"})).id
+    challenges_by_la, conflicts_by_la = {}, {}
+    with session_scope(settings) as session:
+        for la, email in ((CEREDIGION, "officer@ceredigion.gov.uk"),
+                          (MERTHYR, "officer@merthyr.gov.uk")):
+            uprn = session.execute(text(
+                "SELECT uprn FROM gapmap.premises_place WHERE la = :la ORDER BY uprn LIMIT 1"),
+                {"la": la}).scalar_one()
+            challenges_by_la[la] = challenges.file_challenge(
+                session, acc.find_account(session, email), settings, kind="speed", uprn=uprn,
+                actor="test").id
+    with psycopg.connect(url, autocommit=True) as conn:
+        release = conn.execute("SELECT id, label FROM gapmap.release ORDER BY id LIMIT 1").fetchone()
+        for la in (CEREDIGION, MERTHYR):
+            conflicts_by_la[la] = conn.execute(
+                "INSERT INTO gapmap.correction_conflict (challenge_id, uprn, release_id, source, "
+                "release, la_code) SELECT id, uprn, %s, 'ofcom-api', %s, la_code "
+                "FROM gapmap.challenge WHERE id = %s RETURNING id",
+                (release[0], release[1], challenges_by_la[la])).fetchone()[0]
     plans_by_la = {}
     with session_scope(settings) as session:
         costs = load_costs()
@@ -76,7 +95,7 @@ def ws(server, base_db):
                 session, name=f"Plan for {la}", owner=owner, by=owner, la=la, model=costs,
                 params=params_from(costs), actor="test").id
     yield {"settings": settings, "url": url, "tokens": tokens, "reports": reports,
-           "lists": lists_by_la, "plans": plans_by_la}
+           "lists": lists_by_la, "plans": plans_by_la, "challenges": challenges_by_la, "conflicts": conflicts_by_la}
     server.drop(name)
 
 
@@ -209,23 +228,32 @@ def expected(endpoint: str, role: str, case: str) -> int:
         return 401 if endpoint.startswith("officer_api.") else 302
     if endpoint in ("officer.audit_page", "officer.accounts_page"):
         return 200 if role == "admin" else 404
+    if endpoint == "officer.challenges_publish":  # publishes and classifies, then the queue
+        return 303 if role == "admin" else 404
     if case == "missing" or (case == "away" and role != "admin"):
         return 404
-    if (endpoint in WRITES or endpoint == "officer.lists_new") and role == "viewer":
+    if (endpoint in WRITES or endpoint in ("officer.lists_new", "officer.challenge_new")) \
+            and role == "viewer":
         return 403  # viewers are read-only (a list in their scope: they may know it exists)
     if endpoint == "officer_api.api_list_create":
         return 400  # the walk posts an empty definition: a list needs a name
     if endpoint == "officer_api.api_plan_create":
         return 400  # the walk posts an empty body: a plan needs a name and an authority
+    if endpoint in WRITES and endpoint not in ("officer_api.api_list_refresh_accept",):
+        return 400  # the walk posts empty forms and bodies: a transition needs its decision
     return 200
 
 
 #: officer routes that change something (POST; viewers get 403)
-WRITES = {"officer_api.api_list_create", "officer_api.api_list_refresh_accept"}
+WRITES = {"officer_api.api_list_create", "officer_api.api_list_refresh_accept",
+          "officer_api.api_challenge_screen", "officer_api.api_challenge_decide",
+          "officer.challenge_screen", "officer.challenge_decide", "officer.conflict_resolve",
+          "officer.challenges_publish"}
 
 
 #: route argument -> the kind of object it names (a new officer route must be added here)
-ROUTE_OBJECTS = {"report_id": "report", "list_id": "list"}
+ROUTE_OBJECTS = {"report_id": "report", "list_id": "list", "challenge_id": "challenge",
+                 "conflict_id": "conflict"}
 OFFICER_ENDPOINTS = {"officer.home", "officer.report", "officer.audit_page",
                      "officer.accounts_page", "officer_api.me", "officer_api.api_reports",
                      "officer_api.api_report", "officer_api.api_lists",
@@ -233,7 +261,13 @@ OFFICER_ENDPOINTS = {"officer.home", "officer.report", "officer.audit_page",
                      "officer_api.api_list", "officer_api.api_list_premises",
                      "officer_api.api_list_refresh", "officer_api.api_list_refresh_accept",
                      "officer_api.api_list_export", "officer.lists_page", "officer.lists_new", "officer.lists_count",
-                     "officer.list_page", "officer.list_refresh", "officer.list_export"}
+                     "officer.list_page", "officer.list_refresh", "officer.list_export",
+                     "officer.challenges_page", "officer.challenges_publish",
+                     "officer.challenge_page", "officer.challenge_screen",
+                     "officer.challenge_decide", "officer.challenge_new", "officer.conflicts_page",
+                     "officer.conflict_resolve", "officer_api.api_challenges",
+                     "officer_api.api_challenge", "officer_api.api_challenge_screen",
+                     "officer_api.api_challenge_decide"}
 
 #: the plan routes (webmap/plan_api.py)
 OFFICER_ENDPOINTS |= {"officer_api.api_plans", "officer_api.api_plan_create",
@@ -263,10 +297,13 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
     away_la = CEREDIGION if role == "other_officer" else MERTHYR
     token = {"Authorization": f"Bearer {ws['tokens'][role]}"} if role != "anonymous" else {}
     checked = []
+    # the page forms post with this session's CSRF token (anonymous: a token of its own)
+    form_token = csrf_of(client.get("/en/sign-out" if role != "anonymous" else "/en/sign-in").text)
     for rule in officer_rules(ws_app):
         cases = [("none", {})]
-        for arg, objects in (("report_id", ws["reports"]), ("list_id", ws["lists"]),
-                             ("plan_id", ws["plans"])):
+        for arg, objects in (("report_id", ws["reports"]), ("list_id", ws["lists"]), ("plan_id", ws["plans"]),
+                             ("challenge_id", ws["challenges"]),
+                             ("conflict_id", ws["conflicts"])):
             if arg in rule.arguments:
                 cases = [("home", {arg: objects[home_la]}), ("away", {arg: objects[away_la]}),
                          ("missing", {arg: 999999999}), ("missing", {arg: "1 OR 1=1"})]
@@ -278,12 +315,14 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
             if rule.endpoint.startswith("officer_api."):
                 send = getattr(ws_app.test_client(), method)
                 r = send(url, headers=token, **({"json": {}} if method == "post" else {}))
+            elif method == "post":
+                r = client.post(url, data={"csrf_token": form_token})
             else:
                 r = client.get(url)
             assert r.status_code == expected(rule.endpoint, role, case), (role, url, r.status_code)
             checked.append(rule.endpoint)
-    # 13 routes without an object, 12 with one, each of those tried 4 ways
-    assert len(checked) == 13 + 12 * 4 and set(checked) == OFFICER_ENDPOINTS
+    # 18 routes without an object, 19 with one, each of those tried 4 ways
+    assert len(checked) == 18 + 19 * 4 and set(checked) == OFFICER_ENDPOINTS
 
 
 def test_viewers_never_see_contact_details(ws, ws_app):

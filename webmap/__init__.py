@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
     from . import (
         api,
         auth,
+        challenge_views,  # noqa: F401  (adds the challenge routes to the officer blueprints)
         data,
         errors,
         i18n,

@@ -20,6 +20,7 @@ from connectivity.lookup import (
 from connectivity.outputs import diff
 from connectivity.releases import list_releases
 from connectivity.runs import list_runs
+from connectivity.transparency import challenge_stats
 
 from .i18n import negotiate
 from .pool import db_connection
@@ -141,3 +142,13 @@ def release_diff():
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}")
     with db_connection() as conn:
         return jsonify(diff(conn, before, after, request.args.get("level", "la"), limit))
+
+
+@bp.get("/challenges/stats")
+def challenges_stats():
+    """Per authority: challenges received, upheld, rejected, moot, pending, and the median days
+    to a decision (counts only: no premises, no person)."""
+    la = request.args.get("la") or None
+    with db_connection() as conn:
+        rows = challenge_stats(conn, la, with_names=True)
+    return jsonify({"authorities": rows})

@@ -97,6 +97,8 @@ def home():
     board = {"figures": dashboard.figures(conn, areas),
              "freshness": dashboard.freshness(conn, settings.stale_release_months),
              "stale_months": settings.stale_release_months,
+             "challenges": [r for r in dashboard.challenges(conn, areas)
+                            if r["open"] or r["conflicts"]],
              "lists": [lists.list_dict(db, t, with_summary=False)
                        for t in lists.visible_lists(db, account)][:20]}
     return render_template("officer/home.html", account=account, reports=rows, total=total,

@@ -13,7 +13,14 @@ from flask import Blueprint, jsonify
 from connectivity import __version__
 from connectivity.lookup import MAX_OFFSET, MAX_PAGE, MAX_RADIUS_M
 from connectivity.officers.listfilters import HELP, ListFilters
-from connectivity.vocab import AREA_LEVELS, SCHEMES, STATUSES
+from connectivity.vocab import (
+    AREA_LEVELS,
+    CHALLENGE_KINDS,
+    CHALLENGE_ORIGINS,
+    CHALLENGE_STATES,
+    SCHEMES,
+    STATUSES,
+)
 
 bp = Blueprint("openapi", __name__)
 
@@ -319,6 +326,107 @@ _PLAN_PATHS = {
             "400": _ERROR, "401": _ERROR, "404": _ERROR}}},
 }
 
+# -- challenges (connectivity/officers/challenges.py, connectivity/transparency.py) -----------
+_CHALLENGE_ID = _param("challenge_id", "path", "Challenge id", {"type": "integer"})
+_CHALLENGE_SECURITY = {"tags": ["officer"], "security": [{"bearerAuth": []}]}
+_DATE_TIME = _null("string", format="date-time")
+_SPEED = _null("number")
+_CHALLENGE = {"type": "object", "required": [
+    "id", "created_at", "kind", "origin", "uprn", "postcode", "la_code", "state", "reason",
+    "due_at", "overdue", "history", "evidence"], "properties": {
+    "id": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
+    "kind": {"type": "string", "enum": list(CHALLENGE_KINDS.codes)},
+    "origin": {"type": "string", "enum": list(CHALLENGE_ORIGINS.codes)},
+    "report_id": _null("integer"), "load_run_id": _null("integer"),
+    "source_line": _null("integer"), "filed_by": _null("string"),
+    "uprn": _null("integer"), "postcode": _null("string"), "la_code": _null("string"),
+    "point_27700": {"type": ["array", "null"], "items": {"type": "number"},
+                    "description": "[easting, northing], British National Grid metres"},
+    "availability_reason": _null("string"), "claimed_down": _SPEED, "claimed_up": _SPEED,
+    "tests": {"type": "array", "items": {"type": "object"}},
+    "evidence_ref": _null("string"), "observed_on": _null("string", format="date"),
+    "note": _null("string"), "lang": {"type": "string", "enum": ["en", "cy"]},
+    "state": {"type": "string", "enum": list(CHALLENGE_STATES.codes)},
+    "reason": _null("string"), "message": _null("string"),
+    "due_at": {"type": "string", "format": "date-time"}, "overdue": {"type": "boolean"},
+    "screened_at": _DATE_TIME, "decided_at": _DATE_TIME, "decided_by": _null("string"),
+    "corrected_down": _SPEED, "corrected_up": _SPEED, "whole_building": {"type": "boolean"},
+    "valid_until": _null("string", format="date"), "withdrawn_at": _DATE_TIME,
+    "history": {"type": "array", "items": {"type": "object"}},
+    "evidence": _object({"tests": {"type": "integer"}, "days": {"type": "integer"},
+                         "median_down": _SPEED, "median_up": _SPEED,
+                         "enough": {"type": "boolean"},
+                         "problems": {"type": "array", "items": {"type": "string"}}}),
+    "neighbours": {"type": "object", "description": "other challenges (and of the same kind) "
+                                                    "and reports in the same postcode"},
+    "building": {"type": "object", "description": "units at the same point, how many are "
+                                                  "challenged, whether that escalates"},
+    "classification": {"type": "string", "description": "the classification run after an "
+                                                        "upheld decision (classify_after_decision)"}}}
+_CHALLENGE_STAT = _object({
+    "la_code": {"type": "string"}, "name_en": _null("string"), "name_cy": _null("string"),
+    "received": {"type": "integer", "minimum": 0}, "upheld": {"type": "integer", "minimum": 0},
+    "rejected": {"type": "integer", "minimum": 0}, "moot": {"type": "integer", "minimum": 0},
+    "pending": {"type": "integer", "minimum": 0},
+    "median_days_to_decision": _null("number", minimum=0)})
+_SCHEMAS.update({
+    "Challenge": _CHALLENGE,
+    "Challenges": _object({"challenges": {"type": "array", "items": _ref("Challenge")},
+                           "total": {"type": "integer"}, "page": {"type": "integer"},
+                           "per_page": {"type": "integer"},
+                           "counts": {"type": "object", "description": "challenges per state in "
+                                      "the token's scope, and how many open ones are overdue"}}),
+    "ChallengeStats": _object({"authorities": {"type": "array", "items": _CHALLENGE_STAT}}),
+})
+_CHALLENGE_RESPONSES = {"200": _json("The challenge", _ref("Challenge")), "400": _ERROR,
+                        "401": _ERROR, "403": _ERROR, "404": _ERROR}
+_CHALLENGE_PATHS = {
+    "/api/v1/challenges/stats": {"get": {
+        "summary": "Challenges per local authority: received, upheld, rejected, moot, pending, "
+                   "median days to a decision (counts only, no personal data)",
+        "parameters": [_param("la", "query", "Only this authority (W06 code)",
+                              {"type": "string"})],
+        "responses": {"200": _json("Figures", _ref("ChallengeStats")), "400": _ERROR}}},
+    "/api/v1/officer/challenges": {"get": {
+        "summary": "Challenges in the token's authorities, the nearest deadline first",
+        **_CHALLENGE_SECURITY,
+        "parameters": [
+            _param("state", "query", "A state, open (submitted or accepted) or all",
+                   {"type": "string", "enum": ["all", "open", *CHALLENGE_STATES.codes]}),
+            _param("kind", "query", "Only this kind",
+                   {"type": "string", "enum": list(CHALLENGE_KINDS.codes)}),
+            _param("overdue", "query", "Only open challenges past their deadline (1 or true)",
+                   {"type": "string", "enum": ["1", "true", "0", "false"]}),
+            _param("page", "query", "Page, from 1", {"type": "integer", "minimum": 1}),
+            _param("per_page", "query", "Challenges a page",
+                   {"type": "integer", "minimum": 1, "maximum": 500, "default": 25})],
+        "responses": {"200": _json("Challenges", _ref("Challenges")), "400": _ERROR,
+                      "401": _ERROR}}},
+    "/api/v1/officer/challenges/{challenge_id}": {"get": {
+        "summary": "One challenge with its history, evidence check, neighbours and building "
+                   "(404 outside the token's authorities; audited as challenge.view)",
+        **_CHALLENGE_SECURITY, "parameters": [_CHALLENGE_ID],
+        "responses": {"200": _json("The challenge", _ref("Challenge")), "400": _ERROR,
+                      "401": _ERROR, "404": _ERROR}}},
+    "/api/v1/officer/challenges/{challenge_id}/screen": {"post": {
+        "summary": "Accept a submitted challenge for review, or screen it out (not for viewers)",
+        "description": "JSON: accept (true or false), reason (a screened_out reason code; "
+                       "default: what the evidence check found missing), message (to the "
+                       "filer), kind (correct it), point ([easting, northing], British "
+                       "National Grid).",
+        **_CHALLENGE_SECURITY, "parameters": [_CHALLENGE_ID],
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": _CHALLENGE_RESPONSES}},
+    "/api/v1/officer/challenges/{challenge_id}/decide": {"post": {
+        "summary": "Decide a challenge: upheld, rejected or moot (not for viewers)",
+        "description": "JSON: outcome (upheld, rejected, moot), reason (a reason code of that "
+                       "outcome), message, and for upheld: down and up (Mbit/s; needed for "
+                       "speed and availability), valid_until (YYYY-MM-DD), whole_building.",
+        **_CHALLENGE_SECURITY, "parameters": [_CHALLENGE_ID],
+        "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": _CHALLENGE_RESPONSES}},
+}
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -444,6 +552,7 @@ DOCUMENT = {
             "responses": {"200": _json("Report", _ref("Report")), "401": _ERROR,
                           "404": _ERROR}}},
         **_LIST_PATHS,
+        **_CHALLENGE_PATHS,
         **_PLAN_PATHS,
     },
     "components": {

@@ -15,7 +15,8 @@ from connectivity.postcodes import normalise_postcode
 from connectivity.releases import synthetic_loaded
 from connectivity.reports import PROBLEMS, FieldError, report_status, submit_report
 from connectivity.selection import selection_summary
-from connectivity.vocab import CHALLENGE_REASONS, CHALLENGE_STATES
+from connectivity.transparency import challenge_stats
+from connectivity.vocab import CHALLENGE_REASONS, CHALLENGE_STATES, EVIDENCE
 
 from .i18n import LANGUAGES, area_name, negotiate
 from .mapview import build_map, build_postcode_map
@@ -122,7 +123,8 @@ def areas_page():
     with db_connection() as conn:
         areas = area_summaries(conn, "la")
         synthetic = synthetic_loaded(conn)
-    return render_template("areas.html", areas=areas, synthetic=synthetic,
+        challenges = challenge_stats(conn, with_names=True)
+    return render_template("areas.html", areas=areas, synthetic=synthetic, challenges=challenges,
                            postcodes_total=sum(a["postcodes"] for a in areas),
                            premises_total=sum(a["premises"] for a in areas))
 
@@ -180,7 +182,8 @@ def postcode_page(postcode: str):
                                   lambda path: url_for("static", filename=path), _tiles_url(),
                                   data["synthetic"])
     return render_template("postcode.html", data=data, map=rendered, synthetic=data["synthetic"],
-                           settings=current_app.config["GAPMAP_SETTINGS"])
+                           settings=current_app.config["GAPMAP_SETTINGS"],
+                           evidence_names=EVIDENCE.names(g.lang))
 
 
 def report_texts() -> dict[str, str]:
