@@ -342,7 +342,7 @@ CHALLENGE_REASONS: Vocabulary[Decision] = Vocabulary("challenge reason", (
     Decision("already_corrected", "Already corrected", "Wedi'i gywiro eisoes", "moot",
              "The map has already been corrected for this premises.",
              "Mae'r map eisoes wedi'i gywiro ar gyfer y safle hwn."),
-    Decision("newer_release", "A newer release settles it", "Mae datganiad mwy newydd yn ei setlo",
+    Decision("newer_release", "A newer release settles it", "Mae rhyddhad mwy newydd yn ei setlo",
              "moot",
              "Newer data from the providers now shows this premises as you described.",
              "Mae data mwy newydd gan y darparwyr bellach yn dangos y safle hwn fel y disgrifiwyd "
