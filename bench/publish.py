@@ -42,7 +42,9 @@ def static_app(environ, start_response):
 
     if Request(environ).path != "/map.pmtiles":
         return Response("not found", 404)(environ, start_response)
-    response = send_file(os.environ["BENCH_ARCHIVE"], environ, mimetype="application/vnd.pmtiles",
+    # without gunicorn's file wrapper, which cannot seek: a range would be read from the start
+    plain = {k: v for k, v in environ.items() if k != "wsgi.file_wrapper"}
+    response = send_file(os.environ["BENCH_ARCHIVE"], plain, mimetype="application/vnd.pmtiles",
                          conditional=True)
     return response(environ, start_response)
 
@@ -115,6 +117,7 @@ def run(url: str, tiles: int = 256, rounds: int = 2, min_zoom: int = 6, max_zoom
         report["empty_skipped"] = built["empty_skipped"]
         report["archive_mb"] = round(built["bytes"] / 1e6, 1)
         report["build_tiles_per_s"] = round(built["tiles"] / max(built["seconds"], 0.1), 1)
+        print(f"bench publish: archive {report}", file=sys.stderr, flush=True)
 
         # where each fetched tile lies in the archive (a warmed client's directory cache)
         with archive.open("rb") as fh:
@@ -147,6 +150,7 @@ def run(url: str, tiles: int = 256, rounds: int = 2, min_zoom: int = 6, max_zoom
             report["dynamic"] = [_load(lambda job: web._get_all(port, job), paths, n, rounds)
                                  for n in CLIENTS]
             report["dynamic_peak_rss_mb"] = web._peak_rss_mb(proc.pid)
+            print(f"bench publish: dynamic {report['dynamic']}", file=sys.stderr, flush=True)
         port = web._free_port()
         root = Path(__file__).resolve().parent.parent
         with web._server([str(web.BIN / "gunicorn"), "--workers", str(web.WORKERS), "--bind",

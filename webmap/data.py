@@ -49,6 +49,9 @@ def _send(folder: Path, name: str) -> Response:
     if any(part.startswith(".") for part in Path(name).parts):
         raise NotFound(f"no published file {name}")
     mimetype = MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
+    # gunicorn's file wrapper cannot seek, so Werkzeug would read a range's file from the start
+    # up to the range (a tile near the end of a large archive: the whole file); its own can
+    request.environ.pop("wsgi.file_wrapper", None)
     response = send_from_directory(folder, name, mimetype=mimetype, conditional=True,
                                    max_age=300)
     response.headers["Access-Control-Allow-Origin"] = "*"
