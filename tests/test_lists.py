@@ -160,6 +160,50 @@ def test_areas_of_several_levels_at_once_and_wimd_deciles(lw):
             lists.count(conn, admin, ListFilters.from_dict({"area": "W05999999"}))
 
 
+def test_counts_summed_from_statistics_or_leaving_premises_out_match_the_join(lw, monkeypatch):
+    """The count's short cuts (authorities alone from the run's statistics; premises outside
+    the authorities left out by UPRN instead of a join) give the join's figures, on the current
+    run and on an older one (which always joins)."""
+    taken = []
+
+    def spy(name):
+        real = getattr(lists, name)
+
+        def wrapper(*args, **kwargs):
+            result = real(*args, **kwargs)
+            taken.append((name, result is not None))
+            return result
+        monkeypatch.setattr(lists, name, wrapper)
+    spy("_from_statistics")
+    spy("_outside")
+    monkeypatch.setattr(lists, "OUTSIDE_MAX", 10**9)  # leave out a whole authority, too
+    with session_scope(lw["settings"]) as s:
+        conn = lists.raw(s)
+        admin, officer = account(s, "admin@gov.wales"), account(s, "officer@ceredigion.gov.uk")
+        every = [r[0] for r in conn.execute("SELECT code FROM gapmap.area WHERE level = 'la'")]
+        for run in ("2026-07", "2026-01"):
+            rid = conn.execute("SELECT id FROM gapmap.classification_run WHERE label = %s",
+                               (run,)).fetchone()[0]
+            for who, wanted, las in ((admin, None, every), (officer, None, [CEREDIGION]),
+                                     (None, [MERTHYR], [MERTHYR]), (admin, [CEREDIGION], [CEREDIGION])):
+                for raw_filters, where in (({}, "true"), ({"status": "below"}, "c.status = 'below'"),
+                                           ({"area": MERTHYR}, f"m.la = '{MERTHYR}'"),
+                                           ({"scheme": "abc"}, "c.eligible_abc IN ('eligible', 'possibly')")):
+                    got = lists.count(conn, who, ListFilters.from_dict(raw_filters),
+                                      authorities=wanted, run=run)
+                    expected = conn.execute(
+                        f"""SELECT count(*), count(*) FILTER (WHERE c.status = 'below'),
+                                   count(*) FILTER (WHERE c.eligible_abc = 'possibly'),
+                                   count(*) FILTER (WHERE c.eligible_voucher = 'eligible'),
+                                   count(*) FILTER (WHERE c.eligible_voucher = 'possibly')
+                            FROM gapmap.premises_class_{rid} c JOIN gapmap.premises_place m USING (uprn)
+                            WHERE m.la = ANY(%s) AND {where}""", (las,)).fetchone()
+                    assert (got["total"], got["status"]["below"], got["scheme"]["abc"]["possibly"],
+                            got["scheme"]["voucher"]["eligible"],
+                            got["scheme"]["voucher"]["possibly"]) == expected, (run, las, raw_filters)
+    assert ("_from_statistics", True) in taken and ("_outside", True) in taken
+
+
 def _geojson(path, geom, crs=None):
     doc = {"type": "FeatureCollection",
            "features": [{"type": "Feature", "properties": {}, "geometry": mapping(geom)}]}

@@ -28,7 +28,7 @@ from ..outputs import (
 from ..reasons import source_name_sql
 from ..vocab import EVIDENCE, LANGS, REASONS, SCHEMES, STATUSES
 from . import audit
-from .listfilters import WIMD_SQL, ListFilters, area_levels
+from .listfilters import ListFilters, area_levels, wimd_lsoas
 from .models import Account, TargetList, TargetListArea, TargetListSnapshot
 from .scope import in_scope, visible_authorities
 
@@ -55,25 +55,30 @@ def raw(session: Session):
 
 # -- evaluating a definition ----------------------------------------------------------------
 def selection(conn, run_id: int, filters: ListFilters, polygon_wkb: bytes | None,
-              authorities: list[str] | None, *, full: bool = True) -> tuple[str, dict[str, Any]]:
+              authorities: list[str] | None, *, full: bool = True,
+              leave_out: list[int] | None = None) -> tuple[str, dict[str, Any]]:
     """``FROM ... WHERE ...`` over run ``run_id`` for the premises the definition selects
-    (aliases: c the run's classification, m premises_place, p premises, w WIMD). Unless
+    (aliases: c the run's classification, m premises_place, p premises). Unless
     ``full`` (a snapshot needs the authority and the point of every premises), the areas and the
-    points are joined only when a filter needs them: a count of a whole run reads one table."""
-    where, params = filters.where(area_levels(conn, filters.area))
+    points are joined only when a filter needs them: a count of a whole run reads one table.
+    ``leave_out``: UPRNs left out (what :func:`count` has instead of ``authorities`` when
+    every premises of the run but these is in them)."""
+    where, params = filters.where(area_levels(conn, filters.area), wimd_lsoas(conn, filters))
     if authorities is not None:
         where.insert(0, "m.la = ANY(%(authorities)s)")
         params["authorities"] = list(authorities)
+    if leave_out:
+        where.insert(0, "c.uprn <> ALL(%(leave_out)s)")
+        params["leave_out"] = list(leave_out)
     if polygon_wkb is not None:
         where.append("ST_Intersects(p.geom, ST_GeomFromWKB(%(polygon)s, 27700))")
         params["polygon"] = polygon_wkb
-    wimd = f"LEFT JOIN {WIMD_SQL} w ON w.lsoa_code = m.lsoa" if filters.needs_wimd else ""
     areas = full or authorities is not None or bool(filters.area) or filters.needs_wimd
     points = full or polygon_wkb is not None
     sql = (f"FROM {SCHEMA}.premises_class_{int(run_id)} c "
            + (f"JOIN {SCHEMA}.premises_place m USING (uprn) " if areas else "")
            + (f"JOIN {SCHEMA}.premises p USING (uprn) " if points else "")
-           + f"{wimd} {('WHERE ' + ' AND '.join(where)) if where else ''}")
+           + (f"WHERE {' AND '.join(where)}" if where else ""))
     return sql, params
 
 
@@ -97,12 +102,123 @@ def _counts(row: tuple) -> dict[str, Any]:
 def count(conn, account: Account | None, filters: ListFilters, *, polygon=None,
           authorities: list[str] | None = None, run: str | None = None) -> dict[str, Any]:
     """The live count: how many premises the definition selects on ``run`` (default: the
-    current one), by status and scheme, within ``authorities`` (default: the account's scope)."""
+    current one), by status and scheme, within ``authorities`` (default: the account's scope).
+
+    Exact, and as cheap as the definition allows (docs/lists.md, "Performance"): authorities
+    and nothing else are summed from the run's statistics per authority; an admin's every
+    authority, which holds every premises but a few, leaves those few out by UPRN instead of
+    joining the areas of every premises; the rest is one statement over the run's table,
+    joined to the areas and the points only when a filter needs them."""
     chosen = runs.by_label(conn, run)
     scope = _authorities_for_count(conn, account, authorities)
-    frm, params = selection(conn, chosen.id, filters, _wkb(polygon), scope, full=False)
-    row = conn.execute(f"SELECT {_counts_sql()} {frm}", params).fetchone()
+    # premises_place is rebuilt only by the classification that makes its run current, so the
+    # current run's statistics were counted over the premises_place there is now
+    current = run is None or getattr(runs.current(conn), "id", None) == chosen.id
+    row = None
+    if current and polygon is None:
+        row = _from_statistics(conn, chosen, filters, scope)
+    if row is None:
+        within, leave_out = scope, None
+        if current and scope is not None and not filters.area and not filters.needs_wimd:
+            leave_out = _outside(conn, chosen, scope)
+            if leave_out is not None:
+                within = None
+        frm, params = selection(conn, chosen.id, filters, _wkb(polygon), within, full=False,
+                                leave_out=leave_out)
+        row = _without_jit(conn, f"SELECT {_counts_sql()} {frm}", params)
     return {"run": chosen.label, "authorities": scope, **_counts(row)}
+
+
+#: at most this many premises outside a count's authorities are left out by UPRN rather than
+#: by joining every premises' areas (an admin's authorities hold every premises but a few)
+OUTSIDE_MAX = 10_000
+
+
+def _la_statistics(conn, run: runs.Run) -> list[dict[str, Any]]:
+    """The run's statistics of every authority (``area_stats_<id>``), a dict per authority."""
+    cur = conn.execute(f"SELECT * FROM {SCHEMA}.area_stats_{int(run.id)} WHERE level = 'la'")
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _from_statistics(conn, run: runs.Run, filters: ListFilters,
+                     scope: list[str] | None) -> tuple | None:
+    """The counts of a definition that is authorities and nothing else (the builder's first
+    count) on the current run ``run``, summed from its statistics per authority: the same
+    premises, counted over the same premises_place. None for any other definition. A count
+    the statistics do not hold (the voucher's 'possibly') is counted from the run's table,
+    over those premises only."""
+    if filters != ListFilters(area=filters.area):
+        return None
+    codes = None if scope is None else set(scope)
+    if filters.area:
+        if any(level != "la" for level in area_levels(conn, filters.area).values()):
+            return None
+        codes = set(filters.area) if codes is None else codes & set(filters.area)
+    if codes is None:
+        return None  # every premises of the run: one table anyway
+    rows = [r for r in _la_statistics(conn, run) if r["code"] in codes]
+    wanted = [("premises", "true"), *((s, f"status = '{s}'") for s in STATUSES.codes),
+              *((f"{s}_{kind}", f"eligible_{s} = '{kind}'")
+                for s in SCHEMES.codes for kind in ("eligible", "possibly"))]
+    if not rows:
+        return (0,) * len(wanted)
+    missing = [(name, cond) for name, cond in wanted if name not in rows[0]]
+    extra: dict[str, int] = {}
+    if missing:
+        conds = [cond for _, cond in missing]
+        got = _without_jit(
+            conn,
+            f"SELECT {', '.join(f'count(*) FILTER (WHERE {c})' for c in conds)} "
+            f"FROM {SCHEMA}.premises_class_{int(run.id)} c "
+            f"JOIN {SCHEMA}.premises_place m USING (uprn) "
+            f"WHERE m.la = ANY(%(codes)s) AND ({' OR '.join(conds)})",
+            {"codes": sorted(codes)})
+        extra = {name: n for (name, _), n in zip(missing, got, strict=True)}
+    return tuple(extra[name] if name in extra else int(sum(r[name] or 0 for r in rows))
+                 for name, _ in wanted)
+
+
+def _outside(conn, run: runs.Run, authorities: list[str]) -> list[int] | None:
+    """The premises of the current run ``run`` outside ``authorities``, when they are few and
+    provably all of them; else None (the count joins premises_place instead).
+
+    The run's statistics say how many premises each authority holds; when those of
+    ``authorities`` add up to every premises of the run, nothing is outside and the count reads
+    the run's table alone. When a few are missing, they are looked up (premises with no
+    authority, or one of the others) and used only if exactly that many are found: then every
+    other premises has an authority in the list, and leaving these out is the same as the
+    join."""
+    stats = _la_statistics(conn, run)
+    wanted = set(authorities)
+    missing = run.premises - sum(r["premises"] or 0 for r in stats if r["code"] in wanted)
+    if missing == 0:
+        return []
+    if not 0 < missing <= OUTSIDE_MAX:
+        return None
+    others = sorted(r["code"] for r in stats if r["code"] not in wanted)
+    found = [r[0] for r in conn.execute(
+        f"""SELECT m.uprn FROM {SCHEMA}.premises_place m
+            JOIN {SCHEMA}.premises_class_{int(run.id)} c USING (uprn)
+            WHERE m.la IS NULL OR m.la = ANY(%s)""", (others,), prepare=False)]
+    return found if len(found) == missing else None
+
+
+def _without_jit(conn, sql: str, params: dict[str, Any]) -> tuple:
+    """``sql``'s one row, planned for its own parameters with JIT off, the setting put back
+    afterwards (in a savepoint, or a transaction of its own on an autocommit connection).
+
+    Never prepared: psycopg prepares a query run five times, and PostgreSQL may then plan it
+    once for any parameters, guessing how many premises ``= ANY(%s)`` keeps (the LSOAs of
+    three WIMD deciles were taken for a handful, and a 0.2 s count took 5.5 s). JIT: a count
+    costs the planner more than jit_above_cost, and compiling its thirteen aggregates took
+    40-60 ms of a 200 ms count; the web pool's connections have JIT off, the ORM's do not."""
+    with conn.transaction():
+        jit = conn.execute("SELECT current_setting('jit')").fetchone()[0]
+        conn.execute("SELECT set_config('jit', 'off', true)")
+        row = conn.execute(sql, params, prepare=False).fetchone()
+        conn.execute("SELECT set_config('jit', %s, true)", (jit,))
+    return row
 
 
 def _authorities_for_count(conn, account: Account | None, wanted: list[str] | None) -> list[str] | None:
@@ -240,12 +356,13 @@ def _snapshot(session: Session, target: TargetList, run: runs.Run, filters: List
     session.add(snap)
     session.flush()
     frm, params = selection(conn, run.id, filters, _wkb(target.polygon), authorities)
+    # never prepared, like a count (_without_jit): planned for its own areas and LSOAs
     cols = [f"c.{c}" for c in SNAPSHOT_COLUMNS]
     cols[1] = "m.la"
     n = conn.execute(
         f"""INSERT INTO {SCHEMA}.target_list_premises (snapshot_id, {', '.join(SNAPSHOT_COLUMNS)}, geom)
             SELECT %(snapshot)s, {', '.join(cols)}, p.geom {frm}""",
-        {**params, "snapshot": snap.id}).rowcount
+        {**params, "snapshot": snap.id}, prepare=False).rowcount
     snap.premises = n
     session.flush()
     return snap
@@ -278,12 +395,12 @@ def refresh(session: Session, target: TargetList, *, accept: bool, actor: str,
         WHERE o.uprn IS NULL OR n.uprn IS NULL OR {changed}
         ORDER BY 3, 1"""
     cur = conn.execute(diff_sql + (f" LIMIT {int(limit)}" if limit else ""),
-                       {**params, "old": old.id})
+                       {**params, "old": old.id}, prepare=False)
     names = [d.name for d in cur.description]
     premises = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     totals = dict(conn.execute(
-        f"SELECT change, count(*) FROM ({diff_sql}) d GROUP BY 1", {**params, "old": old.id}
-    ).fetchall())
+        f"SELECT change, count(*) FROM ({diff_sql}) d GROUP BY 1", {**params, "old": old.id},
+        prepare=False).fetchall())
     for row in premises:
         for s in SCHEMES.codes:
             for when in ("before", "after"):
