@@ -19,8 +19,8 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     report = json.loads((tmp_path / "small.json").read_text())
     assert (tmp_path / "small.md").read_text().startswith("# Benchmarks (small)")
     kinds = [b["benchmark"] for b in report["benchmarks"]]
-    assert kinds == ["load_uprn", "classify", "web", "lists", "plan"]
-    load, classify, web, lists, plan = report["benchmarks"]
+    assert kinds == ["load_uprn", "classify", "web", "lists", "plan", "publish"]
+    load, classify, web, lists, plan, publish = report["benchmarks"]
     for entry in load["results"]:
         rows = {name: entry[name]["rows"] for name in ("raw_copy", "ogr2ogr", "geopandas", "ours")}
         assert len(set(rows.values())) == 1, rows  # every contender loaded the same rows
@@ -35,6 +35,10 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     assert lists["list_premises"] == lists["export_rows"] == lists["ogr2ogr_rows"] > 0
     assert plan["targets"] > 0 and plan["comparison"]["same"]  # PostGIS and scikit-learn agree
     assert plan["largest"]["clusters"] > 0
+    # the static archive serves every fetched tile it holds, with nothing failed on either side
+    assert publish["premises"] == 63225 and publish["archive_tiles"] > 0
+    assert 0 < publish["archive_tiles_found"] <= publish["tiles_fetched"]
+    assert [d["failed"] for d in publish["dynamic"] + publish["static"]] == [0, 0, 0, 0]
     # nothing left behind on the server
     left = server.admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_%'").fetchall()
     assert left == []
