@@ -232,8 +232,8 @@ def expected(endpoint: str, role: str, case: str) -> int:
         return 303 if role == "admin" else 404
     if case == "missing" or (case == "away" and role != "admin"):
         return 404
-    if (endpoint in WRITES or endpoint in ("officer.lists_new", "officer.challenge_new")) \
-            and role == "viewer":
+    if (endpoint in WRITES or endpoint in ("officer.lists_new", "officer.challenge_new",
+                                           "officer.plans_new")) and role == "viewer":
         return 403  # viewers are read-only (a list in their scope: they may know it exists)
     if endpoint == "officer_api.api_list_create":
         return 400  # the walk posts an empty definition: a list needs a name
@@ -274,6 +274,11 @@ OFFICER_ENDPOINTS |= {"officer_api.api_plans", "officer_api.api_plan_create",
                       "officer_api.api_plan", "officer_api.api_plan_bidpack"}
 ROUTE_OBJECTS["plan_id"] = "plan"
 WRITES.add("officer_api.api_plan_create")
+#: the plan pages (webmap/plan_views.py): the plans, the clusters to choose from (its form
+#: saves), two plans side by side, a plan and its bid pack
+OFFICER_ENDPOINTS |= {"officer.plans_page", "officer.plans_new", "officer.plan_save",
+                      "officer.plans_compare", "officer.plan_page", "officer.plan_bidpack"}
+WRITES.add("officer.plan_save")
 
 
 def officer_rules(app):
@@ -321,8 +326,8 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
                 r = client.get(url)
             assert r.status_code == expected(rule.endpoint, role, case), (role, url, r.status_code)
             checked.append(rule.endpoint)
-    # 18 routes without an object, 19 with one, each of those tried 4 ways
-    assert len(checked) == 18 + 19 * 4 and set(checked) == OFFICER_ENDPOINTS
+    # 22 routes without an object, 21 with one, each of those tried 4 ways
+    assert len(checked) == 22 + 21 * 4 and set(checked) == OFFICER_ENDPOINTS
 
 
 def test_viewers_never_see_contact_details(ws, ws_app):

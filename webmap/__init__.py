@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
         openapi,
         pages,
         plan_api,  # noqa: F401  (adds the plan routes to the officer API blueprint)
+        plan_views,  # adds the plan pages to the officer blueprint
         security,
         statements,
         tiles,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
     workspace.init_app(app, settings)
     auth.init_app(app)
     officer.init_app(app)
+    plan_views.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(officer.bp)

@@ -21,7 +21,7 @@ from flask import (
 )
 
 from connectivity.errors import BadRequest
-from connectivity.officers import audit, dashboard, lists
+from connectivity.officers import audit, dashboard, lists, plans
 from connectivity.officers.accounts import account_dict, list_accounts
 from connectivity.officers.reports import (
     PAGE_SIZE,
@@ -100,7 +100,8 @@ def home():
              "challenges": [r for r in dashboard.challenges(conn, areas)
                             if r["open"] or r["conflicts"]],
              "lists": [lists.list_dict(db, t, with_summary=False)
-                       for t in lists.visible_lists(db, account)][:20]}
+                       for t in lists.visible_lists(db, account)][:20],
+             "plans": plans.visible_plans(db, account)[:20]}
     return render_template("officer/home.html", account=account, reports=rows, total=total,
                            page=page, per_page=per_page, status=status, statuses=STATUSES,
                            areas=areas, pages=max(1, -(-total // per_page)), board=board)

@@ -3,7 +3,7 @@ in the token's scope; POST makes one), ``/plans/<id>`` (one, with its clusters) 
 ``/plans/<id>/bidpack`` (the zip). Thin views over ``connectivity.officers.plans`` and
 ``bidpack`` (which scope, check and audit). Routes are added to the officer API blueprint, so
 they share its bearer tokens and ``no-store``; ``create_app`` imports this module before it
-registers them. No HTML plan page yet (docs/planning.md)."""
+registers them. The pages are in ``plan_views.py``."""
 
 from __future__ import annotations
 
@@ -94,10 +94,15 @@ def api_plan(plan_id: str):
 def api_plan_bidpack(plan_id: str):
     """The plan's bid pack as a zip (viewers too: a plan holds no personal data); audited."""
     db = request_session()
-    chosen = plans.get_plan(db, g.account, plan_id)
+    return bidpack_response(db, plans.get_plan(db, g.account, plan_id), g.account)
+
+
+def bidpack_response(db, chosen, account) -> Response:
+    """``chosen``'s bid pack as a zip download, written and audited (``plan.export``) as
+    ``account``; the page and the API both send it."""
     with tempfile.TemporaryDirectory(prefix="gapmap-plan-") as folder:
         out = Path(folder) / f"plan-{chosen.id}.zip"
-        export_bidpack(db, chosen, out, actor=g.account.email, by=g.account,
+        export_bidpack(db, chosen, out, actor=account.email, by=account,
                        client=client_address())
         data = out.read_bytes()
     db.commit()

@@ -251,3 +251,23 @@ def compare(session: Session, a: Plan, b: Plan) -> dict[str, Any]:
     return {"a": plan_dict(session, a, with_clusters=False),
             "b": plan_dict(session, b, with_clusters=False),
             "difference": diff, "shared_premises": shared}
+
+
+# -- outlines for a map -------------------------------------------------------------------------
+def member_outlines(session: Session, params: planning.Params) -> dict[int, dict[str, Any]]:
+    """{cluster id: its outline as a GeoJSON geometry in WGS84} of the clusters just made
+    (``plan_member`` of this session, as :func:`clusters_for` leaves it)."""
+    rows = raw(session).execute(
+        f"""SELECT cluster_id, ST_AsGeoJSON(ST_Transform({planning.OUTLINE_SQL}, 4326), 6)
+            FROM plan_member WHERE cluster_id > 0 GROUP BY cluster_id ORDER BY cluster_id""",
+        {"eps": params.distance_m}).fetchall()
+    return {cid: json.loads(shape) for cid, shape in rows}
+
+
+def plan_outlines(session: Session, plan: Plan) -> dict[int, dict[str, Any]]:
+    """{cluster id: its frozen outline as a GeoJSON geometry in WGS84} of a plan's clusters."""
+    rows = raw(session).execute(
+        f"""SELECT cluster_id, ST_AsGeoJSON(ST_Transform(outline, 4326), 6)
+            FROM {SCHEMA}.plan_cluster WHERE plan_id = %s AND outline IS NOT NULL
+            ORDER BY cluster_id""", (plan.id,)).fetchall()
+    return {cid: json.loads(shape) for cid, shape in rows}
