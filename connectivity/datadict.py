@@ -100,8 +100,8 @@ PREMISES: dict[str, Column] = {c.name: c for c in (
     _c("evidence", "string", "Evidence", "Tystiolaeth",
        _OGC["evidence"] + ". " + _codes(EVIDENCE, "en"),
        "Y dystiolaeth gryfaf am y safle. " + _codes(EVIDENCE, "cy")),
-    _c("evidence_release", "string", "Evidence release", "Datganiad y dystiolaeth",
-       _OGC["evidence_release"], "Datganiad y dystiolaeth honno"),
+    _c("evidence_release", "string", "Evidence release", "Rhyddhad y dystiolaeth",
+       _OGC["evidence_release"], "Rhyddhad y dystiolaeth honno"),
     _c("gigabit_class", "string", "Gigabit class", "Dosbarth gigabit",
        "BDUK's subsidy control class (Gigabit White, Gigabit Grey/Black, Gigabit Under Review)",
        "Dosbarth rheoli cymhorthdal BDUK (Gigabit White, Gigabit Grey/Black, Gigabit Under "

@@ -82,7 +82,7 @@ TEXT = {
     "not_robust": {"en": "changes within ±{s} %", "cy": "yn newid o fewn ±{s} %"},
     "no_target": {"en": "meets no option's target", "cy": "nid yw'n cyrraedd y targed"},
     "proxy": {"en": "* The " + NETWORK_PROXY + ".", "cy": "* Y " + NETWORK_PROXY_CY + "."},
-    "releases": {"en": "Data releases", "cy": "Datganiadau data"},
+    "releases": {"en": "Data releases", "cy": "Rhyddhadau data"},
     "classification": {"en": "Classification", "cy": "Dosbarthiad"},
     "model": {"en": "Cost model {v}: values and sources", "cy": "Model costau {v}: gwerthoedd a ffynonellau"},
     "key": {"en": "Setting", "cy": "Gosodiad"},
