@@ -87,6 +87,7 @@ def test_collections_with_extents(client):
     assert links(premises) == {
         "self": (f"{BASE}/collections/premises", "application/json"),
         "items": (f"{BASE}/collections/premises/items", "application/geo+json"),
+        "describedBy": (f"{BASE}/collections/premises/schema", "application/schema+json"),
     }
     las = doc["collections"][1]
     assert las["extent"]["spatial"]["bbox"] == [[-5.481491, 51.375104, -2.650185, 53.435441]]
@@ -269,16 +270,38 @@ def test_gdal_lists_the_collections(live_server):
         ("premises", "Point"), ("local-authorities", "Multi Polygon"),
         ("wards", "Multi Polygon"), ("lsoas", "Multi Polygon"), ("msoas", "Multi Polygon"),
         ("constituencies", "Multi Polygon")]
-    summary = gdal("ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=1000", f"OAPIF:{live_server}/ogc",
-                   "premises")
+    # GDAL's default page size (10): the first ten premises have null speeds, so without the
+    # collection's schema (rel="describedBy") GDAL would type the speeds as String
+    summary = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "premises")
     assert "Feature Count: 63225" in summary
     assert "Extent: (-4.711121, 51.624608) - (-3.282230, 52.562491)" in summary
     assert re.findall(r"^(\w+): (\S+)", summary, re.M)[-14:] == [
-        ("uprn", "Integer64"), ("postcode", "String"), ("status", "String"),
+        ("postcode", "String"), ("status", "String"),
         ("probability_below", "Real"), ("best_down_mbps", "Real"), ("best_up_mbps", "Real"),
         ("band", "String"), ("evidence", "String"), ("evidence_release", "String"),
         ("eligible_abc", "String"), ("eligible_lbf", "String"), ("eligible_uso", "String"),
-        ("planned_build", "Integer(Boolean)"), ("approximate", "Integer(Boolean)")]
+        ("planned_build", "Integer(Boolean)"), ("approximate", "Integer(Boolean)"),
+        ("uprn", "Integer64")]  # from the features: GDAL 3.6 reads a schema integer as 32-bit
+    areas = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "wards")
+    assert re.findall(r"^(\w+): (\S+)", areas, re.M)[-12:] == [
+        ("id", "String"), ("code", "String"), ("name_en", "String"), ("name_cy", "String"),
+        ("premises", "Integer"), ("below", "Integer"), ("possibly_below", "Integer"),
+        ("expected_below_30", "Real"), ("share_below", "Real"), ("abc_eligible", "Integer"),
+        ("lbf_eligible", "Integer"), ("uso_eligible", "Integer")]
+
+
+def test_collection_schema(client):
+    schema = get(client, "/ogc/collections/premises/schema", mimetype="application/schema+json")
+    assert schema["$id"] == f"{BASE}/collections/premises/schema"
+    assert schema["properties"]["id"]["format"] == "int64"
+    props = schema["properties"]["properties"]["properties"]
+    assert list(props) == [p.name for p in COLLECTIONS["premises"].properties if p.name != "uprn"]
+    assert props["best_down_mbps"] == {"type": "number", "nullable": True,
+                                       "description": "Best predicted download, Mbit/s"}
+    wards = get(client, "/ogc/collections/wards/schema", mimetype="application/schema+json")
+    assert list(wards["properties"]["properties"]["properties"]) == [
+        p.name for p in COLLECTIONS["wards"].properties]
+    get(client, "/ogc/collections/nowhere/schema", 404)
 
 
 def test_gdal_reads_a_box_filtered_on_the_server(live_server):

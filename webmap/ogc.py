@@ -37,6 +37,7 @@ bp = Blueprint("ogc", __name__)
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
+JSON_SCHEMA = "application/schema+json"
 OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -95,6 +96,8 @@ def _collection_doc(conn, coll: Collection) -> dict[str, Any]:
     doc["links"] = [
         _link(_url("collection_page", cid=coll.id), "self", JSON, coll.title),
         _link(_url("items_page", cid=coll.id), "items", GEOJSON, f"{coll.title} (GeoJSON)"),
+        _link(_url("schema_page", cid=coll.id), "describedBy", JSON_SCHEMA,
+              f"{coll.title}: the schema of a feature"),
     ]
     return doc
 
@@ -135,6 +138,17 @@ def collection_page(cid: str):
     _check_args({"f"})
     with db_connection() as conn:
         return _response(_collection_doc(conn, coll))
+
+
+@bp.get("/collections/<cid>/schema")
+def schema_page(cid: str):
+    """The JSON Schema of a feature (rel="describedBy"): GDAL's OAPIF driver takes the field
+    types from it rather than from the first page, where a property can be null throughout."""
+    coll = collection(cid)
+    _check_args({"f"})
+    url = _url("schema_page", cid=coll.id)
+    return _response({"$id": url, "title": f"{coll.title}: a feature",
+                      **_feature_schema(coll, for_gdal=True)}, JSON_SCHEMA)
 
 
 @bp.get("/collections/<cid>/items")
@@ -207,18 +221,29 @@ _ERRORS = {status: {"description": text, "content": {JSON: {
                          ("503", "Database unavailable"))}
 
 
-def _feature_schema(coll: Collection) -> dict[str, Any]:
+def _feature_schema(coll: Collection, for_gdal: bool = False) -> dict[str, Any]:
+    """A feature of ``coll`` (OpenAPI 3.0 dialect: ``nullable``, since GDAL 3.6 reads only a
+    string ``type``). ``for_gdal``: the collection's own schema, which leaves out the ``uprn``
+    property (the feature id, described there as int64) because GDAL 3.6 makes every schema
+    integer a 32-bit field; GDAL then takes it from the features, as Integer64."""
+    props = [p for p in coll.properties if not (for_gdal and p.name == "uprn")]
+    fid: dict[str, Any] = {"type": coll.id_type}
+    if for_gdal:
+        fid.update({"description": "The UPRN (the property uprn)" if coll.level is None
+                    else "The area code (the property code)", "x-ogc-role": "id"})
+        if coll.level is None:
+            fid["format"] = "int64"
     return {
         "type": "object", "required": ["type", "id", "geometry", "properties"],
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
-            "id": {"type": coll.id_type},
+            "id": fid,
             "geometry": {"type": "object", "properties": {
                 "type": {"type": "string", "enum": [coll.geometry_type]},
                 "coordinates": {"type": "array"}}},
             "properties": {"type": "object",
-                           "required": [p.name for p in coll.properties],
-                           "properties": {p.name: p.schema() for p in coll.properties}},
+                           "required": [p.name for p in props],
+                           "properties": {p.name: p.schema() for p in props}},
         },
     }
 
@@ -243,6 +268,8 @@ def openapi_document(server: str) -> dict[str, Any]:
                   "schema": {k: v for k, v in p.schema().items() if k != "nullable"}}
                  for p in coll.queryables.values()]
         paths[base] = op(coll.title, _ok("The collection", JSON), "400", "404", "503")
+        paths[f"{base}/schema"] = op(f"{coll.title}: the JSON Schema of a feature",
+                                     _ok("JSON Schema", JSON_SCHEMA), "400", "404")
         paths[f"{base}/items"] = op(
             f"{coll.title}: features", _ok("A page of features", GEOJSON, {
                 "type": "object", "required": ["type", "features", "numberMatched",
