@@ -31,7 +31,7 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     assert web["ours_throughput"]["requests"] == web["tipg_throughput"]["requests"] == 8 * 256 * 2
     assert web["postcode_lookups"] == 200
     assert web["first_render"]["runs"] == 5
-    assert lists["premises"] == 63225 and len(lists["counts"]) == 4
+    assert lists["premises"] == 63225 and len(lists["counts"]) == 6
     assert lists["list_premises"] == lists["export_rows"] == lists["ogr2ogr_rows"] > 0
     assert plan["targets"] > 0 and plan["comparison"]["same"]  # PostGIS and scikit-learn agree
     assert plan["largest"]["clusters"] > 0
