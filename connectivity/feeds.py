@@ -126,7 +126,8 @@ def feed(conn: psycopg.Connection, code: str | None, lang: str = "en",
     sub(root, "updated", _stamp(entries[-1]["finished_at"]) if entries
         else "1970-01-01T00:00:00Z")
     sub(root, "link", rel="self", type="application/atom+xml", href=self_url)
-    sub(root, "link", rel="alternate", type="text/html", href=f"{base}/{lang}/")
+    # the page of the published releases, with their changes files (webmap's /<lang>/data)
+    sub(root, "link", rel="alternate", type="text/html", href=f"{base}/{lang}/data")
     author = sub(root, "author")
     sub(author, "name", "Broadband gap map for Wales" if lang == "en"
         else "Map bylchau band eang Cymru")

@@ -449,3 +449,72 @@ def write_top_catalog(out: Path) -> int:
     top["dcat:catalog"] = catalogs
     _write_json(out / CATALOG, top)
     return len(labels)
+
+
+# -- the catalogue for people (``/<lang>/data``) ---------------------------------------------
+#: a distribution's format as people name it, by IANA media type
+FORMAT_NAMES = {"text/csv": "CSV", "application/geopackage+sqlite3": "GeoPackage",
+                "application/csvm+json": "CSVW (JSON)", "application/ld+json": "JSON-LD",
+                "application/vnd.pmtiles": "PMTiles"}
+
+
+def scope_names(conn: psycopg.Connection) -> dict[str, tuple[str, str]]:
+    """The English and Welsh names of every scope a release is published for, by the ONS code
+    its datasets' ``dct:spatial`` ends with (W92000004 for Wales)."""
+    return {code or WALES[1]: (en, cy) for _part, code, en, cy in _scopes(conn)}
+
+
+def _in(texts: Any, lang: str) -> str:
+    """The ``lang`` text of a JSON-LD value (a list of language-tagged values, or a string)."""
+    if isinstance(texts, str):
+        return texts
+    by_lang = {t.get("@language"): t.get("@value", "") for t in texts or []}
+    return by_lang.get(lang) or by_lang.get("en") or next(iter(by_lang.values()), "")
+
+
+def catalogue_page(out: Path | None, lang: str,
+                   names: dict[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """What ``out/catalog.jsonld`` lists, for a page in ``lang``: the releases, newest first,
+    each with when it was issued, its source releases, licence and attribution, and its
+    datasets grouped by area (Wales first), each with its files (title, link relative to
+    ``out``, format, byte size, SHA-256). Empty when nothing is published in ``out``."""
+    top = Path(out) / CATALOG if out is not None else None
+    if top is None or not top.is_file():
+        return []
+    catalog = json.loads(top.read_text(encoding="utf-8"))
+    names = names or {}
+    releases: dict[str, dict[str, Any]] = {}
+    for entry in catalog.get("dcat:catalog", []):
+        releases[entry["dcat:version"]] = {"label": entry["dcat:version"], "areas": {}}
+    for ds in catalog.get("dcat:dataset", []):
+        label = ds["dcat:version"]
+        release = releases.setdefault(label, {"label": label, "areas": {}})
+        release.setdefault("issued", ds.get("dct:issued", {}).get("@value"))
+        release.setdefault("sources", [
+            {"title": s.get("dct:title", ""), "version": s.get("dcat:version", ""),
+             "issued": s.get("dct:issued", {}).get("@value")} for s in ds.get("dct:source", [])])
+        release.setdefault("licence", ds.get("dct:license", {}).get("@id"))
+        release.setdefault("attribution", ds.get("dct:rights", {}).get("rdfs:label"))
+        code = ds.get("dct:spatial", {}).get("@id", "").rsplit("/", 1)[-1]
+        en, cy = names.get(code, (code, code))
+        area = release["areas"].setdefault(code, {"code": code, "name": cy if lang == "cy" else en,
+                                                  "datasets": []})
+        files = []
+        for dist in ds.get("dcat:distribution", []):
+            media = dist.get("dcat:mediaType", {}).get("@id", "").split("media-types/")[-1]
+            url = dist["dcat:downloadURL"]["@id"]
+            files.append({
+                "title": _in(dist.get("dct:title"), lang), "url": url,
+                "name": url.rsplit("/", 1)[-1], "media_type": media,
+                "format": FORMAT_NAMES.get(media, media),
+                "bytes": int(dist.get("dcat:byteSize", {}).get("@value", 0)),
+                "sha256": dist.get("spdx:checksum", {}).get("spdx:checksumValue", ""),
+            })
+        area["datasets"].append({"title": _in(ds.get("dct:title"), lang),
+                                 "description": _in(ds.get("dct:description"), lang),
+                                 "files": files})
+    ordered = sorted(releases.values(), key=lambda r: r["label"], reverse=True)
+    for release in ordered:
+        areas = release["areas"].values()
+        release["areas"] = sorted(areas, key=lambda a: (a["code"] != WALES[1], a["name"]))
+    return ordered

@@ -69,6 +69,15 @@ def _optional_str(value: Any) -> str | None:
     return text or None
 
 
+def _archive_url(value: Any) -> str:
+    text = str(value).strip() if value is not None else ""
+    if text and not (text.startswith("/") and not text.startswith("//")
+                     or text.lower().startswith(("https://", "http://"))):
+        raise ValueError("expected the archive's URL: a path on this site (/data/tiles/map.pmtiles) "
+                         "or an http(s):// URL, or empty for the dynamic /tiles routes")
+    return text
+
+
 def _language(value: Any) -> str:
     text = str(value).strip().lower()
     if text not in {"en", "cy"}:
@@ -198,6 +207,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Tile URL template used when online_basemap is on.",
     ),
     Setting(
+        "tiles_archive_url",
+        _archive_url,
+        "",
+        "A PMTiles archive of the map (`connectivity publish tiles`) the map reads its vector "
+        "tiles from: a path on this site or an http(s) URL on any static host with range "
+        "requests (and CORS). Empty: the dynamic /tiles routes.",
+    ),
+    Setting(
         "basemap_attribution",
         str,
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
@@ -316,6 +333,7 @@ class Settings:
     default_language: str
     online_basemap: bool
     basemap_url: str
+    tiles_archive_url: str
     basemap_attribution: str
     abc_guidance_url: str
     abc_guidance_url_cy: str

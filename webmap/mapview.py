@@ -192,12 +192,16 @@ def themes(wimd_count: int, lang: str) -> list[Theme]:
     ]
 
 
-def _map(location, zoom: int, static_url, min_zoom: int) -> folium.Map:
+def _map(location, zoom: int, static_url, min_zoom: int, archive: bool = False) -> folium.Map:
+    """A folium map with the vendored scripts; with ``archive``, the PMTiles reader and our
+    VectorGrid layer over it (static/js/pmtiles-grid.js) as well."""
     fmap = folium.Map(location=location, zoom_start=zoom, tiles=None, zoom_control=False,
                       control_scale=True, prefer_canvas=False, min_zoom=min_zoom, max_zoom=18,
                       zoom_snap=0.25)
     fmap.default_js = [("leaflet", static_url("vendor/leaflet/leaflet.js")),
                        ("vectorgrid", static_url("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js")),
+                       *([("pmtiles", static_url("vendor/pmtiles/pmtiles.js")),
+                          ("pmtiles_grid", static_url("js/pmtiles-grid.js"))] if archive else []),
                        ("gapmap", static_url("js/gapmap.js"))]
     fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
     return fmap
@@ -257,7 +261,8 @@ def build_map(
         else:
             props["share_text"] = "-"
 
-    fmap = _map([52.35, -3.9], 8, static_url, 6)
+    archive = settings.tiles_archive_url
+    fmap = _map([52.35, -3.9], 8, static_url, 6, archive=bool(archive))
     if settings.online_basemap:
         folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution,
                          name=_("Base map"), max_zoom=19).add_to(fmap)
@@ -280,13 +285,13 @@ def build_map(
         "level_hex": STATISTICS_LEVELS.name("hex", lang),
     }
     grids = [
-        {"id": "ward", "group": "ward", "layer": "ward", "name": text["level_ward"],
+        {"id": "ward", "archiveLayer": "ward", "group": "ward", "layer": "ward", "name": text["level_ward"],
          "url": urls.get("areas", "").replace("LEVEL", "ward"), "minZoom": 9, "maxZoom": 14},
-        {"id": "lsoa", "group": "lsoa", "layer": "lsoa", "name": text["level_lsoa"],
+        {"id": "lsoa", "archiveLayer": "lsoa", "group": "lsoa", "layer": "lsoa", "name": text["level_lsoa"],
          "url": urls.get("areas", "").replace("LEVEL", "lsoa"), "minZoom": 9, "maxZoom": 14},
-        {"id": "hex2000", "group": "hex", "layer": "hex", "name": text["level_hex"] + " 2 km",
+        {"id": "hex2000", "archiveLayer": "hex2000", "group": "hex", "layer": "hex", "name": text["level_hex"] + " 2 km",
          "url": urls.get("hex", "").replace("SIZE", "2000"), "minZoom": 10, "maxZoom": 10},
-        {"id": "hex500", "group": "hex", "layer": "hex", "name": text["level_hex"] + " 500 m",
+        {"id": "hex500", "archiveLayer": "hex500", "group": "hex", "layer": "hex", "name": text["level_hex"] + " 500 m",
          "url": urls.get("hex", "").replace("SIZE", "500"), "minZoom": 11, "maxZoom": 11},
     ] if classified else []
     config = {
@@ -296,7 +301,7 @@ def build_map(
                             "eligible_lbf": ELIGIBILITY_COLOURS, "planned_build": PLANNED_COLOURS},
         "authorities": geojson, "grids": grids,
         "premisesTiles": urls.get("premises", "") if classified else "",
-        "premisesMinZoom": PREMISES_MIN_ZOOM,
+        "premisesMinZoom": PREMISES_MIN_ZOOM, "tilesArchive": archive,
         "premisesApi": urls.get("premises_api", ""), "postcodeUrl": urls.get("postcode", ""),
         "areaUrl": urls.get("area", ""),
         "text": text, "statusNames": names, "evidenceNames": EVIDENCE.names(lang),
@@ -322,12 +327,14 @@ def build_map(
 
 
 def build_postcode_map(lat: float, lon: float, label: str, lang: str, static_url,
-                       tiles_url: str, synthetic: bool) -> RenderedMap:
-    """A small map of one postcode: its premises (vector tiles, by status) around the centroid."""
-    fmap = _map([lat, lon], 16, static_url, TILE_MIN_ZOOM)
+                       tiles_url: str, synthetic: bool, archive_url: str = "") -> RenderedMap:
+    """A small map of one postcode: its premises (vector tiles, by status) around the centroid;
+    from the PMTiles archive at ``archive_url`` when one is named."""
+    fmap = _map([lat, lon], 16, static_url, TILE_MIN_ZOOM, archive=bool(archive_url))
     names = STATUSES.names(lang)
     _GapLayers("postcode", {
         "lang": lang, "premisesTiles": tiles_url, "premisesMinZoom": TILE_MIN_ZOOM,
+        "tilesArchive": archive_url,
         "statusColours": STATUS_COLOURS, "statusNames": names,
         "popup": _("UPRN {uprn}: {status}, best download {down} Mbit/s"),
     }).add_to(fmap)

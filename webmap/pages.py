@@ -180,7 +180,8 @@ def postcode_page(postcode: str):
     label = data["postcode"]
     rendered = build_postcode_map(data["location"]["lat"], data["location"]["lon"], label, g.lang,
                                   lambda path: url_for("static", filename=path), _tiles_url(),
-                                  data["synthetic"])
+                                  data["synthetic"],
+                                  current_app.config["GAPMAP_SETTINGS"].tiles_archive_url)
     return render_template("postcode.html", data=data, map=rendered, synthetic=data["synthetic"],
                            settings=current_app.config["GAPMAP_SETTINGS"],
                            evidence_names=EVIDENCE.names(g.lang))

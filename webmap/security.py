@@ -49,13 +49,18 @@ def content_security_policy(nonce: str, settings: Settings) -> str:
             if "{s}" in settings.basemap_url:
                 host = "*." + host.split(".", 1)[1]
             images.append(f"{parts.scheme}://{host}")
+    connect = ["'self'"]
+    archive = urlsplit(settings.tiles_archive_url)
+    if archive.scheme in ("http", "https") and archive.hostname:  # the map reads tiles from it
+        port = f":{archive.port}" if archive.port else ""
+        connect.append(f"{archive.scheme}://{archive.hostname}{port}")
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' 'nonce-{nonce}'",
         "style-src 'self' 'unsafe-inline'",  # Leaflet positions everything with style attributes
         "img-src " + " ".join(images),
         "font-src 'self'",
-        "connect-src 'self'",
+        "connect-src " + " ".join(connect),
         "worker-src 'self' blob:",
         "object-src 'none'",
         "base-uri 'none'",

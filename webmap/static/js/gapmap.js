@@ -4,7 +4,8 @@
  * wards, LSOAs and hexagons (vector tiles at middle zooms), premises (vector tiles from zoom 12),
  * and wires the panel beside the map: the theme radios ("colour by") and the layer checkboxes.
  * GapMap.postcode(map, config) adds a postcode's premises, coloured by status, to a small map.
- * Both draw premises with the one premises layer below (premisesLayer).
+ * Both draw premises with the one premises layer below (premisesLayer). Every vector-tile layer
+ * reads the dynamic /tiles routes, or a PMTiles archive when the page names one (tileLayer).
  * Everything the user reads comes from the config (translated on the server); values from the
  * data are put into the page with textContent, never as HTML. No inline handlers: the page's
  * Content-Security-Policy allows no inline script but the nonce'd map set-up.
@@ -59,9 +60,19 @@
     };
   }
 
+  // a vector-tile layer: from the dynamic route `url`, or, when the map has a tile archive
+  // (cfg.tilesArchive, the tiles_archive_url setting), the archive's layer `archiveLayer`
+  // under the name the styles use (`layer`): see pmtiles-grid.js
+  function tileLayer(cfg, url, archiveLayer, layer, options) {
+    if (!cfg.tilesArchive) return L.vectorGrid.protobuf(url, options);
+    var names = {};
+    names[archiveLayer] = layer;
+    return L.vectorGrid.pmtiles(cfg.tilesArchive, L.extend({layers: names}, options));
+  }
+
   // style(properties, zoom) gives each point's style, onClick(properties, latlng) answers a click
-  function premisesLayer(url, minZoom, style, onClick) {
-    return L.vectorGrid.protobuf(url, {
+  function premisesLayer(cfg, url, minZoom, style, onClick) {
+    return tileLayer(cfg, url, "premises", "premises", {
       minZoom: minZoom, maxNativeZoom: 16, maxZoom: 18, interactive: true,
       getFeatureId: function (f) { return f.properties.uprn; },
       vectorTileLayerStyles: {premises: style}
@@ -69,7 +80,7 @@
   }
 
   GapMap.postcode = function (map, cfg) {
-    var layer = premisesLayer(cfg.premisesTiles, cfg.premisesMinZoom,
+    var layer = premisesLayer(cfg, cfg.premisesTiles, cfg.premisesMinZoom,
       function (p, zoom) { return dotStyle(cfg.statusColours[p.status], zoom); },
       function (p, latlng) {
         var text = cfg.popup
@@ -206,10 +217,10 @@
       return areaStyle(f.properties, selected[f.properties.code], laFilled()); }); });
 
     // -- vector tile layers ---------------------------------------------------------------
-    function areaGrid(id, url, layerName, levelName, minZoom, maxZoom) {
+    function areaGrid(id, url, archiveLayer, layerName, levelName, minZoom, maxZoom) {
       var styles = {};
       styles[layerName] = function (p) { return areaStyle(p, false, true); };
-      var grid = L.vectorGrid.protobuf(url, {
+      var grid = tileLayer(cfg, url, archiveLayer, layerName, {
         minZoom: minZoom, maxZoom: maxZoom, maxNativeZoom: maxZoom, interactive: true,
         vectorTileLayerStyles: styles, pane: "overlayPane",
         getFeatureId: function (f) { return f.properties.code; }
@@ -221,13 +232,13 @@
     }
     // several grids can make one layer of the panel (hexagons of two sizes at their zooms)
     cfg.grids.forEach(function (g) {
-      var grid = areaGrid(g.id, g.url, g.layer, g.name, g.minZoom, g.maxZoom);
+      var grid = areaGrid(g.id, g.url, g.archiveLayer, g.layer, g.name, g.minZoom, g.maxZoom);
       delete state.layers[g.id];
       if (!state.layers[g.group]) state.layers[g.group] = L.layerGroup();
       state.layers[g.group].addLayer(grid);
     });
 
-    var premises = premisesLayer(cfg.premisesTiles, cfg.premisesMinZoom, premisesStyle,
+    var premises = premisesLayer(cfg, cfg.premisesTiles, cfg.premisesMinZoom, premisesStyle,
                                  premisesPopup);
     state.layers.premises = premises;
 
