@@ -129,9 +129,6 @@ PREMISES: dict[str, Column] = {c.name: c for c in (
        "degree"),
     _c("la_code", "string", "Local authority", "Awdurdod lleol",
        "The local authority's ONS code", "Cod ONS yr awdurdod lleol"),
-    _c("attribution", "string", "Attribution", "Priodoli",
-       "The sources' attribution, under the Open Government Licence v3.0",
-       "Priodoli'r ffynonellau, dan y Drwydded Llywodraeth Agored v3.0"),
 )}
 
 

@@ -1,12 +1,15 @@
 """What classification gives people: area statistics, release-to-release change, and exports
 (CSV for Excel, GeoPackage for QGIS, GeoJSON) that carry evidence, reasons, releases and the data
-attribution. Exports are written to a temporary file and renamed, so a failure leaves nothing
-(a device or pipe such as /dev/stdout is written in place, from a temporary file)."""
+attribution, stated once per file: in a CSV's CSVW metadata beside it (``FILE.csv-metadata.json``),
+in the GeoPackage layer's metadata and in the GeoJSON's ``description``. Exports are written to a
+temporary file and renamed, so a failure leaves nothing (a device or pipe such as /dev/stdout is
+written in place, from a temporary file, with no metadata file beside it)."""
 
 from __future__ import annotations
 
 import csv
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -19,6 +22,7 @@ from . import runs
 from .classify import HEX_SIZES
 from .db import SCHEMA
 from .errors import BadRequest, GapmapError
+from .geopackage import GPKG_OPTIONS, add_styles, status_style
 from .reasons import reason_sql, source_name_sql
 from .vocab import LANGS, SCHEMES, STATISTICS_LEVELS, STATUSES
 
@@ -29,6 +33,7 @@ ATTRIBUTION = (
     "Wales broadband gap map."
 )
 SYNTHETIC_NOTICE = "SYNTHETIC DEMO DATA: premises and speeds are invented. "
+OGL = "http://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 
 
 def stats(conn: psycopg.Connection, level: str, run: str | None = None,
@@ -109,7 +114,7 @@ EXPORT_COLUMNS = [
     "uso", "evidence", "evidence_release", "gigabit_class", "planned_build", "contract_name",
     "supplier", "final_coverage_date", "eligible_abc", "abc_reason", "eligible_lbf", "lbf_reason",
     "eligible_uso", "uso_reason", "eligible_voucher", "voucher_reason", "classification",
-    "easting", "northing", "latitude", "longitude", "la_code", "attribution",
+    "easting", "northing", "latitude", "longitude", "la_code",
 ]
 
 
@@ -130,7 +135,7 @@ def export_columns_sql(lang: str, rules, geom: str) -> str:
 
 
 def _export_query(run: runs.Run, lang: str, areas: list[str], statuses: list[str],
-                  scheme: str | None) -> tuple[str, dict]:
+                  scheme: str | None, min_probability: float | None) -> tuple[str, dict]:
     where, params = [], {}
     if areas:
         where.append(f"""EXISTS (SELECT 1 FROM {SCHEMA}.area a WHERE a.code = ANY(%(areas)s)
@@ -146,45 +151,49 @@ def _export_query(run: runs.Run, lang: str, areas: list[str], statuses: list[str
     if scheme:
         SCHEMES.check(scheme)
         where.append(f"c.eligible_{scheme} IN ('eligible', 'possibly')")
-    attribution = (SYNTHETIC_NOTICE if run.synthetic else "") + ATTRIBUTION
+    if min_probability is not None:
+        if not 0 <= min_probability <= 1:
+            raise BadRequest(f"--min-probability {min_probability:g} is not a probability; "
+                             "give a number from 0 to 1")
+        where.append("c.probability_below >= %(min_probability)s")
+        params["min_probability"] = min_probability
     rules = run.rules
     sql = f"""
         SELECT {export_columns_sql(lang, rules, "p.geom")},
                (SELECT a.code FROM {SCHEMA}.area a WHERE a.level = 'la' AND ST_Covers(a.geom, p.geom)
-                LIMIT 1) AS la_code,
-               %(attribution)s AS attribution
+                LIMIT 1) AS la_code
         FROM (SELECT *, {source_name_sql(lang)} AS source_name
               FROM {SCHEMA}.premises_class_{run.id}) c
         JOIN {SCHEMA}.premises p USING (uprn)
         {('WHERE ' + ' AND '.join(where)) if where else ''}
-        ORDER BY c.uprn"""
-    params.update(run=run.label, attribution=attribution)
+        ORDER BY la_code, c.postcode COLLATE "C", c.uprn"""
+    params["run"] = run.label
     return sql, params
 
 
 def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = None,
            areas: list[str] = (), statuses: list[str] = (), scheme: str | None = None,
-           lang: str = "en", dataset_options: dict[str, str] | None = None) -> int:
-    """Write the premises of a run (filtered) to ``out``; returns the number of rows.
-    ``dataset_options`` are GDAL's creation options of a GeoPackage (``{"VERSION": "1.3"}``)."""
+           min_probability: float | None = None, lang: str = "en") -> int:
+    """Write the premises of a run to ``out``, by authority, postcode and UPRN; returns the
+    number of rows. Filters: in any of ``areas``, of any of ``statuses``, eligible or possibly
+    eligible for ``scheme``, ``probability_below`` at least ``min_probability``."""
     if fmt not in ("csv", "gpkg", "geojson"):
         raise BadRequest(f"unknown format {fmt!r}; expected csv, gpkg or geojson")
     if lang not in LANGS:
         raise BadRequest("--lang must be en or cy")
     chosen = runs.by_label(conn, run, with_rules=True)
-    sql, params = _export_query(chosen, lang, list(areas), list(statuses), scheme)
-    return write_query(conn, out, fmt, sql, params, chosen.label, chosen.synthetic,
-                       dataset_options=dataset_options)
+    sql, params = _export_query(chosen, lang, list(areas), list(statuses), scheme,
+                                min_probability)
+    return write_query(conn, out, fmt, sql, params, chosen.label, chosen.synthetic)
 
 
 def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params: dict,
-                run_label: str, synthetic: bool, *, columns: list[str] = EXPORT_COLUMNS,
-                finish=None, dataset_options: dict[str, str] | None = None) -> int:
+                run_label: str, synthetic: bool, *, columns: list[str] = EXPORT_COLUMNS) -> int:
     """Write the rows of ``sql`` (its columns: ``columns``, with easting/northing and
     latitude/longitude for the points) to ``out`` as ``fmt``, through a temporary file renamed
-    into place; ``finish(path)``, if given, completes the temporary file before the rename (a
-    GeoPackage's layer style, say); ``dataset_options`` are GDAL's creation options of a
-    GeoPackage or GeoJSON file. Returns the number of rows."""
+    into place, with the attribution once: a CSV gets ``<out>-metadata.json`` (CSVW) beside it, a
+    GeoPackage (1.3, with a QGIS style by status when there is a status) its layer metadata, a
+    GeoJSON its ``description``. Returns the number of rows."""
     out = Path(out)
     if out.is_dir():
         raise GapmapError(f"cannot write {out}: it is a folder",
@@ -197,6 +206,7 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
         raise GapmapError(f"cannot write {out}: the folder {folder} does not exist",
                           "create it first, or give another path with -o")
     tmp: Path | None = None
+    sidecar: Path | None = None
     try:
         try:
             fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{fmt}", dir=folder)
@@ -207,10 +217,9 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
         try:
             with conn.transaction():  # the server-side cursor lives in a transaction
                 rows = _write_csv(conn, sql, params, tmp, columns) if fmt == "csv" else \
-                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic, columns,
-                                  dataset_options or {})
-            if finish is not None:
-                finish(tmp)
+                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic, columns)
+            if fmt == "gpkg" and "status" in columns:
+                add_styles(tmp, {"premises": status_style()})
         except _gdal_errors() as exc:
             # GDAL says only "disk I/O error" or "Cannot write feature": find the real cause
             raise _write_error(out, _probe_write(tmp) or exc) from None
@@ -218,16 +227,47 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
             with tmp.open("rb") as source, out.open("wb") as sink:
                 shutil.copyfileobj(source, sink, 1 << 20)
         else:
-            os.chmod(tmp, 0o666 & ~_umask())  # as a new file would be, not mkstemp's 0600
+            if fmt == "csv":
+                sidecar = tmp.with_name(f"{tmp.name}-metadata.json")
+                _write_csv_metadata(sidecar, target.name, columns, run_label, synthetic)
+            for written in (tmp, sidecar):
+                if written is not None:
+                    os.chmod(written, 0o666 & ~_umask())  # as a new file, not mkstemp's 0600
             os.replace(tmp, target)
             tmp = None
+            if sidecar is not None:
+                os.replace(sidecar, target.with_name(f"{target.name}-metadata.json"))
+                sidecar = None
     except OSError as exc:
         raise _write_error(out, exc) from None
     finally:
+        if sidecar is not None:
+            sidecar.unlink(missing_ok=True)
         if tmp is not None:
             for leftover in (tmp, *(Path(f"{tmp}{s}") for s in ("-journal", "-wal", "-shm"))):
                 leftover.unlink(missing_ok=True)
     return rows
+
+
+def describe(run_label: str, synthetic: bool) -> str:
+    """What an export says once about itself: the classification and the attribution."""
+    return (SYNTHETIC_NOTICE if synthetic else "") + f"Classification {run_label}. " + ATTRIBUTION
+
+
+def _write_csv_metadata(path: Path, csv_name: str, columns: list[str], run_label: str,
+                        synthetic: bool) -> None:
+    """The CSV's CSVW metadata (W3C: ``<file>-metadata.json`` is where CSVW tools look), holding
+    the attribution and licence the rows no longer repeat."""
+    document = {
+        "@context": ["http://www.w3.org/ns/csvw", {"@language": "en"}],
+        "url": csv_name,
+        "dc:description": describe(run_label, synthetic),
+        "dc:license": {"@id": OGL},
+        "dc:rights": ATTRIBUTION,
+        "dialect": {"encoding": "utf-8", "header": True, "lineTerminators": ["\r\n"]},
+        "tableSchema": {"columns": [{"name": c, "titles": c} for c in columns]},
+    }
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _umask() -> int:
@@ -305,8 +345,9 @@ def _write_csv(conn, sql: str, params: dict, path: Path, columns: list[str]) -> 
 
 
 def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label: str,
-                  synthetic: bool, columns: list[str], dataset_options: dict[str, str]) -> int:
-    """GeoPackage (EPSG:27700) or GeoJSON (WGS84), written in chunks with pyogrio."""
+                  synthetic: bool, columns: list[str]) -> int:
+    """GeoPackage 1.3 (EPSG:27700) or GeoJSON (WGS84), written in chunks with pyogrio; the
+    attribution in the layer's metadata (GeoPackage) or ``description`` (GeoJSON)."""
     import geopandas as gpd
     import pandas as pd
     import pyogrio
@@ -327,13 +368,8 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
             else:
                 geom, crs = points(frame["longitude"], frame["latitude"]), "EPSG:4326"
             gdf = gpd.GeoDataFrame(frame, geometry=geom, crs=crs)
-            kwargs: dict[str, Any] = {}
-            if fmt == "gpkg":
-                kwargs["layer"] = "premises"
-                kwargs["metadata"] = {"DESCRIPTION": ((SYNTHETIC_NOTICE if synthetic else "")
-                                                      + f"Classification {run_label}. " + ATTRIBUTION)}
-            if first and dataset_options:
-                kwargs["dataset_options"] = dataset_options
+            kwargs = _vector_options(fmt, run_label, synthetic) if first else \
+                ({"layer": "premises"} if fmt == "gpkg" else {})
             pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
                                     append=not first, **kwargs)
             first = False
@@ -341,7 +377,14 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
     if first:  # no rows: still a valid, empty file with the columns
         gdf = gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry=[],
                                crs="EPSG:27700" if fmt == "gpkg" else "EPSG:4326")
-        extra = {"layer": "premises"} if fmt == "gpkg" else {}
         pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
-                                dataset_options=dataset_options or None, **extra)
+                                **_vector_options(fmt, run_label, synthetic))
     return rows
+
+
+def _vector_options(fmt: str, run_label: str, synthetic: bool) -> dict[str, Any]:
+    """pyogrio's options for the first write of a GeoPackage or GeoJSON export."""
+    if fmt == "gpkg":
+        return {"layer": "premises", "dataset_options": GPKG_OPTIONS,
+                "metadata": {"DESCRIPTION": describe(run_label, synthetic)}}
+    return {"layer_options": {"DESCRIPTION": describe(run_label, synthetic)}}

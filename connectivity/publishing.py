@@ -37,6 +37,7 @@ from .outputs import (
     ATTRIBUTION,
     DIFF_COLUMNS,
     EXPORT_COLUMNS,
+    OGL,
     SYNTHETIC_NOTICE,
     changed_sql,
     export,
@@ -45,9 +46,6 @@ from .outputs import (
 )
 from .vocab import STATISTICS_LEVELS
 
-OGL = "http://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
-#: GeoPackage 1.3 (GDAL's VERSION creation option)
-GPKG_OPTIONS = {"VERSION": "1.3"}
 CATALOG = "catalog.jsonld"
 WALES = ("wales", "W92000004", "Wales", "Cymru")
 #: statistics published for all of Wales: the boundary levels, postcodes, hexagons
@@ -231,8 +229,7 @@ def _write_release(conn, folder: Path, release: _Release, progress) -> list[_Dat
         areas = [code] if code else []
         for fmt in ("csv", "gpkg"):
             name = f"premises-{part}.{fmt}"
-            rows = export(conn, folder / name, fmt, run=label, areas=areas,
-                          dataset_options=GPKG_OPTIONS if fmt == "gpkg" else None)
+            rows = export(conn, folder / name, fmt, run=label, areas=areas)
             premises.files.append(_File(name, premises.title_en, premises.title_cy, rows))
         _csvw(folder, premises, premises.files[0], datadict.PREMISES, EXPORT_COLUMNS, ["uprn"])
         datasets.append(premises)

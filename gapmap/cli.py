@@ -430,21 +430,34 @@ def diff_cmd(ctx, before, after, level, limit, as_json) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--area", "areas", multiple=True, help="Only premises in this area code (repeatable).")
 @click.option("--status", "statuses", multiple=True,
-              type=click.Choice(STATUSES.codes))
+              type=click.Choice(STATUSES.codes), help="Only premises of this status (repeatable).")
 @click.option("--scheme", default=None, type=click.Choice(SCHEMES.codes),
-              help="Only premises eligible (or possibly eligible) for this scheme.")
+              help="Only premises eligible or possibly eligible for the scheme "
+                   "(eligible_<scheme> 'eligible' or 'possibly'): abc, those below 30 Mbit/s and "
+                   "possibly below (at any probability); lbf, the same but in no planned build; "
+                   "uso, those below 10 down or 1 up, and possibly (a postcode share between 0 "
+                   "and 100 %); voucher, none while suspended in Wales. Add --min-probability "
+                   "to leave out the unlikely 'possibly' ones.")
+@click.option("--min-probability", type=click.FloatRange(0, 1), default=None, metavar="P",
+              help="Only premises whose probability_below (of being below 30 Mbit/s, for "
+                   "every scheme) is at least P, 0 to 1: with --scheme lbf, 1 keeps the "
+                   "eligible premises only, 0.5 adds the possibly eligible ones at least as "
+                   "likely below as not. Premises with no probability are left out.")
 @click.option("--run", default=None, help="Classification run label (default: the current one).")
 @click.option("--lang", default="en", type=click.Choice(LANGS), help="Language of the reasons.")
 @json_option
 @click.pass_context
-def export_cmd(ctx, fmt, output, areas, statuses, scheme, run, lang, as_json) -> None:
-    """Export classified premises with evidence, reasons, release and attribution."""
+def export_cmd(ctx, fmt, output, areas, statuses, scheme, min_probability, run, lang,
+               as_json) -> None:
+    """Export classified premises with evidence, reasons and release, by authority, postcode
+    and UPRN. The attribution is stated once: a CSV gets FILE.csv-metadata.json (CSVW) beside
+    it, a GeoPackage (1.3, styled by status for QGIS) or GeoJSON carries it in its metadata."""
     from connectivity.db import connect
     from connectivity.outputs import export
 
     with connect(_settings(ctx), autocommit=True) as conn:
         rows = export(conn, output, fmt, run=run, areas=list(areas), statuses=list(statuses),
-                      scheme=scheme, lang=lang)
+                      scheme=scheme, min_probability=min_probability, lang=lang)
     _emit({"rows": rows, "output": str(output), "format": fmt}, as_json,
           lambda d: click.echo(f"wrote {d['rows']:,} premises to {d['output']}"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from connectivity.classify import classify
 from connectivity.errors import BadRequest, ConfigError, NotFound
-from connectivity.outputs import EXPORT_COLUMNS, diff, export, stats
+from connectivity.outputs import ATTRIBUTION, EXPORT_COLUMNS, diff, export, stats
 from connectivity.reasons import ARGS, TEMPLATES, render
 from connectivity.rules import load_rules
 from connectivity.runs import list_runs
@@ -144,18 +145,25 @@ def test_exports_reread_with_gdal(conn, tmp_path):
     assert len(data) == rows > 100 and list(data[0]) == EXPORT_COLUMNS
     assert {r["eligible_lbf"] for r in data} <= {"eligible", "possibly"}
     assert {r["la_code"] for r in data} == {"W06000008"}
-    assert all(r["attribution"].startswith("SYNTHETIC DEMO DATA") for r in data)
+    # the attribution once, in the CSVW metadata beside the file, not on every row
+    meta = json.loads((tmp_path / "lbf.csv-metadata.json").read_text(encoding="utf-8"))
+    assert meta["url"] == "lbf.csv" and meta["dc:rights"] == ATTRIBUTION
+    assert meta["dc:description"].startswith("SYNTHETIC DEMO DATA")
+    assert [c["name"] for c in meta["tableSchema"]["columns"]] == EXPORT_COLUMNS
+    assert b"Contains OS data" not in raw
     gpkg = tmp_path / "below.gpkg"
     n = export(conn, gpkg, "gpkg", statuses=["below"], lang="cy")
-    frame = pyogrio.read_dataframe(gpkg)
+    frame = pyogrio.read_dataframe(gpkg, layer="premises")
     assert len(frame) == n and frame.crs.to_epsg() == 27700
     assert frame["abc_reason"].str.startswith("Yn gymwys ar gyfer Allwedd Band Eang Cymru").all()
-    assert "SYNTHETIC DEMO DATA" in pyogrio.read_info(gpkg)["layer_metadata"]["DESCRIPTION"]
+    description = pyogrio.read_info(gpkg, layer="premises")["layer_metadata"]["DESCRIPTION"]
+    assert description.startswith("SYNTHETIC DEMO DATA") and description.endswith(ATTRIBUTION)
     geojson = tmp_path / "below.geojson"
     export(conn, geojson, "geojson", statuses=["below"], areas=["W06000024"])
     frame = pyogrio.read_dataframe(geojson)
     assert frame.crs.to_epsg() == 4326 and (frame["status"] == "below").all()
     assert frame.geometry.y.between(51.6, 51.9).all()
+    assert json.loads(geojson.read_text())["description"].endswith(ATTRIBUTION)
 
 
 def test_export_failures_leave_no_file(conn, tmp_path):

@@ -196,3 +196,65 @@ def test_local_cluster_lifecycle(tmp_path):
         assert cli("db", "down").stdout == "not running\n"
     finally:
         cluster.destroy()
+
+
+def test_export_chooses_by_probability_in_a_stable_order_with_the_attribution_once(
+        loaded_settings, tmp_path):
+    import csv
+    import sqlite3
+
+    import pyogrio
+
+    from connectivity.outputs import ATTRIBUTION, EXPORT_COLUMNS
+
+    def export(name, *args):
+        result = run(loaded_settings, "export", "-o", str(tmp_path / name), "--json", *args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["rows"]
+
+    def rows(name):
+        with (tmp_path / name).open(encoding="utf-8-sig", newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    everything = export("lbf.csv", "--format", "csv", "--scheme", "lbf")
+    lbf = rows("lbf.csv")
+    assert len(lbf) == everything and list(lbf[0]) == EXPORT_COLUMNS  # no attribution column
+    kinds = {r["eligible_lbf"] for r in lbf}
+    assert kinds == {"eligible", "possibly"}
+    # by authority, postcode and UPRN
+    assert [(r["la_code"], r["postcode"], int(r["uprn"])) for r in lbf] == sorted(
+        (r["la_code"], r["postcode"], int(r["uprn"])) for r in lbf)
+    assert [r["la_code"] for r in lbf][0] == "W06000008" and lbf[-1]["la_code"] == "W06000024"
+    meta = json.loads((tmp_path / "lbf.csv-metadata.json").read_text(encoding="utf-8"))
+    assert meta["dc:rights"] == ATTRIBUTION and meta["url"] == "lbf.csv"
+    assert (tmp_path / "lbf.csv").read_bytes().count(b"Contains OS data") == 0
+
+    assert export("certain.csv", "--format", "csv", "--scheme", "lbf",
+                  "--min-probability", "1") == sum(r["eligible_lbf"] == "eligible" for r in lbf)
+    assert {r["eligible_lbf"] for r in rows("certain.csv")} == {"eligible"}
+    likely = [r for r in lbf if float(r["probability_below"] or -1) >= 0.5]
+    assert export("likely.csv", "--format", "csv", "--scheme", "lbf",
+                  "--min-probability", "0.5") == len(likely) < everything
+    assert [r["uprn"] for r in rows("likely.csv")] == [r["uprn"] for r in likely]
+    bad = run(loaded_settings, "export", "--format", "csv", "-o", str(tmp_path / "x.csv"),
+              "--min-probability", "1.5")
+    assert bad.exit_code == 2 and "1.5 is not in the range 0<=x<=1" in bad.output
+    help_text = " ".join(run(loaded_settings, "export", "--help").output.split())
+    assert "lbf, the same but in no planned build" in help_text
+    assert "--min-probability P" in help_text and "at least P" in help_text
+
+    # the GeoPackage: version 1.3, styled by status for QGIS, the attribution in its metadata
+    n = export("lbf.gpkg", "--format", "gpkg", "--scheme", "lbf", "--min-probability", "1")
+    gpkg = tmp_path / "lbf.gpkg"
+    with sqlite3.connect(gpkg) as db:
+        assert db.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47  # "GPKG"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 10300  # 1.3
+        styles = db.execute("SELECT f_table_name, styleName, useAsDefault, styleQML "
+                            "FROM layer_styles").fetchall()
+    assert [s[:3] for s in styles] == [("premises", "status", 1)]
+    assert 'attr="status"' in styles[0][3] and 'value="possibly_below"' in styles[0][3]
+    assert pyogrio.read_info(gpkg, layer="premises")["layer_metadata"]["DESCRIPTION"].endswith(
+        ATTRIBUTION)
+    frame = pyogrio.read_dataframe(gpkg, layer="premises")
+    assert len(frame) == n and "attribution" not in frame.columns
+    assert not (tmp_path / "lbf.gpkg-metadata.json").exists()

@@ -697,7 +697,9 @@ def test_exports_to_full_or_read_only_locations_fail_cleanly(server, base_db, tm
                    "below", cwd=tmp_path, env=env, preexec_fn=lambda: os.umask(0o022))
         assert done.returncode == 0, done.stderr
         assert stat.S_IMODE(os.stat(out / f"below.{fmt}").st_mode) == 0o644, fmt
-    assert sorted(p.name for p in out.iterdir()) == ["below.csv", "below.gpkg"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "below.csv", "below.csv-metadata.json", "below.gpkg"]
+    assert stat.S_IMODE(os.stat(out / "below.csv-metadata.json").st_mode) == 0o644
     assert list(scratch.iterdir()) == []
 
     # a device or pipe is written in place, not renamed over: a named pipe stays a pipe

@@ -21,6 +21,7 @@ from connectivity.officers import accounts as acc
 from connectivity.officers import lists, session_scope
 from connectivity.officers.listfilters import ListFilters
 from connectivity.officers.polygons import polygon_from_geojson, read_polygon_file
+from connectivity.outputs import ATTRIBUTION
 from connectivity.settings import load_settings
 from tests.conftest import TEST_SECRET, app_for, copy_of
 
@@ -318,13 +319,26 @@ def test_exports_reread_with_pyogrio_carry_reasons_releases_attribution_and_a_qg
                 pts = gdf.to_crs(27700).geometry if fmt == "geojson" else gdf.geometry
                 assert sum(square.buffer(0.01).intersects(p) for p in pts) == n
             assert uprns == inside
-            assert "Contains OS data" in first["attribution"] and "SYNTHETIC" in first["attribution"]
+            # the attribution once per file, not a column
+            assert "attribution" not in first
+            if fmt == "csv":
+                meta = json.loads((tmp_path / "list.csv-metadata.json").read_text(encoding="utf-8"))
+                stated = meta["dc:description"]
+                assert meta["dc:rights"] == ATTRIBUTION
+                assert [c["name"] for c in meta["tableSchema"]["columns"]] == \
+                    lists.LIST_EXPORT_COLUMNS
+            elif fmt == "gpkg":
+                stated = pyogrio.read_info(out, layer="premises")["layer_metadata"]["DESCRIPTION"]
+            else:
+                stated = json.loads(out.read_text(encoding="utf-8"))["description"]
+            assert stated.startswith("SYNTHETIC") and stated.endswith(ATTRIBUTION)
             assert first["abc_reason"] and first["release_published"] not in (None, "")
             assert first["list_name"] == "Square"
         with sqlite3.connect(tmp_path / "list.gpkg") as db:
             qml, default = db.execute("SELECT styleQML, useAsDefault FROM layer_styles "
                                       "WHERE f_table_name = 'premises'").fetchone()
         assert default == 1 and 'attr="status"' in qml and 'value="below"' in qml
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 10300  # GeoPackage 1.3
         assert pyogrio.read_info(tmp_path / "list.gpkg", layer="premises")["crs"] == "EPSG:27700"
     with psycopg.connect(lw["url"]) as c:
         exports = c.execute("SELECT detail->>'format', (detail->>'rows')::int FROM gapmap.audit_event "

@@ -18,7 +18,6 @@ import datetime as dt
 import html
 import json
 import os
-import sqlite3
 import tempfile
 import zipfile
 from pathlib import Path
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 from ..costs import OPTION_NAMES, OPTIONS, value_keys
 from ..db import SCHEMA
 from ..errors import GapmapError
+from ..geopackage import GPKG_OPTIONS, add_styles, categorised_qml, status_style
 from ..outputs import ATTRIBUTION, SYNTHETIC_NOTICE
 from ..planning import NETWORK_PROXY, NETWORK_PROXY_CY
 from . import audit
@@ -113,11 +113,9 @@ section.lang + section.lang { page-break-before: always; }
 @media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
 """
 
-#: QGIS colours of the recommended options and the statuses
+#: QGIS colours of the recommended options
 OPTION_COLOURS = {"fibre": "33,102,172", "fixed_wireless": "230,145,56",
                   "leo_satellite": "118,42,131", "": "150,150,150"}
-STATUS_COLOURS = {"below": "215,48,39", "possibly_below": "252,141,89", "above": "26,152,80",
-                  "unknown": "150,150,150"}
 
 
 def _t(key: str, lang: str, **values: Any) -> str:
@@ -247,26 +245,6 @@ def _frame(conn, sql: str, params: dict[str, Any]):
     return geopandas.GeoDataFrame(frame, geometry=list(geoms), crs="EPSG:27700")
 
 
-def _qml(attribute: str, categories: dict[str, str], kind: str, labels: dict[str, str]) -> str:
-    cats = "".join(f'<category render="true" symbol="{i}" value="{v}" label="{html.escape(labels.get(v, v))}"/>'
-                   for i, v in enumerate(categories))
-    layer = {"marker": "SimpleMarker", "fill": "SimpleFill"}[kind]
-    symbols = "".join(
-        f'<symbol name="{i}" type="{kind}" alpha="1"><layer class="{layer}" enabled="1">'
-        f'<Option type="Map"><Option name="color" type="QString" value="{c},{180 if kind == "fill" else 255}"/>'
-        f'<Option name="outline_color" type="QString" value="{c},255"/>'
-        + ('<Option name="name" type="QString" value="circle"/><Option name="size" type="QString" value="2"/>'
-           if kind == "marker" else "")
-        + f'</Option><prop k="color" v="{c},{180 if kind == "fill" else 255}"/>'
-          f'<prop k="outline_color" v="{c},255"/></layer></symbol>'
-        for i, c in enumerate(categories.values()))
-    return ('<!DOCTYPE qgis PUBLIC \'http://mrcc.com/qgis.dtd\' \'SYSTEM\'>'
-            '<qgis version="3.28" styleCategories="Symbology">'
-            f'<renderer-v2 type="categorizedSymbol" attr="{attribute}" enableorderby="0" '
-            f'forceraster="0"><categories>{cats}</categories><symbols>{symbols}</symbols>'
-            '</renderer-v2></qgis>')
-
-
 def _boundary_qml() -> str:
     return ('<!DOCTYPE qgis PUBLIC \'http://mrcc.com/qgis.dtd\' \'SYSTEM\'>'
             '<qgis version="3.28" styleCategories="Symbology"><renderer-v2 type="singleSymbol">'
@@ -282,32 +260,10 @@ def styles() -> dict[str, tuple[str, str]]:
     option_labels = {o: OPTION_NAMES[o][0] for o in OPTIONS}
     return {
         "boundary": ("outline", _boundary_qml()),
-        "clusters": ("recommended", _qml("recommended", {o: OPTION_COLOURS[o] for o in OPTIONS},
-                                         "fill", option_labels)),
-        "premises": ("status", _qml("status", STATUS_COLOURS, "marker", {})),
+        "clusters": ("recommended", categorised_qml(
+            "recommended", {o: OPTION_COLOURS[o] for o in OPTIONS}, "fill", option_labels)),
+        "premises": status_style(),
     }
-
-
-def _add_styles(path: Path) -> None:
-    """Each layer's QML as its default style, in the ``layer_styles`` table QGIS reads
-    (registered in gpkg_contents as an attribute table)."""
-    with sqlite3.connect(path) as db:
-        db.execute("""CREATE TABLE IF NOT EXISTS layer_styles (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256),
-            f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256),
-            styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
-            description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME DEFAULT
-            (strftime('%Y-%m-%dT%H:%M:%fZ','now')))""")
-        for layer, (style, qml) in styles().items():
-            geom = db.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
-                              (layer,)).fetchone()[0]
-            db.execute("INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
-                       "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, "
-                       "description) VALUES ('', '', ?, ?, ?, ?, '', 1, ?)",
-                       (layer, geom, style, qml, f"{layer} by {style}"))
-        db.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
-                   "VALUES ('layer_styles', 'attributes', 'layer_styles')")
-    Path(f"{path}-journal").unlink(missing_ok=True)
 
 
 PREMISES_COLUMNS = ("uprn", "cluster_id", "kind", "recommended", "status", "probability_below",
@@ -357,11 +313,11 @@ def write_gpkg(conn, plan: Plan, path: Path, attribution: str) -> dict[str, int]
     }
     counts = {}
     for name, frame in layers.items():
-        options = {"dataset_options": {"VERSION": "1.3"}} if not counts else {}
+        options = {"dataset_options": GPKG_OPTIONS} if not counts else {}
         pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG",
                                 promote_to_multi=name == "boundary", **options)
         counts[name] = len(frame)
-    _add_styles(path)
+    add_styles(path, styles())
     return counts
 
 

@@ -8,7 +8,6 @@ Design and reasons: docs/lists.md."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,7 @@ from sqlalchemy.orm import Session
 from .. import runs
 from ..db import SCHEMA
 from ..errors import BadRequest, Forbidden, NotFound
-from ..outputs import (
-    ATTRIBUTION,
-    EXPORT_COLUMNS,
-    SYNTHETIC_NOTICE,
-    export_columns_sql,
-    write_query,
-)
+from ..outputs import EXPORT_COLUMNS, export_columns_sql, write_query
 from ..reasons import source_name_sql
 from ..vocab import EVIDENCE, LANGS, REASONS, SCHEMES, STATUSES
 from . import audit
@@ -42,8 +35,7 @@ SNAPSHOT_COLUMNS = (
 #: what a refresh compares, premises by premises
 COMPARED = ("status", "band", "eligible_abc", "eligible_lbf", "eligible_uso", "eligible_voucher",
             "planned_build")
-LIST_EXPORT_COLUMNS = [*EXPORT_COLUMNS[:-1], "release_published", "list_name", "snapshot",
-                       "attribution"]
+LIST_EXPORT_COLUMNS = [*EXPORT_COLUMNS, "release_published", "list_name", "snapshot"]
 SORTS = ("uprn", "postcode", "status", "probability_below", "best_down", "band", "la_code")
 PAGE_SIZE = 50
 
@@ -478,7 +470,8 @@ def export_list(session: Session, target: TargetList, out: Path, fmt: str, *, ac
                 client: str | None = None) -> int:
     """Write a snapshot (default: the latest) of ``target`` as CSV (UTF-8 with BOM), GeoPackage
     (EPSG:27700, with a QGIS style by status) or GeoJSON (WGS84), with reasons in ``lang``,
-    release dates and the attribution. Audited (``list.export``) with the row count."""
+    release dates and the attribution (once per file: :func:`~connectivity.outputs.write_query`).
+    Audited (``list.export``) with the row count."""
     if fmt not in FORMATS:
         raise BadRequest(f"unknown format {fmt!r}; expected csv, gpkg or geojson")
     if lang not in LANGS:
@@ -487,64 +480,20 @@ def export_list(session: Session, target: TargetList, out: Path, fmt: str, *, ac
     conn = raw(session)
     chosen = runs.by_label(conn, snap.run_label, with_rules=True)
     rules = chosen.rules
-    attribution = (SYNTHETIC_NOTICE if snap.synthetic else "") + ATTRIBUTION
     sql = f"""
         SELECT {export_columns_sql(lang, rules, "c.geom")},
                c.la_code, {_release_published_sql()} AS release_published,
-               %(list)s AS list_name, %(snapshot)s AS snapshot, %(attribution)s AS attribution
+               %(list)s AS list_name, %(snapshot)s AS snapshot
         FROM (SELECT *, {source_name_sql(lang)} AS source_name
               FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %(snapshot_id)s) c
         ORDER BY c.uprn"""
     params = {"run": snap.run_label, "list": target.name, "snapshot_id": snap.id,
               "snapshot": f"{snap.id} ({snap.created_at:%Y-%m-%d %H:%M} UTC, classification "
-                          f"{snap.run_label})", "attribution": attribution}
-    finish = _add_qgis_style if fmt == "gpkg" else None
+                          f"{snap.run_label})"}
     rows = write_query(conn, out, fmt, sql, params, snap.run_label, snap.synthetic,
-                       columns=LIST_EXPORT_COLUMNS, finish=finish)
+                       columns=LIST_EXPORT_COLUMNS)
     audit.record(session, "list.export", account=by, actor=actor, object_type="list",
                  object_id=target.id, client=client,
                  detail={"format": fmt, "rows": rows, "snapshot": snap.id, "lang": lang})
     return rows
 
-
-#: the colours of the map's legend, by status
-STATUS_COLOURS = {"below": "215,48,39", "possibly_below": "252,141,89", "above": "26,152,80",
-                  "unknown": "150,150,150"}
-
-
-def qgis_style() -> str:
-    """A QGIS layer style (QML): points categorised by status, in the map's colours."""
-    cats = "".join(f'<category render="true" symbol="{i}" value="{s}" label="{STATUSES.name(s, "en")}"/>'
-                   for i, s in enumerate(STATUSES.codes))
-    symbols = "".join(
-        f'<symbol name="{i}" type="marker" alpha="1"><layer class="SimpleMarker" enabled="1">'
-        f'<Option type="Map"><Option name="color" type="QString" value="{STATUS_COLOURS[s]},255"/>'
-        f'<Option name="name" type="QString" value="circle"/>'
-        f'<Option name="size" type="QString" value="2"/></Option>'
-        f'<prop k="color" v="{STATUS_COLOURS[s]},255"/><prop k="name" v="circle"/>'
-        f'<prop k="size" v="2"/></layer></symbol>' for i, s in enumerate(STATUSES.codes))
-    return ('<!DOCTYPE qgis PUBLIC \'http://mrcc.com/qgis.dtd\' \'SYSTEM\'>'
-            '<qgis version="3.28" styleCategories="Symbology">'
-            '<renderer-v2 type="categorizedSymbol" attr="status" enableorderby="0" forceraster="0">'
-            f'<categories>{cats}</categories><symbols>{symbols}</symbols></renderer-v2></qgis>')
-
-
-def _add_qgis_style(path: Path) -> None:
-    """Embed :func:`qgis_style` as the default style of the ``premises`` layer (the
-    ``layer_styles`` table QGIS reads, registered in gpkg_contents as an attribute table)."""
-    with sqlite3.connect(path) as db:
-        db.execute("""CREATE TABLE IF NOT EXISTS layer_styles (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256),
-            f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256),
-            styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
-            description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME DEFAULT
-            (strftime('%Y-%m-%dT%H:%M:%fZ','now')))""")
-        geom = db.execute("SELECT column_name FROM gpkg_geometry_columns "
-                          "WHERE table_name = 'premises'").fetchone()[0]
-        db.execute("INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
-                   "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description) "
-                   "VALUES ('', '', 'premises', ?, 'status', ?, '', 1, 'Premises by status')",
-                   (geom, qgis_style()))
-        db.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) "
-                   "VALUES ('layer_styles', 'attributes', 'layer_styles')")
-    Path(f"{path}-journal").unlink(missing_ok=True)
