@@ -226,6 +226,24 @@ REASONS: dict[str, Vocabulary[Term]] = {
     )),
 }
 
+#: BDUK's subsidy control classes of a premises (premises_class.gigabit_class holds the published
+#: value; the list filters use these codes): only White may be subsidised
+@dataclass(frozen=True)
+class GigabitClass(Term):
+    published: str = ""
+
+
+GIGABIT_CLASSES: Vocabulary[GigabitClass] = Vocabulary("BDUK gigabit class", (
+    GigabitClass("white", "Gigabit White: no gigabit network now or planned",
+                 "Gigabit Gwyn: dim rhwydwaith gigabit nawr nac wedi'i gynllunio", "Gigabit White"),
+    GigabitClass("grey_black", "Gigabit Grey or Black: one network or more",
+                 "Gigabit Llwyd neu Ddu: un rhwydwaith neu fwy", "Gigabit Grey/Black"),
+    GigabitClass("under_review", "Gigabit Under Review: a supplier's plan not yet evidenced",
+                 "Gigabit Dan Adolygiad: cynllun cyflenwr heb ei dystiolaethu eto",
+                 "Gigabit Under Review"),
+))
+
+
 # ------------------------------------------------------------------------------- challenges
 #: what a challenge says is wrong (gapmap.challenge.kind); docs/challenges.md
 CHALLENGE_KINDS: Vocabulary[Term] = Vocabulary("challenge kind", (

@@ -552,6 +552,14 @@ def test_the_list_pages_build_count_save_refresh_and_export_without_javascript(l
     words = {"en": "premises on classification 2026-07", "cy": "safle ar ddosbarthiad 2026-07"}
     assert f"{len(expected):,} {words[lang]}" in page.text
     lid = r.headers["Location"].rstrip("/").split("/")[-1]
+    # the page's map gets every premises of the list, not the table's page of them
+    points = officer.get(f"/{lang}/officer/lists/{lid}/points.json").get_json()
+    assert points["statuses"] == ["below", "possibly_below", "above", "unknown"]
+    assert not points["truncated"] and points["premises"] == len(expected)
+    assert sorted(p[3] for p in points["points"]) == sorted(p[0] for p in expected)
+    assert {p[2] for p in points["points"]} == {0}  # all "below"
+    assert all(-5.5 < lon < -2.6 and 51.3 < lat < 53.5 for lon, lat, _s, _u in points["points"])
+    assert f'data-points="/{lang}/officer/lists/{lid}/points.json' in page.text
     csv_file = officer.get(f"/{lang}/officer/lists/{lid}/export?format=csv")
     assert csv_file.status_code == 200
     assert len(list(csv.DictReader(csv_file.data.decode("utf-8-sig").splitlines()))) == len(expected)
@@ -572,6 +580,7 @@ def test_the_list_pages_build_count_save_refresh_and_export_without_javascript(l
     assert viewer.get(f"/{lang}/officer/lists/{lid}").status_code == 200
     other = signed_in(lw_app, "officer@merthyr.gov.uk", lang)
     assert other.get(f"/{lang}/officer/lists/{lid}").status_code == 404
+    assert other.get(f"/{lang}/officer/lists/{lid}/points.json").status_code == 404
 
 
 def test_the_dashboard_shows_the_officers_figures_with_their_change_and_stale_sources(lw, lw_app):
@@ -627,6 +636,9 @@ def test_draw_a_polygon_save_and_export_in_a_real_browser(lw, lw_app, lang, tmp_
         page.wait_for_url("**/officer/")  # in the account's own language
         page.goto(f"{base}/{lang}/officer/lists/new")
         page.wait_for_selector("#list-map .leaflet-pm-toolbar")
+        # the drawing tool speaks the page's language (its words come from the catalogue)
+        title = page.get_attribute(".leaflet-pm-icon-rectangle >> xpath=../..", "title")
+        assert title == {"en": "Draw a rectangle", "cy": "Lluniadu petryal"}[lang]
         assert axe_serious(page) == []
         # a live count as the filters change, before any drawing
         page.check("input[name=status][value=below]")
@@ -642,8 +654,9 @@ def test_draw_a_polygon_save_and_export_in_a_real_browser(lw, lw_app, lang, tmp_
         page.click("form#list-builder button[type=submit]:not([name])")
         page.wait_for_load_state()
         assert re.search(r"/officer/lists/\d+$", page.url), page.locator("main").inner_text()[:600]
-        page.wait_for_selector("#list-premises-map .leaflet-interactive, #list-premises-map[hidden]",
-                               state="attached")
+        # the map draws every premises of the list (the table shows a page of them)
+        page.wait_for_selector("#list-premises-map[data-drawn]", state="attached")
+        drawn_points = int(page.get_attribute("#list-premises-map", "data-drawn"))
         assert axe_serious(page) == []
         with page.expect_download() as download:
             page.click("a[href*='format=gpkg']")
@@ -657,3 +670,4 @@ def test_draw_a_polygon_save_and_export_in_a_real_browser(lw, lw_app, lang, tmp_
                     if p[3] == "below" and saved.intersects(shapely.Point(p[1], p[2]))}
     got = pyogrio.read_dataframe(path, layer="premises")
     assert set(got["uprn"].astype(int)) == expected
+    assert drawn_points == len(expected)

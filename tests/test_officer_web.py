@@ -261,7 +261,8 @@ OFFICER_ENDPOINTS = {"officer.home", "officer.report", "officer.audit_page",
                      "officer_api.api_list", "officer_api.api_list_premises",
                      "officer_api.api_list_refresh", "officer_api.api_list_refresh_accept",
                      "officer_api.api_list_export", "officer.lists_page", "officer.lists_new", "officer.lists_count",
-                     "officer.list_page", "officer.list_refresh", "officer.list_export",
+                     "officer.list_page", "officer.list_points", "officer.list_refresh",
+                     "officer.list_export",
                      "officer.challenges_page", "officer.challenges_publish",
                      "officer.challenge_page", "officer.challenge_screen",
                      "officer.challenge_decide", "officer.challenge_new", "officer.conflicts_page",
@@ -326,8 +327,8 @@ def test_every_officer_route_by_role_and_scope(ws, ws_app, role):
                 r = client.get(url)
             assert r.status_code == expected(rule.endpoint, role, case), (role, url, r.status_code)
             checked.append(rule.endpoint)
-    # 22 routes without an object, 21 with one, each of those tried 4 ways
-    assert len(checked) == 22 + 21 * 4 and set(checked) == OFFICER_ENDPOINTS
+    # 22 routes without an object, 22 with one, each of those tried 4 ways
+    assert len(checked) == 22 + 22 * 4 and set(checked) == OFFICER_ENDPOINTS
 
 
 def test_viewers_never_see_contact_details(ws, ws_app):

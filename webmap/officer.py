@@ -209,12 +209,15 @@ def _form_definition(values, files):
 def _list_form_context(account, values, files=None, *, count_it: bool):
     from connectivity.officers.listfilters import GIGABIT_CLASSES, HELP, PLANNED, ListFilters
     from connectivity.vocab import BANDS, SCHEMES
+    from connectivity.vocab import GIGABIT_CLASSES as GIGABIT_NAMES
 
     db = request_session()
     context = {"account": account, "values": values, "areas": visible_authorities(db, account),
                "filter_help": HELP, "schemes": SCHEMES.codes, "bands": BANDS.codes,
                "gigabit_classes": list(GIGABIT_CLASSES), "planned_values": PLANNED,
                "scheme_names": SCHEMES.names(g.get("lang", "en")),
+               "gigabit_names": GIGABIT_NAMES.names(g.get("lang", "en")),
+               "band_names": BANDS.names(g.get("lang", "en")),
                "deciles": range(1, 11), "count": None, "error": None,
                "filter_names": ListFilters.names()}
     if count_it:
@@ -296,13 +299,24 @@ def list_page(list_id: str):
     sort = request.args.get("sort", "uprn")
     descending = request.args.get("order") == "desc"
     rows, total = lists.premises_page(db, snap, page=page, sort=sort, descending=descending)
-    points = [{"uprn": r["uprn"], "status": r["status"], "lat": r["latitude"],
-               "lon": r["longitude"]} for r in rows]
     return render_template(
         "officer/list.html", account=account, target=lists.list_dict(db, target), snap=snap,
         counts=lists.summary(db, snap), rows=rows, total=total, page=page,
         pages=max(1, -(-total // lists.PAGE_SIZE)), sort=sort, order="desc" if descending else "asc",
-        sorts=lists.SORTS, points=points)
+        sorts=lists.SORTS,
+        points_url=url_for("officer.list_points", lang=g.lang, list_id=target.id, snapshot=snap.id))
+
+
+@bp.get("/<lang>/officer/lists/<list_id>/points.json")
+@login_required
+def list_points(list_id: str):
+    """Every premises of a snapshot for the list page's map (the table shows one page)."""
+    account = current_account()
+    db = request_session()
+    snap = lists.get_snapshot(lists.get_list(db, account, list_id), request.args.get("snapshot"))
+    response = jsonify(lists.snapshot_points(db, snap))
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 @bp.route("/<lang>/officer/lists/<list_id>/refresh", methods=["GET", "POST"])

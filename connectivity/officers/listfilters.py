@@ -22,10 +22,10 @@ from typing import Any
 from ..db import SCHEMA
 from ..errors import BadRequest
 from ..vocab import AREA_LEVELS, BANDS, SCHEMES, STATUSES
+from ..vocab import GIGABIT_CLASSES as GIGABIT_VOCAB
 
 #: BDUK subsidy control classes: filter code -> the value the BDUK release publishes
-GIGABIT_CLASSES = {"white": "Gigabit White", "grey_black": "Gigabit Grey/Black",
-                   "under_review": "Gigabit Under Review"}
+GIGABIT_CLASSES = {t.code: t.published for t in GIGABIT_VOCAB}
 PLANNED = ("only", "exclude")
 #: how each filter is described (command-line help, the API documentation, docs/lists.md)
 HELP = {

@@ -497,3 +497,22 @@ def export_list(session: Session, target: TargetList, out: Path, fmt: str, *, ac
                  detail={"format": fmt, "rows": rows, "snapshot": snap.id, "lang": lang})
     return rows
 
+
+#: the most premises a list's map draws (every below-30 premises in Wales is about 120,000)
+MAX_MAP_POINTS = 250_000
+
+
+def snapshot_points(session: Session, snap: TargetListSnapshot,
+                    limit: int = MAX_MAP_POINTS) -> dict[str, Any]:
+    """Every premises of a snapshot for its map, compactly: ``[lon, lat, status, uprn]`` rows
+    (WGS84 to 5 decimals, about a metre; the status as its index in ``statuses``), in UPRN order,
+    at most ``limit`` of them (``truncated`` says so)."""
+    statuses = list(STATUSES.codes)
+    rows = raw(session).execute(
+        f"""SELECT round(ST_X(ST_Transform(geom, 4326))::numeric, 5)::float8,
+                   round(ST_Y(ST_Transform(geom, 4326))::numeric, 5)::float8,
+                   array_position(%s::text[], status) - 1, uprn
+            FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %s AND geom IS NOT NULL
+            ORDER BY uprn LIMIT %s""", (statuses, snap.id, limit + 1)).fetchall()
+    return {"statuses": statuses, "points": [list(r) for r in rows[:limit]],
+            "truncated": len(rows) > limit, "premises": snap.premises}

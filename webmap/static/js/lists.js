@@ -40,15 +40,10 @@
     var map = L.map(box, {zoomSnap: 0.5}).setView([52.3, -3.7], 7);
     authorities(map);
     var field = form.querySelector("input[name=polygon]");
-    if (document.documentElement.lang === "cy") {
-      map.pm.setLang("cy", {
-        tooltips: {firstVertex: "Cliciwch i osod y fertig cyntaf", continueLine: "Cliciwch i barhau",
-                   finishPoly: "Cliciwch ar y marciwr cyntaf i orffen", finishRect: "Cliciwch i orffen"},
-        actions: {finish: "Gorffen", cancel: "Canslo", removeLastVertex: "Dileu'r fertig olaf"},
-        buttonTitles: {drawPolyButton: "Lluniadu polygon", drawRectButton: "Lluniadu petryal",
-                       editButton: "Golygu'r siapiau", dragButton: "Symud y siapiau",
-                       deleteButton: "Dileu siapiau"}
-      }, "en");
+    // the drawing tool's words come from the page (the translation catalogue), in its language
+    var words = document.getElementById("draw-words");
+    if (words) {
+      map.pm.setLang("page", JSON.parse(words.textContent), "en");
     }
     map.pm.addControls({position: "topleft", drawMarker: false, drawCircleMarker: false,
                         drawPolyline: false, drawCircle: false, drawText: false,
@@ -75,19 +70,28 @@
   }
 
   function listMap(box) {
-    var data = JSON.parse(document.getElementById("list-points").textContent);
-    if (!window.L || !data.length) { return; }
-    box.hidden = false;
+    // every premises of the snapshot (the table below shows one page of them), drawn on one
+    // canvas: a list of every below-30 premises in Wales is about 120,000 points
+    if (!window.L || !box.dataset.points) { return; }
     var colours = {below: "#d73027", possibly_below: "#fc8d59", above: "#1a9850", unknown: "#969696"};
-    var map = L.map(box);
-    map._gapmapFitted = true;
-    var layer = L.featureGroup(data.map(function (p) {
-      return L.circleMarker([p.lat, p.lon], {radius: 4, color: colours[p.status] || "#333",
-                                             weight: 1, fillOpacity: 0.8})
-        .bindTooltip(String(p.uprn));
-    })).addTo(map);
-    map.fitBounds(layer.getBounds().pad(0.2));
-    authorities(map);
+    fetch(box.dataset.points, {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data || !data.points.length) { return; }
+        box.hidden = false;
+        var map = L.map(box, {preferCanvas: true});
+        map._gapmapFitted = true;
+        var renderer = L.canvas({padding: 0.2});
+        var layer = L.featureGroup(data.points.map(function (p) {
+          var status = data.statuses[p[2]];
+          return L.circleMarker([p[1], p[0]], {radius: 3, color: colours[status] || "#333",
+                                              weight: 1, fillOpacity: 0.8, renderer: renderer})
+            .bindTooltip(String(p[3]));
+        })).addTo(map);
+        map.fitBounds(layer.getBounds().pad(0.2));
+        box.dataset.drawn = String(data.points.length);
+        authorities(map);
+      });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
