@@ -562,6 +562,14 @@ def test_the_list_pages_build_count_save_refresh_and_export_without_javascript(l
     assert f'data-points="/{lang}/officer/lists/{lid}/points.json' in page.text
     csv_file = officer.get(f"/{lang}/officer/lists/{lid}/export?format=csv")
     assert csv_file.status_code == 200
+    # its attribution is in its CSVW metadata, which the CSV's Link header names
+    link = csv_file.headers["Link"]
+    assert link.endswith('>; rel="describedby"; type="application/csvm+json"')
+    meta = officer.get(link[1:link.index(">")])
+    assert meta.status_code == 200 and meta.mimetype == "application/csvm+json"
+    described = meta.get_json()
+    assert "Contains OS data (c) Crown copyright" in json.dumps(described)
+    assert described["url"] == csv_file.headers["Content-Disposition"].split('"')[1]
     assert len(list(csv.DictReader(csv_file.data.decode("utf-8-sig").splitlines()))) == len(expected)
     preview = officer.get(f"/{lang}/officer/lists/{lid}/refresh")
     assert preview.status_code == 200

@@ -486,24 +486,37 @@ def api_list_export(list_id: str):
 
 
 def _send_export(db, target, account):
-    """A list's snapshot as a file (viewers too: a list holds no personal data); audited."""
+    """A list's snapshot as a file (viewers too: a list holds no personal data); audited.
+    A CSV carries its attribution and column descriptions in CSVW metadata, not in its rows:
+    ``format=csv-metadata`` gives that file, and the CSV's ``Link: rel=describedby`` header
+    points to it (how CSVW tools find it)."""
     import tempfile
     from pathlib import Path
 
     fmt = request.args.get("format", "csv")
-    if fmt not in EXPORT_TYPES:
-        raise BadRequest(f"unknown format {fmt!r}; expected csv, gpkg or geojson")
+    if fmt not in EXPORT_TYPES and fmt != "csv-metadata":
+        raise BadRequest(f"unknown format {fmt!r}; expected csv, csv-metadata, gpkg or geojson")
     lang = request.args.get("lang") or g.get("lang") or "en"
+    written = "csv" if fmt == "csv-metadata" else fmt
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", target.name).strip("-") or f"list-{target.id}"
     with tempfile.TemporaryDirectory(prefix="gapmap-list-") as folder:
-        out = Path(folder) / f"list-{target.id}.{fmt}"
-        lists.export_list(db, target, out, fmt, actor=account.email, by=account,
+        out = Path(folder) / f"{name}.{written}"
+        lists.export_list(db, target, out, written, actor=account.email, by=account,
                           snapshot=request.args.get("snapshot"), lang=lang,
                           client=client_address())
+        if fmt == "csv-metadata":
+            out = out.with_name(f"{out.name}-metadata.json")
         data = out.read_bytes()
     db.commit()
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", target.name).strip("-") or f"list-{target.id}"
-    return Response(data, mimetype=EXPORT_TYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+    if fmt == "csv-metadata":
+        return Response(data, mimetype="application/csvm+json", headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv-metadata.json"'})
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    if fmt == "csv":
+        args = {**request.args.to_dict(), "format": "csv-metadata"}
+        headers["Link"] = (f'<{url_for(request.endpoint, **request.view_args, **args)}>; '
+                           'rel="describedby"; type="application/csvm+json"')
+    return Response(data, mimetype=EXPORT_TYPES[fmt], headers=headers)
 
 
 # -- names in the reader's language -----------------------------------------------------------
