@@ -440,6 +440,15 @@ def test_the_challenges_commands(cw):
     assert out["publish"]["corrections"] == 1
     assert out["classification"]["label"] == out["publish"]["release"]
     assert class_of(cw, uprn)["evidence"] == "correction"
+    # the export carries the corrected premises with its evidence and the correction release
+    out_file = cw.cache_dir / "export.csv"
+    exported = cli(cw, "export", "--format", "csv", "-o", str(out_file), "--area", CEREDIGION)
+    assert exported.exit_code == 0, exported.output
+    import csv
+    with out_file.open(encoding="utf-8-sig", newline="") as fh:
+        [row] = [r for r in csv.DictReader(fh) if r["uprn"] == str(uprn)]
+    assert (row["status"], row["evidence"], row["evidence_release"], row["best_down_mbps"]) == \
+        ("below", "correction", out["publish"]["release"], "6.0")
     again = cli(cw, "challenges", "publish", "--classify")
     assert "holds these corrections" in again.output and "classified" in again.output
     assert cli(cw, "challenges", "conflicts").output.strip() == "0 conflict(s)"
