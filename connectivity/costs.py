@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
-import typing
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .tomlconfig import DottedKeys, Reader, dotted_keys, read
+from .tomlconfig import toml as _shown
 
-PACKAGED = "connectivity/costs.toml"
 #: the options a cluster may be connected by, in the order they are shown
 OPTIONS = ("fibre", "fixed_wireless", "leo_satellite")
 #: what a plan aims for: 30 Mbit/s (superfast) or gigabit
@@ -97,7 +95,7 @@ class Sources:
 
 
 @dataclass(frozen=True)
-class CostModel:
+class CostModel(DottedKeys):
     version: str
     clusters: Clusters
     civils: Civils
@@ -112,23 +110,10 @@ class CostModel:
         """The model as the TOML file has it (what a plan stores)."""
         return dataclasses.asdict(self)
 
-    def get(self, key: str) -> Any:
-        value: Any = self
-        for part in key.split("."):
-            value = getattr(value, part)
-        return value
-
     def replace(self, key: str, value: Any) -> CostModel:
         """A copy with the dotted ``key`` set to ``value`` (checked as a file's value is)."""
-        data = self.as_dict()
-        *parents, last = key.split(".")
-        table = data
-        for part in parents:
-            table = table[part]
-        if last not in table:
-            raise KeyError(key)
-        table[last] = value
-        return parse_costs(data, f"cost model with {key} replaced")
+        return parse_costs(self._replaced(self.as_dict(), key, value),
+                           f"cost model with {key} replaced")
 
     def reaches(self, option: str, target: str) -> bool:
         """Whether ``option`` meets ``target`` ('30' or 'gigabit')."""
@@ -147,83 +132,23 @@ class CostModel:
 
 def value_keys() -> list[str]:
     """Every dotted key of a costs file that holds a value (the keys that need a source)."""
-    def walk(cls: type, prefix: str) -> list[str]:
-        out = []
-        for name, hint in _hints(cls).items():
-            if dataclasses.is_dataclass(hint):
-                out += walk(hint, f"{prefix}{name}.")
-            else:
-                out.append(prefix + name)
-        return out
-
-    return [k for k in walk(CostModel, "") if k != "version" and not k.startswith("sources.")]
+    return [k for k in dotted_keys(CostModel)
+            if k != "version" and not k.startswith("sources.")]
 
 
 def load_costs(path: Path | str | None = None) -> CostModel:
     """Read and check the cost model; ``path`` None means the packaged default."""
-    where = PACKAGED if path is None else str(path)
-    try:
-        if path is None:
-            text = resources.files("connectivity").joinpath("costs.toml").read_text("utf-8")
-        else:
-            text = Path(path).read_text("utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read the costs file {where}: {exc}") from None
-    return parse_costs(data, f"costs file {where}")
+    return parse_costs(*read(path, "costs.toml", "costs file"))
 
 
 def parse_costs(data: dict[str, Any], where: str) -> CostModel:
-    model = _build(CostModel, data, "", where)
+    model = _READER.build(CostModel, data, "", where)
     _check(model, where)
     return model
 
 
 # -- checking -----------------------------------------------------------------------------------
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-_TYPE_NAMES = {str: "a string", float: "a number", int: "a whole number", bool: "true or false"}
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _build(cls: type, data: Any, prefix: str, where: str) -> Any:
-    table = "the top of the file" if not prefix else f"[{prefix[:-1]}]"
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: {prefix[:-1]} must be a table, got {_shown(data)}")
-    hints = _hints(cls)
-    for key, value in data.items():
-        if key not in hints:
-            raise ConfigError(f"{where}: unknown key {prefix}{key} = {_shown(value)}",
-                              f"the keys of {table} are {', '.join(hints)}")
-    values = {}
-    for name, hint in hints.items():
-        key = prefix + name
-        if name not in data:
-            raise ConfigError(f"{where}: {key} is missing",
-                              f"add it to {table}; {PACKAGED} has its default")
-        value = data[name]
-        if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, key + ".", where)
-        elif typing.get_origin(hint) is dict:
-            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-                raise ConfigError(f"{where}: [{key}] must be a table of texts")
-            values[name] = dict(value)
-        else:
-            ok = isinstance(value, hint) and not (hint is not bool and isinstance(value, bool))
-            if hint is float and isinstance(value, int) and not isinstance(value, bool):
-                value, ok = float(value), True
-            if not ok:
-                raise ConfigError(f"{where}: {key} must be {_TYPE_NAMES[hint]}, "
-                                  f"got {_shown(value)}")
-            values[name] = value
-    return cls(**values)
+_READER = Reader("costs.toml")
 
 
 def _check(model: CostModel, where: str) -> None:

@@ -15,17 +15,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import tomllib
-import typing
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .tomlconfig import DottedKeys, Reader, dotted_keys, read
+from .tomlconfig import fail as _fail
 from .vocab import EVIDENCE
 
-PACKAGED = "connectivity/rules.toml"
 #: keys earlier rules files had, and why they went (said when a file still has one)
 DROPPED = {
     "ultrafast_down": "nothing read it (Ofcom's bands, >=300 among them, are Ofcom's own: "
@@ -93,7 +90,7 @@ class Schemes:
 
 
 @dataclass(frozen=True)
-class Rules:
+class Rules(DottedKeys):
     version: str
     thresholds: Thresholds
     evidence: EvidenceRules
@@ -103,57 +100,24 @@ class Rules:
         """The rules as the TOML file has them (what a classification run stores)."""
         return _plain(dataclasses.asdict(self))
 
-    def get(self, key: str) -> Any:
-        """The value of a dotted key, e.g. ``schemes.abc.max_down``."""
-        value: Any = self
-        for part in key.split("."):
-            value = getattr(value, part)
-        return value
-
     def replace(self, key: str, value: Any) -> Rules:
         """A copy with the dotted ``key`` set to ``value`` (checked as a file's value is)."""
-        data = self.as_dict()
-        *parents, last = key.split(".")
-        table = data
-        for part in parents:
-            table = table[part]
-        if last not in table:
-            raise KeyError(key)
-        table[last] = value
-        return parse_rules(data, f"rules with {key} replaced")
+        return parse_rules(self._replaced(self.as_dict(), key, value), f"rules with {key} replaced")
 
 
 def keys() -> list[str]:
     """Every dotted key of a rules file, in the order of the fields."""
-    def walk(cls: type, prefix: str) -> list[str]:
-        out = []
-        for field, hint in _hints(cls).items():
-            if dataclasses.is_dataclass(hint):
-                out += walk(hint, f"{prefix}{field}.")
-            else:
-                out.append(prefix + field)
-        return out
-
-    return walk(Rules, "")
+    return dotted_keys(Rules)
 
 
 def load_rules(path: Path | str | None = None) -> Rules:
     """Read and check the rules; ``path`` None means the packaged default."""
-    where = PACKAGED if path is None else str(path)
-    try:
-        if path is None:
-            text = resources.files("connectivity").joinpath("rules.toml").read_text("utf-8")
-        else:
-            text = Path(path).read_text("utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read the rules file {where}: {exc}") from None
-    return parse_rules(data, f"rules file {where}")
+    return parse_rules(*read(path, "rules.toml", "rules file"))
 
 
 def parse_rules(data: dict[str, Any], where: str) -> Rules:
     """Rules from a parsed TOML document; ``where`` names it in messages ("rules file F")."""
-    rules = _build(Rules, data, "", where, strict=True)
+    rules = _STRICT.build(Rules, data, "", where)
     _check(rules, where)
     return rules
 
@@ -168,8 +132,8 @@ def stored_rules(data: dict[str, Any], run_label: str) -> Rules:
 @functools.lru_cache(maxsize=64)
 def _stored(data: str, run_label: str) -> Rules:
     merged = _merge(_packaged(), json.loads(data))
-    return _build(Rules, merged, "", f"the rules stored with classification run {run_label!r}",
-                  strict=False)
+    return _LENIENT.build(Rules, merged, "",
+                          f"the rules stored with classification run {run_label!r}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -178,73 +142,10 @@ def _packaged() -> dict[str, Any]:
 
 
 # -- checking -----------------------------------------------------------------------------------
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-_TYPE_NAMES = {str: "a string", float: "a number", int: "a whole number", bool: "true or false"}
-
-
-def _fail(where: str, key: str, message: str, value: Any = dataclasses.MISSING,
-          hint: str | None = None) -> ConfigError:
-    shown = "" if value is dataclasses.MISSING else f", got {_toml(value)}"
-    return ConfigError(f"{where}: {key} {message}{shown}", hint)
-
-
-def _toml(value: Any) -> str:
-    """A value as it would be written in TOML (what the user wrote)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return str(value)
-
-
-def _build(cls: type, data: Any, prefix: str, where: str, *, strict: bool) -> Any:
-    if not prefix:
-        table = "the top of the file"
-    else:  # a table of an array of tables has no [header] of its own
-        table = prefix[:-1] if prefix.endswith("].") else f"[{prefix[:-1]}]"
-    if not isinstance(data, dict):
-        raise _fail(where, prefix[:-1], "must be a table", data)
-    hints = _hints(cls)
-    if strict:
-        for key, value in data.items():
-            if key not in hints:
-                hint = f"the keys of {table} are {', '.join(hints)}"
-                if key in DROPPED:
-                    hint += f"; {key} was dropped in rules 2026.2: {DROPPED[key]}"
-                raise ConfigError(f"{where}: unknown key {prefix}{key} = {_toml(value)}", hint)
-    values = {}
-    for field, hint in hints.items():
-        key = prefix + field
-        if field not in data:
-            raise _fail(where, key, "is missing",
-                        hint=f"add it to {table}; {PACKAGED} has its default")
-        values[field] = _value(hint, data[field], key, where, strict=strict)
-    return cls(**values)
-
-
-def _value(hint: Any, value: Any, key: str, where: str, *, strict: bool) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".", where, strict=strict)
-    if typing.get_origin(hint) is tuple:
-        item = typing.get_args(hint)[0]
-        if not isinstance(value, list):
-            raise _fail(where, key, "must be a list", value)
-        return tuple(_value(item, v, f"{key}[{i}]", where, strict=strict)
-                     for i, v in enumerate(value))
-    ok = isinstance(value, hint) and not (hint is not bool and isinstance(value, bool))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if not ok:
-        raise _fail(where, key, f"must be {_TYPE_NAMES[hint]}", value)
-    return value
+_STRICT = Reader("rules.toml", strict=True,
+                 dropped={k: f"{k} was dropped in rules 2026.2: {why}" for k, why in DROPPED.items()})
+#: runs store the rules of their time: keys since dropped are ignored
+_LENIENT = Reader("rules.toml", strict=False)
 
 
 def _check(rules: Rules, where: str) -> None:

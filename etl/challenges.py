@@ -16,13 +16,13 @@ the officer's screening (connectivity.officers.challenges), not the load's.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from connectivity.db import SCHEMA
 from connectivity.errors import BadRequest, Forbidden, NotFound
+from connectivity.officers import audit
 from connectivity.officers.accounts import normalise_email
 from connectivity.officers.audit import cli_actor
 from connectivity.settings import SETTINGS
@@ -162,12 +162,9 @@ class ChallengesLoader(Loader):
         _check_against_database(ctx, filer)
         loaded = _publish(ctx, filer)
         ctx.rejects.flush()
-        conn.execute(
-            f"""INSERT INTO {SCHEMA}.audit_event (account_id, actor, action, object_type,
-                    object_id, detail)
-                VALUES (%s, %s, %s, 'load_run', %s, %s)""",
-            (filer["id"], filer["actor"], AUDIT_ACTION, str(ctx.run_id),
-             json.dumps({"loaded": loaded, "rejected": ctx.rejects.count})))
+        audit.record_sql(conn, AUDIT_ACTION, actor=filer["actor"], account_id=filer["id"],
+                         object_type="load_run", object_id=ctx.run_id,
+                         detail={"loaded": loaded, "rejected": ctx.rejects.count})
         return Counts(read, loaded)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ import psycopg
 
 from connectivity.db import SCHEMA, connect
 from connectivity.errors import InputError
+from connectivity.officers import audit
 from connectivity.officers.challenges import PROVISIONAL_BASE
 from connectivity.rules import load_rules
 from connectivity.settings import Settings
@@ -304,13 +304,11 @@ def publish(settings: Settings, *, actor: str, account_id: int | None = None,
     result: LoadResult = run_load(settings, CorrectionLoader(), [path], release=None,
                                   force=True, show_progress=show_progress)
     with connect(settings, autocommit=True, application_name="gapmap: publish corrections") as conn:
-        conn.execute(
-            f"""INSERT INTO {SCHEMA}.audit_event (account_id, actor, action, object_type,
-                                                  object_id, detail)
-                VALUES (%s, %s, 'corrections.publish', 'load_run', %s, %s)""",
-            (account_id, actor, str(result.run_id), json.dumps({
-                "status": result.status, "release": result.release, "corrections": len(rows),
-                "conflicts_found": conflicts, "file": path.name})))
+        audit.record_sql(conn, "corrections.publish", actor=actor, account_id=account_id,
+                         object_type="load_run", object_id=result.run_id,
+                         detail={"status": result.status, "release": result.release,
+                                 "corrections": len(rows), "conflicts_found": conflicts,
+                                 "file": path.name})
     out = result.as_dict()
     out.update(corrections=len(rows), conflicts_found=conflicts, file=str(path))
     return out
@@ -335,11 +333,8 @@ def publish_and_classify(settings: Settings, *, actor: str, account_id: int | No
         if label is None or exists(conn, label):
             label = "run-" + dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%S.%f")
         result = classify(conn, rules, label=label)
-        conn.execute(
-            f"""INSERT INTO {SCHEMA}.audit_event (account_id, actor, action, object_type,
-                                                  object_id, detail)
-                VALUES (%s, %s, 'classification.run', 'classification', %s, %s)""",
-            (account_id, actor, result["label"], json.dumps({
-                "premises": result["premises"], "releases": result["releases"],
-                "seconds": result["seconds"]})))
+        audit.record_sql(conn, "classification.run", actor=actor, account_id=account_id,
+                         object_type="classification", object_id=result["label"],
+                         detail={"premises": result["premises"], "releases": result["releases"],
+                                 "seconds": result["seconds"]})
     return {"publish": published, "classification": result}

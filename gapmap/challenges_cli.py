@@ -12,7 +12,7 @@ import click
 
 from connectivity.vocab import CHALLENGE_KINDS, CHALLENGE_REASONS, CHALLENGE_STATES
 
-from .clitools import Group, emit, json_option, settings_of
+from .clitools import Group, emit, json_option, load_command, settings_of
 
 
 def register(main: click.Group) -> None:
@@ -221,22 +221,8 @@ def challenges_decide(ctx, challenge_id, email, outcome, reject_reason, moot_rea
 @click.pass_context
 def challenges_load(ctx, paths, by, force, as_json) -> None:
     """A bulk challenge file (the same as `connectivity load challenges FILE`)."""
-    from etl import LOADERS, run_load
-
-    settings = settings_of(ctx)
-    result = run_load(settings, LOADERS["challenges"](), paths, force=force,
-                      options={"by": by, "screen_days": settings.challenge_screen_days},
-                      show_progress=not as_json and sys.stderr.isatty())
-
-    def human(r):
-        if r["status"] == "skipped":
-            click.echo(f"challenges: {r['message']}")
-            return
-        click.echo(f"challenges: run {r['run_id']}: read {r['rows_read']:,}, accepted "
-                   f"{r['rows_loaded']:,}, rejected {r['rows_rejected']:,}")
-        if r["rows_rejected"]:
-            click.echo(f"  see the rejects with: connectivity rejects {r['run_id']}")
-    emit(result.as_dict(), as_json, human)
+    load_command(ctx, "challenges", paths, None, force, as_json,
+                 {"by": by, "screen_days": settings_of(ctx).challenge_screen_days})
 
 
 @challenges.command("publish")

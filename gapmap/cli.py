@@ -21,6 +21,7 @@ from connectivity.vocab import LANGS, SCHEMES, STATISTICS_LEVELS, STATUSES
 from .clitools import Group as _Group
 from .clitools import emit as _emit
 from .clitools import json_option
+from .clitools import load_command as _do_load
 from .clitools import settings_of as _settings
 from .demo import bundled_inputs, demo_classify, synthetic_inputs
 
@@ -205,31 +206,6 @@ def _load_common(func):
     func = json_option(func)
     func = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))(func)
     return func
-
-
-def _do_load(ctx, kind: str, paths, release, force, as_json, options=None, synthetic=False) -> None:
-    from etl import LOADERS, run_load
-
-    settings = _settings(ctx)
-    result = run_load(settings, LOADERS[kind](), paths, release=release, options=options,
-                      force=force, show_progress=not as_json and sys.stderr.isatty(),
-                      synthetic=synthetic)
-
-    def human(r):
-        if r["status"] == "skipped":
-            click.echo(f"{kind}: {r['message']}")
-            return
-        filtered = f", filtered {r['rows_filtered']:,}" if r["rows_filtered"] else ""
-        click.echo(f"{kind}: {r['format']}")
-        click.echo(f"{kind}: run {r['run_id']}"
-                   + (f" (release {r['release']})" if r["release"] else "")
-                   + f": read {r['rows_read']:,}, loaded {r['rows_loaded']:,}, "
-                   f"rejected {r['rows_rejected']:,}{filtered} in {r['seconds']:.1f} s")
-        for note in r["notes"]:
-            click.echo(f"  note: {note}")
-        if r["rows_rejected"]:
-            click.echo(f"  see the rejects with: connectivity rejects {r['run_id']}")
-    _emit(result.as_dict(), as_json, human)
 
 
 @load.command("postcodes")

@@ -62,3 +62,31 @@ def json_default(value: Any) -> Any:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def load_command(ctx: click.Context, kind: str, paths, release, force, as_json, options=None,
+                 synthetic: bool = False) -> None:
+    """`connectivity load KIND` (and `challenges load`): run the load, then print what it read,
+    loaded, rejected and filtered, or the result as JSON."""
+    from etl import LOADERS, run_load
+
+    settings = settings_of(ctx)
+    result = run_load(settings, LOADERS[kind](), paths, release=release, options=options,
+                      force=force, show_progress=not as_json and sys.stderr.isatty(),
+                      synthetic=synthetic)
+
+    def human(r):
+        if r["status"] == "skipped":
+            click.echo(f"{kind}: {r['message']}")
+            return
+        filtered = f", filtered {r['rows_filtered']:,}" if r["rows_filtered"] else ""
+        click.echo(f"{kind}: {r['format']}")
+        click.echo(f"{kind}: run {r['run_id']}"
+                   + (f" (release {r['release']})" if r["release"] else "")
+                   + f": read {r['rows_read']:,}, loaded {r['rows_loaded']:,}, "
+                   f"rejected {r['rows_rejected']:,}{filtered} in {r['seconds']:.1f} s")
+        for note in r["notes"]:
+            click.echo(f"  note: {note}")
+        if r["rows_rejected"]:
+            click.echo(f"  see the rejects with: connectivity rejects {r['run_id']}")
+    emit(result.as_dict(), as_json, human)

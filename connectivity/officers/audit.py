@@ -52,6 +52,24 @@ def record(session: Session, action: str, *, account: Account | None = None,
     return event
 
 
+def record_sql(conn: Any, action: str, *, actor: str, account_id: int | None = None,
+                object_type: str | None = None, object_id: str | int | None = None,
+                detail: dict[str, Any] | None = None) -> None:
+    """The same row as :func:`record`, written on a psycopg connection inside a set-based job's
+    own transaction (a load, publishing corrections), checked against the same allow-list."""
+    import json
+
+    from ..db import SCHEMA
+
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    conn.execute(
+        f"""INSERT INTO {SCHEMA}.audit_event (account_id, actor, action, object_type, object_id,
+                                              detail) VALUES (%s, %s, %s, %s, %s, %s)""",
+        (account_id, actor, action, object_type, None if object_id is None else str(object_id),
+         json.dumps(detail or {}, default=str)))
+
+
 def list_events(session: Session, *, since: dt.datetime | None = None, email: str | None = None,
                 limit: int = 200, offset: int = 0) -> list[AuditEvent]:
     """Newest first."""
