@@ -584,7 +584,11 @@ def test_control_characters_oversized_bodies_unknown_fields_and_files_are_refuse
         pc = conn.execute("SELECT replace(postcode, ' ', '') FROM gapmap.premises_class "
                           "WHERE postcode IS NOT NULL LIMIT 1").fetchone()[0]
     for path in ("/en/?la=W06%00", "/cy/search?q=Aber%00", "/api/v1/areas?level=la%01",
-                 f"/en/postcode/{pc}%00", "/ogc/collections?f=json%7f"):
+                 f"/en/postcode/{pc}%00", "/ogc/collections?f=json%7f",
+                 # the routes of this round: challenges, plans, the resident's link, open data
+                 "/en/officer/challenges?state=open%00", "/cy/officer/plans/new?area=W06%00",
+                 "/en/reports/1?t=abc%00", "/cy/data?x=%01", "/feeds/wales.atom?lang=cy%00",
+                 "/api/v1/challenges/stats?la=W06%00", "/api/v1/officer/challenges?kind=%7f"):
         r = client.get(path)
         assert r.status_code == 400, path
     assert client.get("/api/v1/areas?level=la%00").json["error"]["code"] == "bad_request"
