@@ -167,6 +167,28 @@ def test_the_session_is_new_at_sign_in(ws, ws_app):
     assert stale.get("/en/officer/").status_code == 302
 
 
+
+def test_the_session_cookie_is_set_at_sign_in_and_not_again_while_the_officer_works(ws, ws_app):
+    """A browser loads a page's favicon and styles beside the next page. If every response
+    re-sent the cookie it came with, a slow one could put back an older cookie without the form
+    token the newer page had just made, and the officer's next form would be refused. So the
+    form token is made at sign-in, and no later response sends the cookie until it changes."""
+    client = signed_in(ws_app, "officer@ceredigion.gov.uk")
+    signed_cookie = client.get_cookie("gapmap_session").value
+    for path in ("/en/officer/", "/static/favicon.svg", "/en/officer/lists/new",
+                 "/static/css/app.css", "/en/", "/api/v1/areas.geojson?level=la"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert "Set-Cookie" not in r.headers, path
+    # the token on the list builder belongs to the cookie set at sign-in: a browser that still
+    # holds only that cookie saves the list
+    form = client.get("/en/officer/lists/new")
+    only_signed = ws_app.test_client()
+    only_signed.set_cookie("gapmap_session", signed_cookie)
+    r = only_signed.post("/en/officer/lists/new", data={
+        "csrf_token": csrf_of(form.text), "name": "Cookie check", "status": "below"})
+    assert r.status_code == 303 and re.search(r"/en/officer/lists/\d+$", r.headers["Location"])
+
 def test_a_missing_csrf_token_is_refused_with_400(ws, ws_app):
     client = ws_app.test_client()
     r = client.post("/en/sign-in", data={"email": "admin@gov.wales", "password": PASSWORD})

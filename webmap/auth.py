@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -147,6 +148,11 @@ def sign_in():
     session.clear()  # a new session at sign-in: nothing carried over
     login_user(User(result.account, result.session_id))
     session.permanent = True
+    # The form token of the new session is made now, in the same cookie as the sign-in: the
+    # cookie then never changes again while the officer works, so a slow response (a favicon)
+    # still carrying the old cookie can never overwrite a newer one.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    generate_csrf()
     target = _safe_next(form.next.data) or url_for("officer.home", lang=result.account.lang)
     return redirect(target, code=303)
 

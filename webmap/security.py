@@ -105,6 +105,11 @@ def init_app(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_absolute_hours),
+        # The cookie is sent only when the session changed (sign-in, sign-out, a form token),
+        # never re-sent on every response: concurrent responses that all re-sent the cookie each
+        # request came with raced, and an older one could drop a newer form token. The cookie
+        # lives session_absolute_hours from sign-in; the idle timeout is kept in the database.
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=settings.session_absolute_hours * 3600,
         WTF_CSRF_SSL_STRICT=settings.cookie_secure,
         MAX_CONTENT_LENGTH=MAX_BODY,
