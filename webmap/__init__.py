@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
     random key lasts as long as the process (sessions end when it restarts)."""
     from . import (
         api,
+        areas_views,  # noqa: F401  (adds the areas page to the pages blueprint)
         auth,
         challenge_views,  # noqa: F401  (adds the challenge routes to the officer blueprints)
         data,
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
         pages,
         plan_api,  # noqa: F401  (adds the plan routes to the officer API blueprint)
         plan_views,  # adds the plan pages to the officer blueprint
+        search_views,  # noqa: F401  (adds the search page to the pages blueprint)
         security,
         statements,
         tiles,

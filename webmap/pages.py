@@ -5,17 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from connectivity.areas import area_geojson, area_summaries
+from connectivity.areas import area_geojson
 from connectivity.db import SCHEMA
 from connectivity.errors import BadRequest
-from connectivity.lookup import postcode_detail, postcode_of_uprn
+from connectivity.lookup import postcode_detail
 from connectivity.maptiles import area_figures, data_version
-from connectivity.places import search_places
-from connectivity.postcodes import normalise_postcode
 from connectivity.releases import synthetic_loaded
 from connectivity.reports import PROBLEMS, FieldError, report_status, submit_report
 from connectivity.selection import selection_summary
-from connectivity.transparency import challenge_stats
 from connectivity.vocab import CHALLENGE_REASONS, CHALLENGE_STATES, EVIDENCE
 
 from .i18n import LANGUAGES, area_name, negotiate
@@ -118,59 +115,8 @@ def map_page():
                            selected=set(selected), authorities=[f["properties"] for f in features])
 
 
-@bp.get("/<lang>/areas")
-def areas_page():
-    with db_connection() as conn:
-        areas = area_summaries(conn, "la")
-        synthetic = synthetic_loaded(conn)
-        challenges = challenge_stats(conn, with_names=True)
-    return render_template("areas.html", areas=areas, synthetic=synthetic, challenges=challenges,
-                           postcodes_total=sum(a["postcodes"] for a in areas),
-                           premises_total=sum(a["premises"] for a in areas))
-
-
 def _tiles_url() -> str:
     return url_for("tiles.premises", z=0, x=0, y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
-
-
-@bp.get("/<lang>/search")
-def search():
-    """A postcode goes to its page; a UPRN to its postcode's page; anything else is explained."""
-    query = (request.args.get("q") or "").strip()
-    postcode = normalise_postcode(query)
-    if postcode:
-        return redirect(url_for("pages.postcode_page", lang=g.lang, postcode=postcode.replace(" ", "")))
-    if query.isdigit() and len(query) <= 12:
-        with db_connection() as conn:
-            found = postcode_of_uprn(conn, int(query))
-        if found:
-            return redirect(url_for("pages.postcode_page", lang=g.lang,
-                                    postcode=found.replace(" ", "")) + f"#uprn-{int(query)}")
-    places = []
-    if query:
-        with db_connection() as conn:
-            places = search_places(conn, query)
-        exact = [p for p in places if p["exact"]]
-        if len(exact) == 1 or (exact and exact[0]["kind"] in ("city", "town", "la")
-                               and all(p["kind"] not in ("city", "town", "la") for p in exact[1:])):
-            return redirect(_place_url(exact[0]))
-    for place in places:
-        place["url"] = _place_url(place)
-    return render_template("search.html", query=query, places=places, place_kinds=place_kinds()), \
-        404 if query and not places else 200
-
-
-def place_kinds() -> dict[str, str]:
-    return {"city": _("city"), "town": _("town"), "village": _("village"), "hamlet": _("hamlet"),
-            "suburb": _("suburb"), "locality": _("locality"), "farm": _("farm"),
-            "island": _("island"), "county": _("county"), "region": _("region"),
-            "la": _("local authority"), "ward": _("ward")}
-
-
-def _place_url(place: dict) -> str:
-    label = area_name({"name_en": place["name"], "name_cy": place["name_cy"]}, g.lang)
-    return url_for("pages.map_page", lang=g.lang, at=f"{place['lat']},{place['lon']},{place['zoom']}",
-                   label=label)
 
 
 @bp.get("/<lang>/postcode/<postcode>")
