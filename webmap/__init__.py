@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
         areas_views,  # noqa: F401  (adds the areas page to the pages blueprint)
         auth,
         challenge_views,  # noqa: F401  (adds the challenge routes to the officer blueprints)
+        compression,
         data,
         errors,
         i18n,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
     app.extensions["gapmap_db"] = Database(settings)
     i18n.init_app(app, settings)
     security.init_app(app, settings)
+    compression.init_app(app)
     workspace.init_app(app, settings)
     auth.init_app(app)
     officer.init_app(app)
