@@ -7,10 +7,9 @@ from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from connectivity.lookup import postcode_of_uprn
-from connectivity.places import search_places
+from connectivity.places import best_match, fold, search_places
 from connectivity.postcodes import normalise_postcode
 
-from .i18n import area_name
 from .pages import bp
 from .pool import db_connection
 
@@ -32,12 +31,11 @@ def search():
     if query:
         with db_connection() as conn:
             places = search_places(conn, query)
-        exact = [p for p in places if p["exact"]]
-        if len(exact) == 1 or (exact and exact[0]["kind"] in ("city", "town", "la")
-                               and all(p["kind"] not in ("city", "town", "la") for p in exact[1:])):
-            return redirect(_place_url(exact[0]))
+        best = best_match(places)
+        if best is not None:
+            return redirect(_place_url(best))
     for place in places:
-        place["url"] = _place_url(place)
+        place["url"], place["label"] = _place_url(place), place_label(place, g.lang)
     return render_template("search.html", query=query, places=places, place_kinds=place_kinds()), \
         404 if query and not places else 200
 
@@ -49,7 +47,15 @@ def place_kinds() -> dict[str, str]:
             "la": _("local authority"), "ward": _("ward")}
 
 
+def place_label(place: dict, lang: str) -> str:
+    """The place's name in ``lang`` with the other language's in brackets, when it differs by more
+    than accents: 'Aberteifi (Cardigan)' in Welsh, 'Cardigan (Aberteifi)' in English."""
+    english, welsh = place["name"], place["name_cy"]
+    if not welsh or fold(welsh) == fold(english):
+        return welsh if lang == "cy" and welsh else english
+    return f"{welsh} ({english})" if lang == "cy" else f"{english} ({welsh})"
+
+
 def _place_url(place: dict) -> str:
-    label = area_name({"name_en": place["name"], "name_cy": place["name_cy"]}, g.lang)
     return url_for("pages.map_page", lang=g.lang, at=f"{place['lat']},{place['lon']},{place['zoom']}",
-                   label=label)
+                   label=place_label(place, g.lang))
