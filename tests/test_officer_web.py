@@ -189,6 +189,16 @@ def test_the_session_cookie_is_set_at_sign_in_and_not_again_while_the_officer_wo
         "csrf_token": csrf_of(form.text), "name": "Cookie check", "status": "below"})
     assert r.status_code == 303 and re.search(r"/en/officer/lists/\d+$", r.headers["Location"])
 
+def test_officer_pages_are_never_compressed(ws, ws_app):
+    """An officer's page holds their data and a form token: compressing it beside text an
+    attacker can make it repeat would leak it by size (BREACH). Public pages are compressed."""
+    client = signed_in(ws_app, "officer@ceredigion.gov.uk")
+    for path in ("/en/officer/", "/en/officer/lists/new", "/en/"):
+        r = client.get(path, headers={"Accept-Encoding": "gzip, br"})
+        assert r.status_code == 200 and "Content-Encoding" not in r.headers, path
+    public = ws_app.test_client().get("/en/", headers={"Accept-Encoding": "gzip"})
+    assert public.headers["Content-Encoding"] == "gzip"
+
 def test_a_missing_csrf_token_is_refused_with_400(ws, ws_app):
     client = ws_app.test_client()
     r = client.post("/en/sign-in", data={"email": "admin@gov.wales", "password": PASSWORD})
