@@ -13,7 +13,7 @@ from . import runs
 from .areas import area_detail, check_level
 from .db import SCHEMA
 from .errors import BadRequest, NotFound
-from .maptiles import BUFFERED_ENVELOPE
+from .maptiles import buffered_envelope
 from .postcodes import normalise_postcode
 from .reasons import render
 from .rules import Rules
@@ -25,6 +25,12 @@ MAX_PAGE = 5000
 MAX_OFFSET = 2**31 - 1
 MAX_RADIUS_M = 2000
 TILE_MIN_ZOOM = 11
+#: a postcode's map bounds: its premises' extent grown by this many metres each way
+BOUNDS_PAD_M = 40
+#: the premises tiles' buffer, in tile units of 4096 (128 = 8 px of a 256 px tile): more than the
+#: largest dot the map draws (radius 5 px and a 1 px outline at zoom 15 and over), so a dot on a
+#: tile's edge is drawn whole by its neighbours
+PREMISES_BUFFER = 128
 #: WGS84 boxes and points are clipped to this (EPSG:27700's area of use, padded) before they are
 #: transformed: far outside it the grid gives meaningless coordinates
 SERVICE_AREA = (-10.0, 49.0, 3.0, 62.0)
@@ -83,6 +89,14 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
         (postcode,))
     names = [d.name for d in cur.description]
     premises = [_shape(dict(zip(names, r, strict=True)), lang, run.rules) for r in cur.fetchall()]
+    # the premises' extent, padded by BOUNDS_PAD_M (a lone premises still gets a street around it)
+    box = conn.execute(
+        f"""SELECT ST_YMin(b), ST_XMin(b), ST_YMax(b), ST_XMax(b) FROM (
+                SELECT ST_Transform(ST_Expand(ST_SetSRID(ST_Extent(p.geom)::geometry, 27700), %s),
+                                    4326) AS b
+                FROM {SCHEMA}.premises_class c JOIN {SCHEMA}.premises p USING (uprn)
+                WHERE c.postcode = %s) e WHERE b IS NOT NULL""",
+        (BOUNDS_PAD_M, postcode)).fetchone()
     stats = conn.execute(
         f"""SELECT premises, below, possibly_below, above, unknown, expected_below_30,
                    b_0_2, b_2_5, b_5_10, b_10_30, b_30_300, b_300, abc_eligible, abc_possibly,
@@ -97,6 +111,8 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
         "local_authority": {"code": place[2], "name_en": place[3], "name_cy": place[4]},
         "summary": dict(zip(keys, stats, strict=True)) if stats else None,
         "premises": premises,
+        "bounds": ([[round(box[0], 6), round(box[1], 6)], [round(box[2], 6), round(box[3], 6)]]
+                   if box else None),
     }
 
 
@@ -243,7 +259,8 @@ def areas_at(conn: psycopg.Connection, lon: float, lat: float,
 
 
 def premises_tile(conn: psycopg.Connection, z: int, x: int, y: int) -> tuple[bytes, str]:
-    """A Mapbox vector tile of the current classification's premises (empty below zoom 11),
+    """A Mapbox vector tile of the current classification's premises (empty below zoom 11), each
+    with its postcode (the postcode map highlights its own), with a buffer of PREMISES_BUFFER,
     and the run label it was made from (for the ETag)."""
     if not (0 <= z <= 22 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
         raise BadRequest(f"no tile {z}/{x}/{y}")
@@ -252,11 +269,12 @@ def premises_tile(conn: psycopg.Connection, z: int, x: int, y: int) -> tuple[byt
         return b"", run.label
     tile = conn.execute(
         f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
-                          {BUFFERED_ENVELOPE} AS benv)
+                          {buffered_envelope(PREMISES_BUFFER)} AS benv)
             SELECT ST_AsMVT(t, 'premises', 4096, 'geom') FROM (
-                SELECT c.uprn, c.status, c.probability_below, c.best_down, c.band, c.evidence,
+                SELECT c.uprn, c.postcode, c.status, c.probability_below, c.best_down, c.band, c.evidence,
                        c.eligible_abc, c.eligible_lbf, c.eligible_uso, c.planned_build,
-                       ST_AsMVTGeom(ST_Transform(p.geom, 3857), b.env, 4096, 16, true) AS geom
+                       ST_AsMVTGeom(ST_Transform(p.geom, 3857), b.env, 4096, {PREMISES_BUFFER},
+                                    true) AS geom
                 FROM b, {SCHEMA}.premises p JOIN {SCHEMA}.premises_class c USING (uprn)
                 WHERE p.geom && ST_Transform(b.benv, 27700)
             ) t WHERE geom IS NOT NULL""", {"z": z, "x": x, "y": y}).fetchone()[0]

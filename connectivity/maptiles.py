@@ -32,12 +32,17 @@ _STATS = """s.premises, s.below, s.possibly_below,
     round((s.planned_build::float8 / nullif(s.premises, 0))::numeric, 4)::float8 AS share_planned"""
 
 
-#: the tile's box grown by twice the 16/4096 buffer ST_AsMVTGeom keeps: a prefilter only (it
-#: rounds points to the tile's grid, so one a fraction of a pixel beyond the buffer can be kept;
-#: ST_AsMVTGeom decides exactly which features are in the tile)
-BUFFERED_ENVELOPE = ("ST_Expand(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
-                     "(ST_XMax(ST_TileEnvelope(%(z)s, %(x)s, %(y)s)) "
-                     "- ST_XMin(ST_TileEnvelope(%(z)s, %(x)s, %(y)s))) * 32 / 4096)")
+def buffered_envelope(buffer: int) -> str:
+    """SQL for the tile's box grown by twice a ``buffer`` (of 4096 tile units) that ST_AsMVTGeom
+    keeps: a prefilter only (it rounds points to the tile's grid, so one a fraction of a pixel
+    beyond the buffer can be kept; ST_AsMVTGeom decides exactly which features are in the tile)."""
+    return ("ST_Expand(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), "
+            "(ST_XMax(ST_TileEnvelope(%(z)s, %(x)s, %(y)s)) "
+            f"- ST_XMin(ST_TileEnvelope(%(z)s, %(x)s, %(y)s))) * {2 * buffer} / 4096)")
+
+
+#: the area and hexagon tiles' prefilter, for their 16/4096 buffer
+BUFFERED_ENVELOPE = buffered_envelope(16)
 
 
 def _check_tile(z: int, x: int, y: int) -> None:

@@ -46,7 +46,7 @@ _AREA_FIELDS = {"code": "String", "name_en": "String", "name_cy": "String", "pre
                 "share_below": "Number", "abc": "Number", "lbf": "Number", "uso": "Number",
                 "planned_build": "Number", "share_abc": "Number", "share_lbf": "Number",
                 "share_planned": "Number"}
-_PREMISES_FIELDS = {"uprn": "Number", "status": "String", "probability_below": "Number",
+_PREMISES_FIELDS = {"uprn": "Number", "postcode": "String", "status": "String", "probability_below": "Number",
                     "best_down": "Number", "band": "String", "evidence": "String",
                     "eligible_abc": "String", "eligible_lbf": "String",
                     "eligible_uso": "String", "planned_build": "Boolean"}

@@ -154,11 +154,14 @@ def test_place_search_finds_towns_villages_and_welsh_authority_names(loaded_sett
         aberaeron = search_places(conn, "aberaeron")
         assert aberaeron[0]["name"] == "Aberaeron" and aberaeron[0]["kind"] == "town"
         assert aberaeron[0]["exact"] and aberaeron[0]["la_code"] == CEREDIGION
-        caerdydd = search_places(conn, "Caerdydd")
-        assert [(p["name"], p["kind"]) for p in caerdydd] == [("Cardiff", "la")]
-        assert caerdydd[0]["name_cy"] == "Caerdydd"
+        caerdydd = search_places(conn, "Caerdydd")  # the city (data/osm's table) and the authority
+        assert [(p["name"], p["name_cy"], p["kind"]) for p in caerdydd] == [
+            ("Cardiff", "Caerdydd", "city"), ("Cardiff", "Caerdydd", "la")]
         prefix = search_places(conn, "llanfair", limit=50)
-        assert len(prefix) > 5 and all(fold(p["name"]).startswith("llanfair") for p in prefix)
+        assert len(prefix) > 5 and all(fold(p["name"]).startswith("llanfair")
+                                       or fold(p["name_cy"] or "").startswith("llanfair")
+                                       for p in prefix)
+        assert (prefix[0]["name"], prefix[0]["name_cy"]) == ("Builth Wells", "Llanfair-ym-Muallt")
         assert search_places(conn, "x") == [] and search_places(conn, "%") == []
 
 
@@ -200,3 +203,67 @@ def test_places_loader_counts_every_row(settings, tmp_path):
                                "ORDER BY line").fetchall()
     assert rejects == [(3, "geometry", "5446707,-4047874", "outside Great Britain (British National Grid extent)"),
                        (4, "geometry", "LineString", "a place must be a point")]
+
+
+def _pixel(lon: float, lat: float, z: int) -> tuple[float, float]:
+    """A WGS84 point's position in web-mercator pixels (256 a tile) at zoom ``z``."""
+    import math
+
+    n = 256 * 2 ** z
+    return ((lon + 180) / 360 * n,
+            (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+def test_premises_tiles_hold_the_dots_just_beyond_their_edges(client, loaded_settings):
+    """A dot is drawn up to 6 px (radius 5, outline 1) round its premises: the tile beside the
+    premises' own must hold it too, or the dot is cut at the tile's edge (issue 19)."""
+    from connectivity.tilearchive import archive_tile
+
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        rows = conn.execute(
+            "SELECT c.uprn, ST_X(ST_Transform(p.geom, 4326)), ST_Y(ST_Transform(p.geom, 4326)) "
+            "FROM gapmap.premises_class c JOIN gapmap.premises p USING (uprn) "
+            "ORDER BY c.uprn LIMIT 2000").fetchall()
+        # a premises 2 to 6 px right of a zoom 15 tile's left edge: inside its own tile, and
+        # outside the left neighbour by more than the old 1 px buffer
+        uprn, px, tx, ty = next(
+            (u, x % 256, int(x // 256), int(y // 256)) for u, lon, lat in rows
+            for x, y in [_pixel(lon, lat, 15)] if 2 <= x % 256 <= 6 and 8 <= y % 256 <= 248)
+        tile = decode(client.get(f"/tiles/premises/15/{tx - 1}/{ty}.pbf"))
+        found = [f for f in tile["premises"]["features"] if f["properties"]["uprn"] == uprn]
+        assert len(found) == 1
+        x, _y = found[0]["geometry"]["coordinates"]
+        assert x == round(4096 + px * 16)  # beyond the tile's right edge (4096), where it is
+        # the static archive's tiles are made by the same function: the same dot is there
+        archived = mapbox_vector_tile.decode(archive_tile(conn, 15, tx - 1, ty))
+        assert uprn in {f["properties"]["uprn"] for f in archived["premises"]["features"]}
+        # and the tiles carry each premises' postcode (the postcode map highlights its own)
+        postcode = conn.execute("SELECT postcode FROM gapmap.premises_class WHERE uprn = %s",
+                                (uprn,)).fetchone()[0]
+        assert found[0]["properties"]["postcode"] == postcode
+
+
+def test_a_postcodes_bounds_are_its_premises_padded_and_none_without_premises(loaded_settings):
+    import math
+
+    from connectivity.lookup import postcode_detail
+
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        postcode = conn.execute(
+            "SELECT postcode FROM gapmap.premises_class WHERE postcode IS NOT NULL "
+            "GROUP BY 1 HAVING count(*) >= 3 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
+        data = postcode_detail(conn, postcode)
+        empty = conn.execute(
+            "SELECT p.postcode FROM gapmap.postcode p WHERE NOT EXISTS (SELECT 1 FROM "
+            "gapmap.premises_class c WHERE c.postcode = p.postcode) ORDER BY 1 LIMIT 1").fetchone()[0]
+        none = postcode_detail(conn, empty)
+    (south, west), (north, east) = data["bounds"]
+    lats = [p["location"]["lat"] for p in data["premises"]]
+    lons = [p["location"]["lon"] for p in data["premises"]]
+    metres_lat = 111_320
+    metres_lon = 111_320 * math.cos(math.radians(min(lats)))
+    # every side 40 m beyond the outermost premises (give or take the grid's few degrees' turn)
+    for pad in ((min(lats) - south) * metres_lat, (north - max(lats)) * metres_lat,
+                (min(lons) - west) * metres_lon, (east - max(lons)) * metres_lon):
+        assert 37 <= pad <= 45, data["bounds"]
+    assert none["premises"] == [] and none["bounds"] is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
 import folium
@@ -46,6 +47,8 @@ ELIGIBILITY_COLOURS = {"eligible": "#54278f", "possibly": "#9e9ac8", "not_eligib
 PLANNED_COLOURS = {"yes": "#006d2c", "no": "#f0f0f0"}
 PREMISES_MIN_ZOOM = 12
 WALES_BOUNDS = [[51.33, -5.35], [53.45, -2.64]]
+#: the offline base map's script (another module's): linked only when it is there
+BASEMAP_JS = Path(__file__).parent / "static/js/basemap.js"
 
 
 
@@ -68,7 +71,9 @@ class _GapLayers(MacroElement):
 
 
 class _Controls(MacroElement):
-    """Zoom buttons and attribution with translated labels (Leaflet's are English only)."""
+    """Zoom buttons with translated labels (Leaflet's are English only), and the attribution
+    folded behind a small button (GapMap.attribution), so it covers neither a small map nor the
+    scale bar."""
 
     _template = Template(
         """
@@ -77,8 +82,8 @@ class _Controls(MacroElement):
             zoomInTitle: {{ this.zoom_in|tojson }},
             zoomOutTitle: {{ this.zoom_out|tojson }}
         }).addTo({{ this._parent.get_name() }});
-        {{ this._parent.get_name() }}.attributionControl.setPrefix(false);
-        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.attribution|tojson }});
+        GapMap.attribution({{ this._parent.get_name() }}, {{ this.attribution|tojson }},
+                           {{ this.sources|tojson }});
         {{ this._parent.get_name() }}.getContainer().setAttribute("aria-label", {{ this.label|tojson }});
         {{ this._parent.get_name() }}.getContainer().setAttribute("role", "region");
         {% endmacro %}
@@ -90,6 +95,7 @@ class _Controls(MacroElement):
         self._name = "Controls"
         self.zoom_in, self.zoom_out = zoom_in, zoom_out
         self.attribution, self.label = attribution, label
+        self.sources = _("Map data sources and copyright")
 
 
 @dataclasses.dataclass
@@ -202,9 +208,16 @@ def _map(location, zoom: int, static_url, min_zoom: int, archive: bool = False) 
                        ("vectorgrid", static_url("vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js")),
                        *([("pmtiles", static_url("vendor/pmtiles/pmtiles.js")),
                           ("pmtiles_grid", static_url("js/pmtiles-grid.js"))] if archive else []),
-                       ("gapmap", static_url("js/gapmap.js"))]
+                       ("gapmap", static_url("js/gapmap.js")),
+                       *([("basemap", static_url("js/basemap.js"))] if BASEMAP_JS.exists() else [])]
     fmap.default_css = [("leaflet_css", static_url("vendor/leaflet/leaflet.css"))]
     return fmap
+
+
+def _base(lang: str) -> dict[str, str]:
+    """What static/js/basemap.js (GapMapBase: the offline land shading and labels) reads."""
+    return {"lang": lang, "landUrl": "/api/v1/base/land.geojson",
+            "labelsUrl": "/api/v1/base/labels.geojson"}
 
 
 def _attribution(synthetic: bool) -> str:
@@ -306,6 +319,7 @@ def build_map(
         "areaUrl": urls.get("area", ""),
         "text": text, "statusNames": names, "evidenceNames": EVIDENCE.names(lang),
         "selected": selected or [], "view": view,
+        "onlineBasemap": bool(settings.online_basemap), "base": _base(lang),
     }
     _GapLayers("init", config).add_to(fmap)
     _Controls(_("Zoom in"), _("Zoom out"), _attribution(synthetic),
@@ -327,16 +341,24 @@ def build_map(
 
 
 def build_postcode_map(lat: float, lon: float, label: str, lang: str, static_url,
-                       tiles_url: str, synthetic: bool, archive_url: str = "") -> RenderedMap:
-    """A small map of one postcode: its premises (vector tiles, by status) around the centroid;
-    from the PMTiles archive at ``archive_url`` when one is named."""
+                       tiles_url: str, synthetic: bool, archive_url: str = "", *,
+                       bounds: list[list[float]] | None = None, postcode: str = "",
+                       report_url: str = "", online_basemap: bool = False) -> RenderedMap:
+    """A small map of one postcode: every premises (vector tiles, by status), those of
+    ``postcode`` drawn larger and the others smaller and paler; fitted to ``bounds``
+    ([[south, west], [north, east]], WGS84: lookup.postcode_detail's), or around the centroid
+    when there are none. From the PMTiles archive at ``archive_url`` when one is named; with
+    ``report_url``, each premises' popup links to it (``?uprn=``)."""
     fmap = _map([lat, lon], 16, static_url, TILE_MIN_ZOOM, archive=bool(archive_url))
     names = STATUSES.names(lang)
     _GapLayers("postcode", {
         "lang": lang, "premisesTiles": tiles_url, "premisesMinZoom": TILE_MIN_ZOOM,
-        "tilesArchive": archive_url,
+        "tilesArchive": archive_url, "postcode": postcode, "bounds": bounds,
+        "maxZoom": 18, "reportUrl": report_url, "onlineBasemap": online_basemap,
+        "base": _base(lang),
         "statusColours": STATUS_COLOURS, "statusNames": names,
         "popup": _("UPRN {uprn}: {status}, best download {down} Mbit/s"),
+        "reportText": _("Report a problem with this premises"),
     }).add_to(fmap)
     folium.CircleMarker([lat, lon], radius=9, color="#1b1b1b", weight=3, fill=False,
                         tooltip=label).add_to(fmap)

@@ -52,6 +52,52 @@
 
   var GapMap = {};
 
+  // The attribution, folded: a small "©" button (its name, `label`, in the page's language) at
+  // the bottom right shows and hides the full text, so three lines of sources cover neither a
+  // small map nor the scale bar. Leaflet rewrites the attribution's own box whenever a layer adds
+  // one, so the button is a control of its own beside it.
+  var attributionCount = 0;
+  GapMap.attribution = function (map, text, label) {
+    var control = map.attributionControl;
+    control.setPrefix(false);
+    control.addAttribution(text);
+    var box = control.getContainer();
+    box.id = box.id || "gm-attribution-" + (++attributionCount);
+    box.classList.add("gm-attribution");
+    box.hidden = true;
+    var toggle = L.control({position: "bottomright"});
+    toggle.onAdd = function () {
+      var wrap = L.DomUtil.create("div", "leaflet-control gm-attribution-toggle");
+      var button = L.DomUtil.create("button", "", wrap);
+      button.type = "button";
+      button.textContent = "\u00a9";
+      button.setAttribute("aria-label", label);
+      button.title = label;
+      button.setAttribute("aria-expanded", "false");
+      button.setAttribute("aria-controls", box.id);
+      L.DomEvent.disableClickPropagation(wrap);
+      L.DomEvent.on(button, "click", function () {
+        box.hidden = !box.hidden;
+        button.setAttribute("aria-expanded", box.hidden ? "false" : "true");
+      });
+      return wrap;
+    };
+    toggle.addTo(map);
+    return toggle;
+  };
+
+  // A layer drawn at the whole zooms lo to hi, in the options Leaflet wants. Leaflet draws a grid's
+  // tiles at the rounded zoom (Math.round: 9.75 asks for zoom 10 tiles) but removes them all when
+  // the map's own, fractional zoom is outside minZoom..maxZoom; so a grid of zoom 10 only vanished
+  // at 9.75 and at 10.25, and the map could stop between two layers with nothing drawn. These
+  // bounds make both tests agree: the layer shows exactly when lo <= Math.round(zoom) <= hi.
+  function wholeZooms(lo, hi) {
+    var out = {minZoom: lo - 0.5};
+    if (hi !== undefined) { out.maxZoom = hi + 0.49; out.maxNativeZoom = hi; }
+    return out;
+  }
+  GapMap.wholeZooms = wholeZooms;
+
   // -- premises: the one vector-tile layer every map draws them with ----------------------
   function dotStyle(fill, zoom) {
     return {
@@ -73,21 +119,53 @@
   // style(properties, zoom) gives each point's style, onClick(properties, latlng) answers a click
   function premisesLayer(cfg, url, minZoom, style, onClick) {
     return tileLayer(cfg, url, "premises", "premises", {
-      minZoom: minZoom, maxNativeZoom: 16, maxZoom: 18, interactive: true,
+      minZoom: wholeZooms(minZoom).minZoom, maxNativeZoom: 16, maxZoom: 18, interactive: true,
       getFeatureId: function (f) { return f.properties.uprn; },
       vectorTileLayerStyles: {premises: style}
     }).on("click", function (e) { onClick(e.layer.properties, e.latlng); });
   }
 
+  // the offline base map (static/js/basemap.js: land and labels from our own data), if loaded
+  function baseMap(map, cfg) {
+    if (window.GapMapBase && !cfg.onlineBasemap) { window.GapMapBase(map, cfg.base); }
+  }
+
+  // a postcode's map: its own premises (cfg.postcode) large, the others smaller and paler
+  function postcodeDot(cfg, p, zoom) {
+    var style = dotStyle(cfg.statusColours[p.status], zoom);
+    if (!cfg.postcode || p.postcode === cfg.postcode) {
+      style.radius += 2;
+      style.weight = 2;
+      style.color = "#000000";
+      return style;
+    }
+    style.radius = Math.max(2, style.radius - 1);
+    style.fillOpacity = 0.35;
+    style.opacity = 0.5;
+    return style;
+  }
+
   GapMap.postcode = function (map, cfg) {
+    map.options.maxZoom = cfg.maxZoom || 18;
+    // open on the postcode's own premises (lookup.postcode_detail's bounds), else the centroid;
+    // before any layer asks for what it shows
+    if (cfg.bounds) map.fitBounds(cfg.bounds, {maxZoom: map.options.maxZoom, animate: false});
+    baseMap(map, cfg);
     var layer = premisesLayer(cfg, cfg.premisesTiles, cfg.premisesMinZoom,
-      function (p, zoom) { return dotStyle(cfg.statusColours[p.status], zoom); },
+      function (p, zoom) { return postcodeDot(cfg, p, zoom); },
       function (p, latlng) {
         var text = cfg.popup
           .replace("{status}", cfg.statusNames[p.status] || p.status)
           .replace("{down}", p.best_down === null || p.best_down === undefined ? "?" : fmtNum(p.best_down, cfg.lang))
           .replace("{uprn}", p.uprn);
-        L.popup().setLatLng(latlng).setContent(el("div", text)).openOn(map);
+        var box = el("div", null, "gm-popup");
+        box.appendChild(el("div", text));
+        if (cfg.reportUrl) {
+          var a = el("a", cfg.reportText);
+          a.href = cfg.reportUrl + "?uprn=" + encodeURIComponent(p.uprn);
+          box.appendChild(a);
+        }
+        L.popup().setLatLng(latlng).setContent(box).openOn(map);
       });
     layer.addTo(map);
     return layer;
@@ -169,7 +247,10 @@
       box.appendChild(dl);
       var more = el("div", T.loading, "gm-more");
       box.appendChild(more);
-      L.popup({maxWidth: 320}).setLatLng(latlng).setContent(box).openOn(map);
+      var popup = L.popup({maxWidth: 320}).setLatLng(latlng).setContent(box).openOn(map);
+      // the answer makes the popup taller after Leaflet panned it into view: lay it out and pan
+      // again once it is filled (update() re-measures and auto-pans), so it is never clipped
+      function refit() { if (map.hasLayer(popup)) popup.update(); }
       fetch(cfg.premisesApi.replace("UPRN", encodeURIComponent(p.uprn)))
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (d) {
@@ -187,8 +268,9 @@
             a.href = cfg.postcodeUrl.replace("PC", encodeURIComponent(d.postcode.replace(" ", "")));
             more.appendChild(a);
           }
+          refit();
         })
-        .catch(function () { more.textContent = ""; });
+        .catch(function () { more.textContent = ""; refit(); });
     }
 
     // -- local authorities (GeoJSON: drawn at every zoom, shaded at low zooms only) -------------
@@ -220,11 +302,10 @@
     function areaGrid(id, url, archiveLayer, layerName, levelName, minZoom, maxZoom) {
       var styles = {};
       styles[layerName] = function (p) { return areaStyle(p, false, true); };
-      var grid = tileLayer(cfg, url, archiveLayer, layerName, {
-        minZoom: minZoom, maxZoom: maxZoom, maxNativeZoom: maxZoom, interactive: true,
-        vectorTileLayerStyles: styles, pane: "overlayPane",
+      var grid = tileLayer(cfg, url, archiveLayer, layerName, L.extend(wholeZooms(minZoom, maxZoom), {
+        interactive: true, vectorTileLayerStyles: styles, pane: "overlayPane",
         getFeatureId: function (f) { return f.properties.code; }
-      }).on("click", function (e) {
+      })).on("click", function (e) {
         L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(areaPopup(e.layer.properties, levelName)).openOn(map);
       });
       state.layers[id] = grid;
@@ -308,6 +389,7 @@
       });
       if (bounds) map.fitBounds(bounds);
     }
+    baseMap(map, cfg);  // once the view is set: it asks for the labels of what is in view
     GapMap.state = state;
     return state;
   };
