@@ -23,7 +23,7 @@ from .clitools import emit as _emit
 from .clitools import json_option
 from .clitools import load_command as _do_load
 from .clitools import settings_of as _settings
-from .demo import bundled_inputs, demo_classify, synthetic_inputs
+from .demo import SCALES, bundled_inputs, demo_classify, other_scale_loaded, synthetic_inputs
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -549,16 +549,20 @@ def _first_admin_hint(settings: Settings) -> None:
 @click.option("--serve/--no-serve", "do_serve", default=True, show_default=True,
               help="Serve the map when the data is in.")
 @click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--scale", type=click.Choice(SCALES), default="small", show_default=True,
+              help="The synthetic premises: small (Ceredigion and Merthyr Tydfil, 63,225) or "
+                   "wales (all 22 authorities, 1,500,001; docs/performance.md has its time). "
+                   "One scale per database.")
 @json_option
 @click.pass_context
-def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> None:
+def demo(ctx: click.Context, do_serve: bool, workers: int, scale: str, as_json: bool) -> None:
     """Set up everything and run the main job on the bundled Welsh data, then serve the map.
 
     Starts the project-local PostGIS (unless DATABASE_URL is set), migrates, loads the 22 local
     authorities and 92,247 Welsh postcodes (92,248 rows, one without coordinates) from data/,
-    generates and loads the synthetic small-scale premises and speed releases (labelled
-    synthetic), and serves. Loads already done are skipped,
-    so it is safe and quick to run again.
+    generates and loads the synthetic premises and speed releases of --scale (labelled
+    synthetic), classifies both releases, and serves. Loads already done are skipped, so it is
+    safe and quick to run again.
     """
     from etl import LOADERS, run_load
 
@@ -571,7 +575,12 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, as_json: bool) -> Non
     steps["migrations_applied"] = _migrate(settings)
     show = not as_json and sys.stderr.isatty()
     results = []
-    for kind, paths, options, extra in bundled_inputs(settings) + synthetic_inputs(settings, say=None if as_json else click.echo):
+    conflict = other_scale_loaded(settings, scale)
+    if conflict:
+        raise GapmapError(conflict, "use a fresh database for another scale (connectivity db "
+                                    "reset empties the project-local one)")
+    synthetic = synthetic_inputs(settings, say=None if as_json else click.echo, scale=scale)
+    for kind, paths, options, extra in bundled_inputs(settings) + synthetic:
         result = run_load(settings, LOADERS[kind](), paths, options=options, show_progress=show,
                           **extra)
         results.append(result.as_dict())

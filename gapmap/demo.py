@@ -15,6 +15,8 @@ from connectivity.errors import GapmapError
 from connectivity.settings import Settings
 
 Input = tuple[str, list[Path], dict, dict]
+#: the demo's synthetic scales: the tests use small; wales is every authority
+SCALES = ("small", "wales")
 Say = Callable[[str], object] | None
 
 
@@ -41,15 +43,25 @@ def bundled_inputs(settings: Settings) -> list[Input]:
     return inputs
 
 
-def synthetic_inputs(settings: Settings, say: Say = None) -> list[Input]:
-    """The synthetic small-scale premises and releases `demo` loads, generated once into the cache."""
-    from .demodata import GENERATOR_VERSION, RELEASES, generate
+def demo_folder(settings: Settings, scale: str) -> Path:
+    """Where the synthetic files of ``scale`` are generated (once) in the cache."""
+    from .demodata import GENERATOR_VERSION
 
-    folder = settings.cache_dir / f"demo-data/small-seed2026-v{GENERATOR_VERSION}"
+    if scale not in SCALES:
+        raise GapmapError(f"no demo scale {scale!r}", f"choose one of {', '.join(SCALES)}")
+    return settings.cache_dir / f"demo-data/{scale}-seed2026-v{GENERATOR_VERSION}"
+
+
+def synthetic_inputs(settings: Settings, say: Say = None, scale: str = "small") -> list[Input]:
+    """The synthetic premises and releases `demo` loads (``small``: Ceredigion and Merthyr Tydfil;
+    ``wales``: all 22 authorities, about 1.5 million premises), generated once into the cache."""
+    from .demodata import RELEASES, generate
+
+    folder = demo_folder(settings, scale)
     if not (folder / "manifest.json").exists():
         if say:
-            say(f"generating synthetic demo premises into {folder} ...")
-        generate(folder, data_dir=settings.data_dir, scale="small", seed=2026)
+            say(f"generating synthetic demo premises ({scale}) into {folder} ...")
+        generate(folder, data_dir=settings.data_dir, scale=scale, seed=2026)
     marked = {"synthetic": True}
     inputs: list[Input] = [("uprn", [folder / "os_open_uprn/osopenuprn_demo.csv"], {}, marked)]
     for release in RELEASES:
@@ -87,3 +99,23 @@ def demo_classify(settings: Settings, say: Say = None) -> list[dict]:
                 say(f"classification {release}: {result['premises']:,} premises in "
                     f"{result['seconds']} s")
     return done
+
+
+def other_scale_loaded(settings: Settings, scale: str) -> str | None:
+    """The message to refuse with when the database already holds synthetic premises other than
+    those of ``scale`` (the demo at another scale): the two would mix. Checked before anything is
+    generated: a scale not generated yet cannot be the one loaded."""
+    from connectivity.db import connect
+    from etl.runs import sha256_file
+
+    with connect(settings) as conn:
+        row = conn.execute(
+            "SELECT files -> 0 ->> 'sha256' FROM gapmap.load_run WHERE kind = 'uprn' "
+            "AND status = 'succeeded' AND synthetic ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    uprn = demo_folder(settings, scale) / "os_open_uprn/osopenuprn_demo.csv"
+    if uprn.exists() and sha256_file(uprn) == row[0]:
+        return None
+    return (f"this database already holds synthetic demo premises of another scale than "
+            f"{scale}")
