@@ -1,8 +1,12 @@
-"""UK postcodes: normalisation to the published form with one space (``CF10 1AA``)."""
+"""UK postcodes: normalisation to the published form with one space (``CF10 1AA``), and whether
+one someone typed is a postcode of ours."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from .db import SCHEMA
 
 _COMPACT = re.compile(r"^([A-Z]{1,2}[0-9][0-9A-Z]?)([0-9][A-Z]{2})$")
 #: What SQL ``gapmap.normalise_postcode`` removes: ``[[:space:]]`` as the C.UTF-8 locale (the one
@@ -36,3 +40,34 @@ def normalise_postcode(text: str | None) -> str | None:
 def postcode_area(postcode: str) -> str:
     """The letters of the outward code: ``'CF10 1AA'`` -> ``'CF'``."""
     return re.match(r"[A-Z]+", postcode)[0]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What our data says of a postcode someone typed: ``postcode`` is its published form (None
+    when it is not a postcode at all), ``known`` whether the postcode table holds it,
+    ``district_postcodes`` how many postcodes of its outward code (district) the table holds,
+    ``postcodes`` how many it holds in all (the Welsh postcodes of Code-Point Open that have a
+    location: the load keeps the one without coordinates as a reject)."""
+
+    text: str
+    postcode: str | None
+    known: bool = False
+    district: str = ""
+    district_postcodes: int = 0
+    postcodes: int = 0
+
+
+def postcode_standing(conn, raw: str) -> Standing:
+    """Whether ``raw`` is a postcode, and if it is, whether it is one of ours (the postcode table
+    holds Welsh postcodes only, so a valid one it lacks is not a postcode in Wales in our data)."""
+    postcode = normalise_postcode(raw)
+    if postcode is None:
+        return Standing(str(raw), None)
+    district = postcode.split(" ")[0]
+    known, in_district, total = conn.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM {SCHEMA}.postcode WHERE postcode = %s),
+                   (SELECT count(*) FROM {SCHEMA}.postcode WHERE postcode LIKE %s),
+                   (SELECT count(*) FROM {SCHEMA}.postcode)""",
+        (postcode, district + " %")).fetchone()
+    return Standing(str(raw), postcode, known, district, in_district, total)

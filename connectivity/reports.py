@@ -40,6 +40,16 @@ class FieldError(BadRequest):
         self.field, self.reason = field, reason
 
 
+class FieldErrors(FieldError):
+    """Every field of a form that cannot be accepted, in the form's order (``errors``); it is
+    also the first of them, so ``except FieldError`` sees the first field that is wrong."""
+
+    def __init__(self, errors: list[FieldError]):
+        first = errors[0]
+        super().__init__(first.field, first.reason, "; ".join(e.message for e in errors))
+        self.errors = list(errors)
+
+
 def _speed(raw: str | None, field: str) -> float | None:
     text = (raw or "").strip().replace(",", ".")
     if not text:
@@ -73,37 +83,53 @@ def submit_report(conn: psycopg.Connection, *, postcode: str, uprn: str | int | 
     """Check a report against the data and store it with the challenge it becomes (in state
     submitted, to be screened within ``screen_days``); returns its reference (that of the
     earlier one when the same report came in the last day: repeats are not stored twice) and a
-    new status token. Raises FieldError naming the first field that is wrong."""
+    new status token. Raises FieldErrors naming every field that is wrong (the
+    postcode alone first: a form for no postcode has nothing else to check)."""
     pc = normalise_postcode(postcode or "")
     if pc is None:
         raise FieldError("postcode", "bad_postcode", f"{postcode!r} is not a UK postcode")
     if not conn.execute(f"SELECT 1 FROM {SCHEMA}.postcode WHERE postcode = %s", (pc,)).fetchone():
         raise NotFound(f"postcode {pc} is not in the service's data (Welsh postcodes only)")
+    errors: list[FieldError] = []
     if problem not in PROBLEMS:
-        raise FieldError("problem", "choose_problem", "say what is wrong: " + ", ".join(PROBLEMS))
+        errors.append(FieldError("problem", "choose_problem",
+                                 "say what is wrong: " + ", ".join(PROBLEMS)))
     chosen = None
     if uprn not in (None, ""):
         try:
             chosen = int(uprn)
         except (TypeError, ValueError):
-            raise FieldError("uprn", "bad_uprn", "the premises must be a UPRN (a whole number)") from None
-        # OS Open UPRN has no postcodes: the classification gives each premises its postcode
-        known = conn.execute(
-            f"""SELECT coalesce((SELECT c.postcode FROM {SCHEMA}.premises_class c WHERE c.uprn = p.uprn),
-                                p.postcode)
-                FROM {SCHEMA}.premises p WHERE p.uprn = %s""", (chosen,)).fetchone()
-        if known is None or known[0] != pc:
-            raise FieldError("uprn", "not_here", f"UPRN {chosen} is not a premises of {pc}")
-    down = _speed(measured_down, "measured_down")
-    up = _speed(measured_up, "measured_up")
+            errors.append(FieldError("uprn", "bad_uprn",
+                                     "the premises must be a UPRN (a whole number)"))
+        if chosen is not None and not 0 < chosen < 2**63:
+            errors.append(FieldError("uprn", "not_here", f"UPRN {chosen} is not a premises of {pc}"))
+        elif chosen is not None:
+            # OS Open UPRN has no postcodes: the classification gives each premises its postcode
+            known = conn.execute(
+                f"""SELECT coalesce((SELECT c.postcode FROM {SCHEMA}.premises_class c
+                                     WHERE c.uprn = p.uprn), p.postcode)
+                    FROM {SCHEMA}.premises p WHERE p.uprn = %s""", (chosen,)).fetchone()
+            if known is None or known[0] != pc:
+                errors.append(FieldError("uprn", "not_here", f"UPRN {chosen} is not a premises of {pc}"))
+    speeds: dict[str, float | None] = {}
+    for field, raw in (("measured_down", measured_down), ("measured_up", measured_up)):
+        try:
+            speeds[field] = _speed(raw, field)
+        except FieldError as exc:
+            errors.append(exc)
+    down, up = speeds.get("measured_down"), speeds.get("measured_up")
     text = (message or "").strip()
     if len(text) > MAX_MESSAGE:
-        raise FieldError("message", "too_long", f"the message is longer than {MAX_MESSAGE} characters")
-    if problem == "other" and not text:
-        raise FieldError("message", "say_more", "say what is wrong in the message")
+        errors.append(FieldError("message", "too_long",
+                                 f"the message is longer than {MAX_MESSAGE} characters"))
+    elif problem == "other" and not text:
+        errors.append(FieldError("message", "say_more", "say what is wrong in the message"))
     who = (contact or "").strip()
     if len(who) > MAX_CONTACT:
-        raise FieldError("contact", "too_long", f"the contact is longer than {MAX_CONTACT} characters")
+        errors.append(FieldError("contact", "too_long",
+                                 f"the contact is longer than {MAX_CONTACT} characters"))
+    if errors:
+        raise FieldErrors(errors)
     # the same report again within a day (a double click, a reload, a retry) is the same report
     same = conn.execute(
         f"""SELECT id FROM {SCHEMA}.report

@@ -7,6 +7,7 @@ import re
 
 import psycopg
 import pytest
+from babel.numbers import format_decimal
 from click.testing import CliRunner
 
 from gapmap.cli import main
@@ -93,8 +94,14 @@ def test_a_wrong_form_says_which_field_and_keeps_what_was_typed(client, loaded_s
     response = post_report(client, f"/en/postcode/{postcode.replace(' ', '')}/report", form)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert f'<a href="#field-{field}">{sentence}</a>' in html
-    assert 'aria-invalid="true"' in html
+    anchor = "problem-slower" if field == "problem" else f"field-{field}"
+    assert f'<li><a href="#{anchor}">{sentence}</a></li>' in html
+    # beside its field too, named by the field's aria-describedby
+    assert (f'<p class="field-error" id="error-{field}"><span class="visually-hidden">Error: '
+            f'</span>{sentence}</p>') in html
+    described = re.search(rf'id="{"field-" + field}"[^>]*aria-describedby="([^"]+)"[^>]*>', html)
+    assert f"error-{field}" in described.group(1).split()
+    assert html.count(' aria-invalid="true"') == 1
     if form.get("measured_down"):
         assert f'value="{form["measured_down"]}"' in html
     assert reports(loaded_settings) == []
@@ -118,3 +125,68 @@ def test_the_same_report_twice_is_stored_once(client, loaded_settings, premises_
     assert len(set(refs)) == 1 and len(reports(loaded_settings)) == 1
     post_report(client, path, {**form, "message": "slower still"})
     assert len(reports(loaded_settings)) == 2
+
+
+def test_every_wrong_field_is_named_at_once_beside_itself_in_both_languages(client, loaded_settings,
+                                                                           premises_here):
+    postcode, _, other = premises_here
+    path = f"/{{lang}}/postcode/{postcode.replace(' ', '')}/report"
+    form = {"problem": "", "uprn": str(other), "measured_down": "fast", "measured_up": "-3",
+            "message": "x" * 2001, "contact": "y" * 201}
+    en = post_report(client, path.format(lang="en"), form)
+    assert en.status_code == 400
+    html = en.get_data(as_text=True)
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
+    assert re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary) == [
+        ("problem-slower", "Choose what is wrong."),
+        ("field-uprn", "Choose a premises from the list."),
+        ("field-measured_down", "Give the speed as a number of Mbit/s, for example 7.5."),
+        ("field-measured_up", "Give a speed between 0 and 10,000 Mbit/s."),
+        ("field-message", "This is too long: shorten it."),
+        ("field-contact", "This is too long: shorten it."),
+    ]
+    assert re.findall(r'class="field-error" id="error-([a-z_]+)"', html) == [
+        "problem", "uprn", "measured_down", "measured_up", "message", "contact"]
+    assert html.count(' aria-invalid="true"') == 6
+    assert '<select name="uprn" id="field-uprn" aria-describedby="uprn-hint error-uprn" ' \
+           'aria-invalid="true">' in html
+    assert "<title>Error: Tell us the map is wrong" in html
+    cy = post_report(client, path.format(lang="cy"), form).get_data(as_text=True)
+    summary = re.search(r'<div class="error-summary".*?</div>', cy, re.S).group(0)
+    assert re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)[0] == (
+        "problem-slower", "Dewiswch beth sy&#39;n anghywir.")
+    assert '<span class="visually-hidden">Gwall: </span>' in cy
+    assert reports(loaded_settings) == []
+
+
+def test_the_form_offers_the_premises_of_the_postcode_by_number_and_status(client, loaded_settings,
+                                                                          premises_here):
+    postcode, uprn, _ = premises_here
+    compact = postcode.replace(" ", "")
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        rows = conn.execute("SELECT uprn, status, best_down FROM gapmap.premises_class "
+                            "WHERE postcode = %s ORDER BY uprn", (postcode,)).fetchall()
+    names = {"below": "Below 30 Mbit/s", "possibly_below": "Possibly below 30 Mbit/s",
+             "above": "30 Mbit/s or more", "unknown": "No evidence yet"}
+    html = client.get(f"/en/postcode/{compact}/report?uprn={rows[-1][0]}").get_data(as_text=True)
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', html)
+    down = [f"best download {format_decimal(d, locale='en_GB')} Mbit/s" if d is not None
+            else "best download not known" for _, _, d in rows]
+    assert options == [("", "", "I can't find my premises, or it is missing")] + [
+        (str(u), " selected" if i == len(rows) else "",
+         f"Premises {i} of {len(rows)}: UPRN {u}. {names[s]}, {d}")
+        for i, ((u, s, _), d) in enumerate(zip(rows, down, strict=True), start=1)]
+    assert (f"Our data has no addresses: the {len(rows)} premises of {postcode} are listed by "
+            "UPRN") in html
+
+
+def test_the_report_form_shows_the_synthetic_data_banner(client, premises_here):
+    postcode, uprn, _ = premises_here
+    compact = postcode.replace(" ", "")
+    for lang, words in (("en", "Synthetic demo data."), ("cy", "Data arddangos synthetig.")):
+        form = client.get(f"/{lang}/postcode/{compact}/report").get_data(as_text=True)
+        assert f'<p class="synthetic-banner" role="note"><strong>{words}</strong>' in form
+    done = post_report(client, f"/en/postcode/{compact}/report", {"problem": "slower",
+                                                                  "uprn": str(uprn)})
+    assert "Thank you: your report is sent" in done.get_data(as_text=True)
+    assert '<p class="synthetic-banner" role="note">' in done.get_data(as_text=True)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from connectivity.areas import area_geojson
 from connectivity.db import SCHEMA
-from connectivity.errors import BadRequest
+from connectivity.errors import BadRequest, NotFound
 from connectivity.lookup import postcode_detail
 from connectivity.maptiles import area_figures, data_version
+from connectivity.postcodes import normalise_postcode, postcode_standing
 from connectivity.releases import synthetic_loaded
 from connectivity.reports import PROBLEMS, FieldError, report_status, submit_report
 from connectivity.selection import selection_summary
@@ -119,18 +122,61 @@ def _tiles_url() -> str:
     return url_for("tiles.premises", z=0, x=0, y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf")
 
 
+#: Ofcom's checker covers every UK postcode: a link for postcodes outside our data, never fetched
+OFCOM_CHECKER_URL = "https://checker.ofcom.org.uk/"
+
+
+class _NoSuchPostcode(Exception):
+    """The postcode in the address is not one of ours: the response explains why."""
+
+    def __init__(self, response):
+        super().__init__("no such postcode")
+        self.response = response
+
+
+@bp.errorhandler(_NoSuchPostcode)
+def _no_such_postcode(exc: _NoSuchPostcode):
+    return exc.response
+
+
+def _postcode_data(conn, raw: str) -> dict:
+    """``postcode_detail`` of ``raw``; for a text that is not a postcode, or a postcode that is
+    not in our data (the postcode table holds Welsh postcodes only), a 404 page that says which,
+    in the reader's language."""
+    if normalise_postcode(raw) is not None:
+        try:
+            return postcode_detail(conn, raw, g.lang)
+        except NotFound:
+            standing = postcode_standing(conn, raw)
+            if standing.known:  # not the postcode's fault (say, nothing classified yet)
+                raise
+    else:
+        standing = postcode_standing(conn, raw)
+    response = current_app.make_response((render_template(
+        "postcode_unknown.html", standing=standing, shown=standing.text.strip()[:20],
+        checker_url=OFCOM_CHECKER_URL), 404))
+    raise _NoSuchPostcode(response)
+
+
+def _report_url(postcode: str, **args) -> str:
+    return url_for("pages.report_page", lang=g.lang, postcode=postcode.replace(" ", ""), **args)
+
+
 @bp.get("/<lang>/postcode/<postcode>")
 def postcode_page(postcode: str):
+    settings = current_app.config["GAPMAP_SETTINGS"]
     with db_connection() as conn:
-        data = postcode_detail(conn, postcode, g.lang)
+        data = _postcode_data(conn, postcode)
     label = data["postcode"]
+    extra = {"bounds": data.get("bounds"), "postcode": label, "report_url": _report_url(label)}
+    accepted = inspect.signature(build_postcode_map).parameters
     rendered = build_postcode_map(data["location"]["lat"], data["location"]["lon"], label, g.lang,
                                   lambda path: url_for("static", filename=path), _tiles_url(),
-                                  data["synthetic"],
-                                  current_app.config["GAPMAP_SETTINGS"].tiles_archive_url)
+                                  data["synthetic"], settings.tiles_archive_url,
+                                  **{k: v for k, v in extra.items() if k in accepted})
     return render_template("postcode.html", data=data, map=rendered, synthetic=data["synthetic"],
-                           settings=current_app.config["GAPMAP_SETTINGS"],
-                           evidence_names=EVIDENCE.names(g.lang))
+                           settings=settings, evidence_names=EVIDENCE.names(g.lang),
+                           missing_url=_report_url(label, problem="missing"))
 
 
 def report_texts() -> dict[str, str]:
@@ -152,13 +198,24 @@ def report_texts() -> dict[str, str]:
     }
 
 
+#: where the error summary sends the reader for each field (a group of radios: its first one)
+FIELD_ANCHORS = {"problem": f"problem-{PROBLEMS[0]}"}
+
+
 @bp.route("/<lang>/postcode/<postcode>/report", methods=["GET", "POST"])
 def report_page(postcode: str):
-    """Residents tell the officers the map is wrong about their premises or postcode."""
+    """Residents tell the officers the map is wrong about their premises or postcode. The
+    premises of the postcode are offered as a list (no source we load gives addresses); ``?uprn=``
+    chooses one (the postcode page and its map link here), ``?problem=`` a problem."""
     with db_connection() as conn:
-        data = postcode_detail(conn, postcode, g.lang)
-        form = request.form if request.method == "POST" else {"uprn": request.args.get("uprn", "")}
-        error = None
+        data = _postcode_data(conn, postcode)
+        if request.method == "POST":
+            form = request.form
+        else:
+            form = {"uprn": request.args.get("uprn", "")}
+            if request.args.get("problem") in PROBLEMS:
+                form["problem"] = request.args["problem"]
+        errors: list[FieldError] = []
         if request.method == "POST":
             check_report_form(postcode)
             if form.get("website"):  # a field people cannot see: only robots fill it in
@@ -171,14 +228,18 @@ def report_page(postcode: str):
                     contact=form.get("contact"), lang=g.lang,
                     screen_days=current_app.config["GAPMAP_SETTINGS"].challenge_screen_days)
             except FieldError as exc:
-                error = exc
+                errors = getattr(exc, "errors", [exc])
             else:
                 status_url = url_for("pages.report_status_page", lang=g.lang, ref=done.ref,
                                      t=done.token, _external=False)
                 return render_template("report_done.html", data=data, ref=done.ref,
-                                       status_url=status_url)
-    return render_template("report.html", data=data, form=form, error=error, problems=PROBLEMS,
-                           texts=report_texts()), 400 if error else 200
+                                       status_url=status_url, synthetic=data["synthetic"])
+    texts = report_texts()
+    messages = {e.field: texts.get(e.reason, e.message) for e in errors}
+    return render_template("report.html", data=data, form=form, errors=messages,
+                           anchors={f: FIELD_ANCHORS.get(f, f"field-{f}") for f in messages},
+                           problems=PROBLEMS, texts=texts,
+                           synthetic=data["synthetic"]), 400 if errors else 200
 
 
 @bp.route("/<lang>/reports/<ref>")
