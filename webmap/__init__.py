@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
         api,
         areas_views,  # noqa: F401  (adds the areas page to the pages blueprint)
         auth,
+        basemap,
         challenge_views,  # noqa: F401  (adds the challenge routes to the officer blueprints)
         compression,
         data,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> Flask:
     app.register_blueprint(statements.bp)
     app.register_blueprint(officer.api, url_prefix="/api/v1/officer")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(basemap.bp, url_prefix="/api/v1/base")
     app.register_blueprint(tiles.bp)
     app.register_blueprint(data.bp)
     app.register_blueprint(openapi.bp)

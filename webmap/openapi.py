@@ -11,6 +11,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from connectivity import __version__
+from connectivity.basemap import CELL_PX as BASE_CELL_PX
+from connectivity.basemap import MAX_BOX_PX as BASE_MAX_BOX_PX
+from connectivity.basemap import MAX_LABELS as BASE_MAX_LABELS
+from connectivity.basemap import MAX_ZOOM as BASE_MAX_ZOOM
+from connectivity.basemap import MIN_ZOOM as BASE_MIN_ZOOM
+from connectivity.basemap import PLACE_KINDS as BASE_PLACE_KINDS
 from connectivity.lookup import MAX_OFFSET, MAX_PAGE, MAX_RADIUS_M
 from connectivity.officers.listfilters import HELP, ListFilters
 from connectivity.vocab import (
@@ -427,6 +433,55 @@ _CHALLENGE_PATHS = {
         "responses": _CHALLENGE_RESPONSES}},
 }
 
+#: the offline base map (webmap/basemap.py over connectivity/basemap.py)
+_BASE_ZOOM = _param("zoom", "query", "Map zoom, a whole number", {
+    "type": "integer", "minimum": BASE_MIN_ZOOM, "maximum": BASE_MAX_ZOOM}, True)
+_BASE_CACHED = {"304": {"description": "Not modified (ETag)"}, "400": _ERROR}
+_BASE_PATHS = {
+    "/api/v1/base/land.geojson": {"get": {
+        "summary": "The land of the offline base map: the union of the local authorities, "
+                   "simplified for the zoom (one feature; none before boundaries are loaded)",
+        "tags": ["base map"], "parameters": [_BASE_ZOOM],
+        "responses": {"200": _geojson("FeatureCollection", _object({
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "maxItems": 1, "items": _object({
+                "type": {"type": "string", "enum": ["Feature"]},
+                "geometry": _object({
+                    "type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+                    "coordinates": {"type": "array"}}),
+                "properties": _object({"zoom": {"type": "integer"},
+                                       "tolerance_m": {"type": "number"}})})}})),
+            **_BASE_CACHED}}},
+    "/api/v1/base/labels.geojson": {"get": {
+        "summary": "Place and postcode labels of the offline base map in a box, best first",
+        "description": "Cities from zoom 8, towns from 9, villages from 11, suburbs from 12, "
+                       "hamlets from 13, localities and postcodes from 14, farms from 15; at "
+                       f"most one label per {BASE_CELL_PX[0]} x {BASE_CELL_PX[1]} pixel cell "
+                       f"and {BASE_MAX_LABELS} in all. With lang=cy a place's Welsh name where "
+                       "one is known.",
+        "tags": ["base map"],
+        "parameters": [
+            _param("bbox", "query", f"west,south,east,north (WGS84), at most {BASE_MAX_BOX_PX} "
+                                    "pixels a side at the zoom",
+                   {"type": "string", "pattern": f"^{_NUMBER}(,{_NUMBER}){{3}}$"}, True),
+            _BASE_ZOOM,
+            _param("lang", "query", "Language of the names",
+                   {"type": "string", "enum": ["en", "cy"]}, True)],
+        "responses": {"200": _geojson("FeatureCollection", _object({
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "maxItems": BASE_MAX_LABELS, "items": _object({
+                "type": {"type": "string", "enum": ["Feature"]},
+                "geometry": _object({
+                    "type": {"type": "string", "enum": ["Point"]},
+                    "coordinates": {"type": "array", "items": {"type": "number"},
+                                    "minItems": 2, "maxItems": 2}}),
+                "properties": _object({
+                    "name": {"type": "string"},
+                    "kind": {"type": "string", "enum": [*BASE_PLACE_KINDS, "postcode"]},
+                    "rank": {"type": "integer", "minimum": 1}})})}})),
+            **_BASE_CACHED}}},
+}
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -554,6 +609,7 @@ DOCUMENT = {
         **_LIST_PATHS,
         **_CHALLENGE_PATHS,
         **_PLAN_PATHS,
+        **_BASE_PATHS,
     },
     "components": {
         "schemas": _SCHEMAS,
