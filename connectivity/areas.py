@@ -12,8 +12,9 @@ from typing import Any
 
 import psycopg
 
+from . import runs
 from .db import SCHEMA
-from .errors import NotFound
+from .errors import BadRequest, NotFound
 from .vocab import AREA_LEVELS
 
 _SUMMARY_SQL = f"""
@@ -91,3 +92,153 @@ def counts(conn: psycopg.Connection) -> dict[str, int]:
     out["postcodes"] = conn.execute(f"SELECT count(*) FROM {SCHEMA}.postcode").fetchone()[0]
     out["premises"] = conn.execute(f"SELECT count(*) FROM {SCHEMA}.premises").fetchone()[0]
     return out
+
+
+# --- The areas table: every figure the map shows, per area of a level, sorted and filtered ---
+
+#: the levels the areas table offers, in the order people move between them
+TABLE_LEVELS = ("la", "ward", "lsoa", "msoa", "constituency")
+#: the levels the authority filter applies to: an area belongs to the authority covering a point
+#: on its surface (ST_PointOnSurface). Constituencies cross authorities, so they are not filtered.
+FILTER_LEVELS = ("ward", "lsoa", "msoa")
+#: figures of the table: column (also the CSV header and the sort key) -> SQL over the statistics.
+#: ``abc_incl_possibly`` and ``lbf_incl_possibly`` count eligible and possibly eligible premises,
+#: as the map's themes and popups do.
+FIGURES = {
+    "postcodes": "(SELECT count(*) FROM {schema}.postcode p WHERE ST_Covers(a.geom, p.geom))",
+    "premises": "st.premises",
+    "below": "st.below",
+    "possibly_below": "st.possibly_below",
+    "expected_below_30": "st.expected_below_30",
+    "share_below": "round(st.share_below::numeric, 4)::float8",
+    "abc_incl_possibly": "st.abc_eligible + st.abc_possibly",
+    "lbf_incl_possibly": "st.lbf_eligible + st.lbf_possibly",
+    "planned_build": "st.planned_build",
+    "wimd_rank": "(SELECT w.wimd_rank FROM {schema}.wimd w WHERE w.lsoa_code = a.code)",
+}
+#: the figures summed in the table's total row (the share is recomputed from the sums)
+SUMMED = ("postcodes", "premises", "below", "possibly_below", "expected_below_30",
+          "abc_incl_possibly", "lbf_incl_possibly", "planned_build")
+#: the order a column sorts in when first chosen: names ascending, figures largest first
+#: (WIMD rank 1 is the most deprived, so it too starts ascending)
+FIRST_ORDER = {"code": "asc", "name": "asc", "la": "asc", "wimd_rank": "asc"}
+#: ICU collations for names, so Welsh digraphs (ch, dd, ll, ...) sort as Welsh readers expect
+_COLLATIONS = {"en": '"en-GB-x-icu"', "cy": '"cy-GB-x-icu"'}
+#: said once per file (the CSV's CSVW metadata) and on the page, never on every row
+TABLE_ATTRIBUTION = (
+    "Contains OS data (c) Crown copyright and database right 2025; Royal Mail data (c) Royal Mail "
+    "copyright and database right 2025; National Statistics data (c) Crown copyright and database "
+    "right 2025; Ofcom and BDUK data under the Open Government Licence v3.0. Wards, LSOAs and "
+    "MSOAs: Contains Ordnance Survey, Office for National Statistics, National Records Scotland "
+    "and LPS Intellectual Property data (c) Crown copyright and database right 2016, under the Open "
+    "Government Licence v3.0; GeoJSON conversion \"UK Boundary Data by Martin Chorley\", CC BY 4.0. "
+    "WIMD 2019: Contains Welsh Government data licensed under the Open Government Licence v3.0. "
+    "Classification by the Wales broadband gap map."
+)
+OGL = "http://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+
+
+def table_columns(level: str, filtered: bool) -> list[str]:
+    """The columns of the areas table of ``level`` in order (they are the CSV's header): the
+    authority of each area only for a fine level shown for all Wales, the WIMD rank only for
+    LSOAs (the geography WIMD 2019 is published for)."""
+    check_table_level(level)
+    columns = ["code", "name_en", "name_cy"]
+    if level in FILTER_LEVELS and not filtered:
+        columns += ["la_code", "la_name_en", "la_name_cy"]
+    columns += [c for c in FIGURES if c != "wimd_rank" or level == "lsoa"]
+    return columns
+
+
+def table_sorts(level: str, filtered: bool) -> list[str]:
+    """The sort keys the table of ``level`` accepts: ``code``, ``name`` (in the page's language),
+    ``la`` (the authority's name, where shown) and each figure."""
+    columns = table_columns(level, filtered)
+    return ["code", "name", *(["la"] if "la_code" in columns else []),
+            *(c for c in columns if c in FIGURES)]
+
+
+def check_table_level(level: str) -> str:
+    if level not in TABLE_LEVELS:
+        raise BadRequest(f"unknown level {level!r}; levels: {', '.join(TABLE_LEVELS)}")
+    return level
+
+
+def authorities(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """The local authorities (code, names), by code: the choices of the table's filter."""
+    rows = conn.execute(f"SELECT code, name_en, name_cy FROM {SCHEMA}.area WHERE level = 'la' "
+                        "ORDER BY code").fetchall()
+    return [{"code": c, "name_en": en, "name_cy": cy} for c, en, cy in rows]
+
+
+def area_table(conn: psycopg.Connection, level: str = "la", la: str | None = None,
+               sort: str = "code", order: str = "asc", lang: str = "en") -> dict[str, Any]:
+    """The areas table: each area of ``level`` (only those in authority ``la``, for a fine level)
+    with every figure the map shows, sorted by ``sort`` in ``order`` (missing figures last, ties
+    by code). A figure is None where no premises are loaded for the area (or, for the WIMD rank,
+    where the area has none), which is not the same as 0.
+
+    Returns ``{"level", "la" (the authority's code and names, or None), "sort", "order",
+    "columns", "rows", "total" (the summed figures of the rows), "with_premises" (rows with
+    premises loaded), "run" (the classification's label, or None before one)}``."""
+    check_table_level(level)
+    if la is not None:
+        if level not in FILTER_LEVELS:
+            raise BadRequest(f"the authority filter applies to levels {', '.join(FILTER_LEVELS)}, "
+                             f"not {level!r}")
+        authority = next((a for a in authorities(conn) if a["code"] == la.upper()), None)
+        if authority is None:
+            raise BadRequest(f"no local authority {la!r}")
+    else:
+        authority = None
+    if sort not in table_sorts(level, authority is not None):
+        raise BadRequest(f"cannot sort the {level} table by {sort!r}; "
+                         f"sorts: {', '.join(table_sorts(level, authority is not None))}")
+    if order not in ("asc", "desc"):
+        raise BadRequest(f"unknown order {order!r}; orders: asc, desc")
+    if lang not in _COLLATIONS:
+        raise BadRequest(f"unknown language {lang!r}; languages: {', '.join(_COLLATIONS)}")
+    columns = table_columns(level, authority is not None)
+    run = runs.current(conn)
+    # before the first classification the statistics view has none of the figures' columns
+    figures = {c: (sql.format(schema=SCHEMA) if run or c in ("postcodes", "wimd_rank")
+                   else "NULL::int") for c, sql in FIGURES.items() if c in columns}
+    first, second = ("name_cy", "name_en") if lang == "cy" else ("name_en", "name_cy")
+    collate = f"COLLATE {_COLLATIONS[lang]}"
+    names_sql = {"name": f"coalesce(a.{first}, a.{second}) {collate}",
+                 "la": f"coalesce(p.{first}, p.{second}) {collate}"}
+    direction = "DESC" if order == "desc" else "ASC"
+    la_columns = "p.code AS la_code, p.name_en AS la_name_en, p.name_cy AS la_name_cy, "
+    join = (f"LEFT JOIN {SCHEMA}.area_stats st ON st.level = a.level AND st.code = a.code"
+            if run else "")
+    parent = (f"""LEFT JOIN LATERAL (
+                      SELECT l.code, l.name_en, l.name_cy FROM {SCHEMA}.area l
+                      WHERE l.level = 'la' AND ST_Covers(l.geom, ST_PointOnSurface(a.geom))
+                      ORDER BY l.code LIMIT 1) p ON true"""
+              if level in FILTER_LEVELS else "")
+    sort_key = {"name": "sort_name", "la": "sort_name"}.get(sort, sort)
+    # the figures are computed for the filtered areas only (postcode counts are spatial joins)
+    sql = f"""
+        SELECT * FROM (
+            SELECT a.code, a.name_en, a.name_cy, {la_columns if "la_code" in columns else ""}
+                   {", ".join(f"{expr} AS {name}" for name, expr in figures.items())},
+                   {names_sql.get(sort, "NULL")} AS sort_name
+            FROM {SCHEMA}.area a {parent} {join}
+            WHERE a.level = %(level)s {"AND p.code = %(la)s" if authority else ""}
+        ) t
+        ORDER BY {sort_key} {direction} NULLS LAST, code"""
+    rows = conn.execute(sql, {"level": level, "la": authority and authority["code"]}).fetchall()
+    names = [*columns, "sort_name"]
+    out = [dict(zip(names, row, strict=True)) for row in rows]
+    for row in out:
+        del row["sort_name"]
+    total = {c: sum(r[c] for r in out if r[c] is not None) if any(r[c] is not None for r in out)
+             else None for c in SUMMED}
+    if total["expected_below_30"] is not None:
+        total["expected_below_30"] = round(total["expected_below_30"], 2)
+    total["share_below"] = (round(total["expected_below_30"] / total["premises"], 4)
+                            if total["premises"] else None)
+    return {"level": level, "la": authority, "sort": sort, "order": order, "columns": columns,
+            "rows": out, "total": total,
+            "with_premises": sum(1 for r in out if r["premises"] is not None),
+            "run": run.label if run else None}

@@ -58,12 +58,14 @@ def test_welsh_names_lead_on_the_welsh_map(client):
 
 def test_areas_table_page(client):
     html = client.get("/cy/areas").get_data(as_text=True)
-    assert "<caption>Codau post fesul awdurdod lleol</caption>" in html
+    assert ("<caption>Awdurdodau lleol (Cymru): 22, gyda safleoedd wedi'u llwytho ar gyfer 2 "
+            "ohonynt.") in html
     rows = re.findall(r"<tr>\s*<td>(W06\d{6})</td>\s*<th scope=\"row\">([^<]+)</th>", html)
     assert len(rows) == 22
-    assert ("W06000015", "Caerdydd") in rows
+    assert ("W06000015", "Caerdydd ") in rows
     assert '<td class="num">7,678</td>' in html
     assert '<td class="num">92,244</td>' in html
+    assert "<td class=\"num none\" colspan=\"8\">Dim safleoedd wedi'u llwytho</td>" in html
 
 
 def test_unknown_language_and_page_are_404_pages_in_the_right_language(client):

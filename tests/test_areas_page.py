@@ -1,0 +1,260 @@
+"""The areas page (/<lang>/areas): every figure the map shows, at every level, filtered by
+authority, sorted by any column without JavaScript, and the same table as CSV. Against the demo
+data in a real PostGIS (loaded_settings: both releases classified, 2026-07 current)."""
+
+from __future__ import annotations
+
+import csv
+import html as htmllib
+import io
+import re
+
+import pytest
+
+from connectivity.areas import area_summaries, area_table
+from tests.conftest import app_for
+
+ROW = re.compile(r"<tr>\s*<td>(W0\d{7})</td>\s*<th scope=\"row\">(.*?)</th>(.*?)</tr>", re.S)
+CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
+
+
+def rows_of(page: str) -> list[tuple[str, str, list[str]]]:
+    """(code, name as shown, the other cells' text) for each body row of the areas table."""
+    body = page[page.index("<tbody>"):page.index("</tbody>")]
+    return [(code, re.sub(r"<[^>]+>", "", name).strip(), [c.strip() for c in CELL.findall(rest)])
+            for code, name, rest in ROW.findall(body)]
+
+
+def caption_of(page: str) -> str:
+    caption = re.search(r"<caption>(.*?)</caption>", page, re.S).group(1)
+    return htmllib.unescape(" ".join(caption.split()))
+
+
+def test_authorities_show_every_figure_and_no_premises_loaded_is_not_zero(client):
+    page = client.get("/en/areas").get_data(as_text=True)
+    assert caption_of(page) == ("Local authorities (Wales): 22, of which 2 have premises loaded. "
+                                "Sorted by “Code”, ascending.")
+    headers = re.findall(r'<th scope="col"[^>]*><a [^>]*>([^<]+)</a>', page)
+    assert headers == ["Code", "Local authority", "Postcodes", "Premises", "Below 30 Mbit/s",
+                       "Possibly below 30 Mbit/s", "Expected below 30 Mbit/s",
+                       "Share below 30 Mbit/s",
+                       "Eligible for Access Broadband Cymru (incl. possibly)",
+                       "Local Broadband Fund targets (incl. possibly)", "In a planned build"]
+    assert page.count('aria-sort="ascending"') == 1 and 'aria-sort="descending"' not in page
+    assert '<th scope="col" aria-sort="ascending"><a href="/en/areas?sort=code&amp;order=desc">' \
+           'Code</a>' in page
+    rows = {code: (name, cells) for code, name, cells in rows_of(page)}
+    assert len(rows) == 22 and list(rows) == sorted(rows)
+    assert rows["W06000008"] == ("Ceredigion", ["3,077", "34,623", "1,043", "7,707", "4,025.0",
+                                                "11.6 %", "8,750", "5,942", "4,653"])
+    # no premises loaded in Cardiff: said so, not shown as 0
+    assert rows["W06000015"] == ("Cardiff (Caerdydd)", ["7,678", "No premises loaded"])
+    total = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S).group(1)
+    assert [c.strip() for c in CELL.findall(total)] == [
+        "92,244", "63,225", "1,109", "8,855", "4,250.0", "6.7 %", "9,964", "6,250", "9,222"]
+
+
+def test_a_zero_is_shown_as_zero(client):
+    page = client.get("/en/areas?level=constituency&sort=premises").get_data(as_text=True)
+    rows = rows_of(page)
+    assert [r[0] for r in rows[:3]] == ["W07000093", "W07000099", "W07000088"]
+    # Caerphilly: one premises, none below: zeros, not "no premises loaded"
+    assert rows[2] == ("W07000088", "Caerphilly", ["2,282", "1", "0", "0", "0.0", "0.0 %", "0",
+                                                   "0", "0"])
+    # the 29 without premises come after, in code order (ties by code)
+    rest = [code for code, _, cells in rows[3:]]
+    assert len(rest) == 29 and rest == sorted(rest)
+    assert all(cells[1] == "No premises loaded" for _, _, cells in rows[3:])
+    assert caption_of(page).endswith("Sorted by “Premises”, descending.")
+
+
+def test_wards_of_one_authority_sorted_by_share_below_descending(client):
+    page = client.get("/en/areas?level=ward&la=W06000008&sort=share_below&order=desc"
+                      ).get_data(as_text=True)
+    assert caption_of(page) == ("Wards (Ceredigion): 40, of which 40 have premises loaded. "
+                                "Sorted by “Share below 30 Mbit/s”, descending.")
+    rows = rows_of(page)
+    assert len(rows) == 40
+    assert rows[0] == ("W05000383", "Llangybi", ["68", "603", "61", "349", "269.5", "44.7 %",
+                                                 "410", "351", "131"])
+    assert rows[1][:2] == ("W05000381", "Llanfihangel Ystrad")
+    shares = [float(cells[5].removesuffix(" %")) for _, _, cells in rows]
+    assert shares == sorted(shares, reverse=True)
+    # the sorted header says so and its link reverses the order; the others start largest first
+    assert ('<th scope="col" class="num" aria-sort="descending"><a href="/en/areas?level=ward&amp;'
+            'la=W06000008&amp;sort=share_below&amp;order=asc">Share below 30 Mbit/s</a>') in page
+    assert 'href="/en/areas?level=ward&amp;la=W06000008&amp;sort=premises&amp;order=desc"' in page
+    # the level links keep the authority for the fine levels only
+    assert '<a href="/en/areas?level=lsoa&amp;la=W06000008">LSOAs</a>' in page
+    assert '<a href="/en/areas?level=constituency">Constituencies</a>' in page
+    assert '<option value="W06000008" selected>Ceredigion</option>' in page
+    # a filtered table does not repeat the authority on every row
+    assert "la_code" not in page and len(rows[0][2]) == 9
+
+
+def test_all_wales_wards_name_their_authority(client):
+    page = client.get("/cy/areas?level=ward&sort=la").get_data(as_text=True)
+    assert caption_of(page) == ("Wardiau (Cymru): 852, gyda safleoedd wedi'u llwytho ar gyfer 54 "
+                                "ohonynt. Wedi'u trefnu yn ôl “Awdurdod lleol”, esgynnol.")
+    rows = rows_of(page)
+    assert len(rows) == 852
+    # sorted by the authority's Welsh name: Abertawe (Swansea) first, ties by ward code
+    assert rows[0][0] == "W05000524" and rows[0][2][:2] == ["Abertawe", "141"]
+    swansea = [code for code, _, cells in rows if cells[0] == "Abertawe"]
+    assert swansea == sorted(swansea) and len(swansea) == 36
+
+
+def test_lsoas_carry_the_wimd_rank_in_welsh(client):
+    page = client.get("/cy/areas?level=lsoa&la=W06000008&sort=wimd_rank").get_data(as_text=True)
+    assert '<html lang="cy">' in page
+    assert "Safle MALlC 2019 (1 = mwyaf difreintiedig)" in page
+    rows = rows_of(page)
+    assert len(rows) == 46
+    assert rows[0] == ("W01000511", "Ceredigion 009E", ["69", "814", "0", "0", "0.0", "0.0 %",
+                                                         "0", "0", "80", "125"])
+    ranks = [int(cells[-1].replace(",", "")) for _, _, cells in rows]
+    assert ranks == sorted(ranks)
+
+
+@pytest.mark.parametrize(("query", "english", "welsh"), [
+    ("level=county", "Unknown level “county”. Levels: la, ward, lsoa, msoa, constituency.",
+     "Lefel anhysbys “county”. Lefelau: la, ward, lsoa, msoa, constituency."),
+    ("sort=colour", "This table cannot be sorted by “colour”. Sorts: code, name, postcodes, "
+     "premises, below, possibly_below, expected_below_30, share_below, abc_incl_possibly, "
+     "lbf_incl_possibly, planned_build.",
+     "Ni ellir trefnu'r tabl hwn yn ôl “colour”. Trefniadau: code, name, postcodes, premises, "
+     "below, possibly_below, expected_below_30, share_below, abc_incl_possibly, "
+     "lbf_incl_possibly, planned_build."),
+    ("level=ward&sort=wimd_rank", "This table cannot be sorted by “wimd_rank”. Sorts: code, "
+     "name, la, postcodes, premises, below, possibly_below, expected_below_30, share_below, "
+     "abc_incl_possibly, lbf_incl_possibly, planned_build.", None),
+    ("level=ward&la=W06000099", "There is no local authority with the code “W06000099”. Codes "
+     "run from W06000001 to W06000024.",
+     "Nid oes awdurdod lleol â'r cod “W06000099”. Mae'r codau'n rhedeg o W06000001 i W06000024."),
+    ("la=W06000008", "The authority filter applies to wards, LSOAs and MSOAs, not to level “la”.",
+     "Mae'r hidlydd awdurdod yn berthnasol i wardiau, ACEHI ac ACEHG, nid i'r lefel “la”."),
+    ("sort=premises&order=up", "Unknown order “up”. Orders: asc, desc.",
+     "Trefn anhysbys “up”. Trefnau: asc, desc."),
+    ("colour=red", "Unknown parameter “colour”. This page takes: level, la, sort, order.",
+     "Paramedr anhysbys “colour”. Mae'r dudalen hon yn derbyn: level, la, sort, order."),
+    ("level=ward&level=lsoa", "The parameter “level” is given more than once.",
+     "Rhoddir y paramedr “level” fwy nag unwaith."),
+])
+def test_a_wrong_parameter_is_a_400_that_says_why_in_the_page_language(client, query, english,
+                                                                       welsh):
+    for lang, message in (("en", english), ("cy", welsh)):
+        if message is None:
+            continue
+        for path in ("areas", "areas.csv", "areas.csv-metadata.json"):
+            response = client.get(f"/{lang}/{path}?{query}")
+            assert response.status_code == 400, (lang, path)
+            page = htmllib.unescape(response.get_data(as_text=True))
+            assert f"<p>{message}</p>" in page and f'<html lang="{lang}">' in page
+
+
+def test_the_csv_is_the_table_shown(client, tmp_path):
+    query = "level=lsoa&la=W06000008&sort=wimd_rank"
+    page = client.get(f"/en/areas?{query}").get_data(as_text=True)
+    assert f'<a href="/en/areas.csv?{query.replace("&", "&amp;")}&amp;order=asc" download>' in page
+    response = client.get(f"/en/areas.csv?{query}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="gapmap-areas-lsoa-W06000008-2026-07-wimd_rank-asc.csv"')
+    assert response.headers["Link"] == (
+        f'</en/areas.csv-metadata.json?{query}&order=asc>; rel="describedby"; '
+        'type="application/csvm+json"')
+    data = response.get_data()
+    assert data.startswith("\ufeffcode,".encode()) and b"\r\n" in data
+    records = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    header = ["code", "name_en", "name_cy", "postcodes", "premises", "below", "possibly_below",
+              "expected_below_30", "share_below", "abc_incl_possibly", "lbf_incl_possibly",
+              "planned_build", "wimd_rank"]
+    assert list(records[0]) == header
+    assert [r["code"] for r in records] == [code for code, _, _ in rows_of(page)]
+    assert records[0] == {"code": "W01000511", "name_en": "Ceredigion 009E", "name_cy": "",
+                          "postcodes": "69", "premises": "814", "below": "0",
+                          "possibly_below": "0", "expected_below_30": "0.0", "share_below": "0.0",
+                          "abc_incl_possibly": "0", "lbf_incl_possibly": "0",
+                          "planned_build": "80", "wimd_rank": "125"}
+    # no attribution or source on the rows: it is said once, in the CSVW metadata
+    assert not any("Crown" in value for r in records for value in r.values())
+    import pyogrio
+
+    path = tmp_path / "areas.csv"
+    path.write_bytes(data)
+    frame = pyogrio.read_dataframe(path)
+    assert list(frame.columns) == header and len(frame) == 46
+    assert frame["code"].tolist() == [r["code"] for r in records]
+    assert pyogrio.read_info(path)["features"] == 46
+
+
+def test_the_csv_keeps_the_page_language_sort_and_all_wales_authority_columns(client):
+    response = client.get("/cy/areas.csv?level=ward&sort=la")
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="gapmap-areas-ward-wales-2026-07-la-asc.csv"')
+    records = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert len(records) == 852
+    assert list(records[0])[:6] == ["code", "name_en", "name_cy", "la_code", "la_name_en",
+                                    "la_name_cy"]
+    assert (records[0]["code"], records[0]["la_name_cy"], records[0]["name_cy"]) == (
+        "W05000524", "Abertawe", "Gwyr")
+    # a ward with no premises loaded: empty cells, not zeros
+    assert (records[0]["premises"], records[0]["share_below"]) == ("", "")
+
+
+def test_the_csvw_metadata_gives_the_attribution_once_and_bilingual_titles(client):
+    response = client.get("/en/areas.csv-metadata.json?level=ward&la=W06000008")
+    assert response.mimetype == "application/csvm+json"
+    meta = response.get_json(force=True)
+    assert meta["url"] == "http://localhost/en/areas.csv?level=ward&la=W06000008"
+    assert meta["dc:license"] == {
+        "@id": "http://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}
+    assert "WIMD 2019: Contains Welsh Government data" in meta["dc:rights"]
+    assert meta["dc:description"].startswith("SYNTHETIC DEMO DATA")
+    columns = meta["tableSchema"]["columns"]
+    assert [c["name"] for c in columns][:4] == ["code", "name_en", "name_cy", "postcodes"]
+    assert columns[9] == {"name": "abc_incl_possibly", "titles": {
+        "en": "Eligible for Access Broadband Cymru (incl. possibly)",
+        "cy": "Yn gymwys ar gyfer Allwedd Band Eang Cymru (gan gynnwys o bosibl)"}}
+
+
+def test_the_page_states_the_attribution(client):
+    page = htmllib.unescape(client.get("/cy/areas").get_data(as_text=True))
+    assert "MALlC 2019: Yn cynnwys data Llywodraeth Cymru" in page
+    assert "“UK Boundary Data by Martin Chorley”, CC BY 4.0" in page
+
+
+def test_before_any_classification_every_area_has_no_premises_loaded(settings):
+    import psycopg
+
+    from etl import LOADERS, run_load
+    from gapmap.demo import bundled_inputs
+
+    for kind, paths, options, extra in bundled_inputs(settings):
+        if kind == "boundaries" and options["level"] == "la":
+            run_load(settings, LOADERS[kind](), paths, options=options, **extra)
+    with psycopg.connect(settings.conninfo, autocommit=True) as conn:
+        table = area_table(conn, "la", sort="share_below", order="desc")
+    assert table["run"] is None and table["with_premises"] == 0 and len(table["rows"]) == 22
+    assert table["rows"][13] == {"code": "W06000015", "name_en": "Cardiff", "name_cy": "Caerdydd",
+                                "postcodes": 0, "premises": None, "below": None,
+                                "possibly_below": None, "expected_below_30": None,
+                                "share_below": None, "abc_incl_possibly": None,
+                                "lbf_incl_possibly": None, "planned_build": None}
+    assert table["total"]["premises"] is None and table["total"]["postcodes"] == 0
+    with app_for(settings.replace(secret_key="x" * 40)) as app:
+        page = app.test_client().get("/en/areas").get_data(as_text=True)
+    assert "No classification has been run yet" in page
+    assert rows_of(page)[13] == ("W06000015", "Cardiff (Caerdydd)", ["0", "No premises loaded"])
+    assert caption_of(page).startswith("Local authorities (Wales): 22, of which 0 have premises")
+
+
+def test_the_api_summaries_keep_their_shape(client, loaded_settings):
+    """The table is new functions; area_summaries (API, OGC) answers as before."""
+    import psycopg
+
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        summaries = area_summaries(conn, "la")
+    assert list(summaries[0]) == ["code", "name_en", "name_cy", "vintage", "area_km2",
+                                  "postcodes", "premises", "expected_below_30", "share_below",
+                                  "level"]
