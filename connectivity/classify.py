@@ -12,6 +12,7 @@ docs/classification.md.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from typing import Any
 
@@ -21,7 +22,7 @@ from . import runs
 from .db import SCHEMA
 from .errors import BadRequest
 from .rules import Rules
-from .vocab import AREA_LEVELS, BANDS, RELEASE_SOURCES, STATUSES
+from .vocab import AREA_LEVELS, BANDS, RELEASE_SOURCES, SPEEDTESTS, STATUSES
 
 #: sizes (edge length, metres) of the hexagon grids statistics are kept for
 HEX_SIZES = (500, 2000, 8000)
@@ -38,13 +39,33 @@ COUNTS = {
 }
 
 
+#: the sources a run reads: those a status rests on, then the supporting speed tests
+SOURCES = (*RELEASE_SOURCES, SPEEDTESTS.release_source)
+
+
+def _month_key(label: str) -> str:
+    """SQL: a release label as a month, so quarters compare with months: ``2026-Q1`` (tests
+    taken January to March) is ``2026-03``; other labels are themselves."""
+    return (f"CASE WHEN {label} ~ '^[0-9]{{4}}-Q[1-4]$' THEN left({label}, 5) || "
+            f"lpad((right({label}, 1)::int * 3)::text, 2, '0') ELSE {label} END")
+
+
+def _as_month(label: str | None) -> str | None:
+    """:func:`_month_key` in Python."""
+    if label is not None and re.fullmatch(r"[0-9]{4}-Q[1-4]", label):
+        return f"{label[:5]}{int(label[-1]) * 3:02d}"
+    return label
+
+
 def choose_releases(conn: psycopg.Connection, up_to: str | None) -> dict[str, tuple[int, str]]:
-    """The release used per source: the newest, or the newest labelled on or before ``up_to``."""
+    """The release used per source: the newest, or the newest labelled on or before ``up_to``
+    (a quarter, ``2026-Q1``, counts as its last month, ``2026-03``)."""
     rows = conn.execute(
         f"""SELECT DISTINCT ON (source) source, id, label FROM {SCHEMA}.release
-            WHERE source = ANY(%s) AND (%s::text IS NULL OR label <= %s)
-            ORDER BY source, label DESC""",
-        (list(RELEASE_SOURCES), up_to, up_to)).fetchall()
+            WHERE source = ANY(%s)
+              AND (%s::text IS NULL OR {_month_key('label')} <= %s)
+            ORDER BY source, {_month_key('label')} DESC, label DESC""",
+        (list(SOURCES), up_to, _as_month(up_to))).fetchall()
     return {source: (rid, label) for source, rid, label in rows}
 
 
@@ -65,6 +86,23 @@ def _evidence_case(rules: Rules) -> str:
     }
     whens = " ".join(f"WHEN {conditions[s]} THEN '{s}'" for s in rules.evidence.order)
     return f"CASE {whens} ELSE 'none' END"
+
+
+def _speedtest_move(rules: Rules) -> str:
+    """SQL: where a shown speed test tile moves a "possibly below" premises ('below', 'above'),
+    or NULL. Only postcode shares strictly between 0 and 1 and modelled speeds are "possibly
+    below"; everything else is settled by its own evidence and never moved."""
+    st = rules.speedtests
+    moves = []
+    if st.move_below:
+        moves.append(f"WHEN st_down < {st.below_down} THEN 'below'")
+    if st.move_above:
+        moves.append(f"WHEN st_down >= {st.above_down} THEN 'above'")
+    if not moves:
+        return "NULL::text"
+    return (f"""(CASE WHEN st_down IS NOT NULL AND (evidence = 'speed-raster'
+                   OR (evidence = 'postcode' AND probability_below > 0 AND probability_below < 1))
+                 THEN CASE {' '.join(moves)} END END)""")
 
 
 def _bands(speed: str) -> str:
@@ -117,7 +155,9 @@ def classify(conn: psycopg.Connection, rules: Rules, *, up_to: str | None = None
         if not conn.execute(f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.premises)").fetchone()[0]:
             raise BadRequest("no premises are loaded: load premises first "
                              "(connectivity load uprn ...)")
-        run_label = label or max([lab for _, lab in releases.values()] or ["no-evidence"])
+        # labelled by the evidence a status rests on (a quarter of speed tests is not that)
+        run_label = label or max([lab for s, (_, lab) in releases.items()
+                                  if s != SPEEDTESTS.release_source] or ["no-evidence"])
         if runs.exists(conn, run_label):
             raise BadRequest(f"a classification labelled {run_label!r} exists already",
                              "name this one with --label (the labels in use: "
@@ -162,7 +202,9 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
     t, schemes = rules.thresholds, rules.schemes
     sf, uso_d, uso_u = t.superfast_down, t.uso_down, t.uso_up
     strong = [releases[s][0] for s in ("correction", "ofcom-api") if s in releases]
-    rid = {s: releases.get(s, (None, None)) for s in RELEASE_SOURCES}
+    rid = {s: releases.get(s, (None, None)) for s in SOURCES}
+    st = rules.speedtests
+    moved = _speedtest_move(rules)
     voucher_sql = ("'suspended_in_wales'" if schemes.voucher.suspended_in_wales else
                    f"""CASE WHEN evidence = 'none' THEN 'no_evidence'
                             WHEN best_down < {schemes.voucher.max_down} AND NOT planned_build
@@ -181,6 +223,16 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             FROM {SCHEMA}.ev_premises_speed e JOIN {SCHEMA}.release r ON r.id = e.release_id
             WHERE e.release_id = ANY(%(strong)s)
             ORDER BY e.uprn, (r.source = 'correction') DESC
+        ), tile AS (
+            -- the speed test tile holding each premises (tiles share edges: on an edge, the
+            -- lowest quadkey), when it has enough tests from enough devices to be shown
+            SELECT DISTINCT ON (p.uprn) p.uprn, t.avg_down, t.avg_up, t.avg_lat_ms, t.tests,
+                   t.devices
+            FROM {SCHEMA}.ev_speedtest_tile t
+            JOIN {SCHEMA}.premises p ON ST_Intersects(t.geom, p.geom)
+            WHERE t.release_id = %(ookla)s AND t.tests >= {int(st.min_tests)}
+              AND t.devices >= {int(st.min_devices)}
+            ORDER BY p.uprn, t.quadkey COLLATE "C"
         ), base AS (
             SELECT p.uprn, coalesce(p.postcode, b.postcode) AS postcode,
                    s.down AS s_down, s.up AS s_up, s.source AS s_source, s.label AS s_label,
@@ -191,9 +243,11 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                    b.gis_contract_name, b.gis_supplier, b.gis_final_coverage_date,
                    c.unable_30_pct, c.unable_decent_pct, c.pct_down_0_2, c.pct_down_2_5,
                    c.pct_down_5_10, c.pct_down_10_30, c.pct_down_30_300, c.pct_down_300,
-                   r.max_down AS r_down
+                   r.max_down AS r_down, st.avg_down AS st_down, st.avg_up AS st_up,
+                   st.avg_lat_ms AS st_lat, st.tests AS st_tests, st.devices AS st_devices
             FROM {SCHEMA}.premises p
             LEFT JOIN strong s ON s.uprn = p.uprn
+            LEFT JOIN tile st ON st.uprn = p.uprn
             LEFT JOIN {SCHEMA}.ev_bduk b ON b.uprn = p.uprn AND b.release_id = %(bduk)s
             LEFT JOIN {SCHEMA}.ev_postcode_coverage c
                    ON c.postcode = coalesce(p.postcode, b.postcode) AND c.release_id = %(pc)s
@@ -249,10 +303,11 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             SELECT m.*,
               CASE
                 WHEN evidence = 'none' THEN 'unknown'
-                WHEN evidence = 'speed-raster' THEN 'possibly_below'
+                WHEN evidence = 'speed-raster' THEN coalesce({moved}, 'possibly_below')
                 WHEN probability_below >= 1 THEN 'below'
                 WHEN probability_below <= 0 THEN 'above'
-                ELSE 'possibly_below' END AS status,
+                ELSE coalesce({moved}, 'possibly_below') END AS status,
+              {moved} AS speedtest_moved,
               CASE
                 WHEN evidence IN ('correction', 'ofcom-api') THEN s_down < {uso_d} OR s_up < {uso_u}
                 WHEN evidence = 'bduk' THEN false
@@ -270,6 +325,10 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
           uso, probability_uso, evidence, evidence_release,
           subsidy_control_status AS gigabit_class, current_gigabit, future_gigabit,
           planned_build, added_by_correction, gis_contract_name AS contract_name,
+          st_down AS speedtest_down, st_up AS speedtest_up, st_lat AS speedtest_latency_ms,
+          st_tests AS speedtest_tests, st_devices AS speedtest_devices,
+          CASE WHEN st_down IS NOT NULL THEN %(ookla_label)s::text END AS speedtest_release,
+          speedtest_moved,
           gis_supplier AS supplier,
           gis_final_coverage_date AS final_coverage_date,
           CASE {abc} WHEN 'below' THEN 'eligible' WHEN 'possibly_below' THEN 'possibly'
@@ -278,10 +337,12 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
           CASE
             WHEN status = 'unknown' THEN 'no_evidence'
             WHEN {abc} = 'unsettled' THEN 'line_not_settled'
+            WHEN {abc} = 'below' AND speedtest_moved = 'below' THEN 'below_30_speedtests'
             WHEN {abc} = 'below' AND evidence = 'postcode' THEN 'below_30_area'
             WHEN {abc} = 'below' THEN 'below_30'
             WHEN {abc} = 'possibly_below' AND evidence = 'speed-raster' THEN 'possibly_below_30_modelled'
             WHEN {abc} = 'possibly_below' THEN 'possibly_below_30'
+            WHEN speedtest_moved = 'above' THEN 'not_below_30_speedtests'
             WHEN evidence = 'bduk' THEN 'gigabit_available'
             WHEN evidence = 'postcode' THEN 'not_below_30_area'
             ELSE 'not_below_30' END AS abc_reason,
@@ -296,9 +357,11 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             WHEN status = 'unknown' THEN 'no_evidence'
             WHEN {lbf} IN ('below', 'possibly_below', 'unsettled') AND {exclude_planned}
               THEN 'in_planned_build'
+            WHEN {lbf} = 'below' AND speedtest_moved = 'below' THEN 'target_speedtests'
             WHEN {lbf} = 'below' THEN 'target'
             WHEN {lbf} = 'possibly_below' THEN 'possible_target'
             WHEN {lbf} = 'unsettled' THEN 'line_not_settled'
+            WHEN speedtest_moved = 'above' THEN 'not_below_30_speedtests'
             ELSE 'not_below_30' END AS lbf_reason,
           CASE WHEN uso THEN 'eligible' WHEN NOT uso THEN 'not_eligible'
                WHEN probability_uso > 0 THEN 'possibly' ELSE 'unknown' END AS eligible_uso,
@@ -314,7 +377,8 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
         FROM statused""",
         {"strong": strong, "bduk": rid["bduk"][0], "correction": rid["correction"][0], "pc": rid["ofcom-coverage"][0],
          "raster": rid["speed-raster"][0], "bduk_label": rid["bduk"][1],
-         "pc_label": rid["ofcom-coverage"][1], "raster_label": rid["speed-raster"][1]})
+         "pc_label": rid["ofcom-coverage"][1], "raster_label": rid["speed-raster"][1],
+         "ookla": rid["ookla"][0], "ookla_label": rid["ookla"][1]})
     conn.execute(f"ALTER TABLE {SCHEMA}.premises_class_{run_id} ADD PRIMARY KEY (uprn)")
     conn.execute(f"CREATE INDEX ON {SCHEMA}.premises_class_{run_id} (postcode)")
     # The target lists' live counts (connectivity/officers/lists.py) filter on status and the

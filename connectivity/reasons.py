@@ -13,11 +13,14 @@ A template has two kinds of blanks:
 
 from __future__ import annotations
 
+import decimal
 import functools
 from typing import Any
 
+import numpy
+
 from .rules import Rules
-from .vocab import EVIDENCE, REASONS, SCHEMES
+from .vocab import EVIDENCE, REASONS, SCHEMES, SPEEDTEST_ATTRIBUTION
 
 #: argument expressions (SQL over a premises_class row; the same names are keys in Python rows)
 ARGS = {
@@ -28,7 +31,17 @@ ARGS = {
     "pct": "round((probability_below * 100)::numeric)::text",
     "contract": "coalesce(contract_name, 'commercial plan')",
     "date": "coalesce(final_coverage_date, '?')",
+    "st_down": "coalesce(round(speedtest_down::numeric, 1)::text, '?')",
+    "st_tests": "coalesce(speedtest_tests::text, '?')",
+    "st_release": "coalesce(speedtest_release, '?')",
 }
+
+#: the speed test figures, as every sentence that uses them names them (licence included)
+_TILE = ("speed tests in its tile average %s Mbit/s download over %s tests (Speedtest\u00ae by "
+         "Ookla\u00ae, %s, non-commercial)",
+         "mae profion cyflymder yn ei deilsen yn %s Mbit/s lawrlwytho ar gyfartaledd dros %s "
+         "prawf (Speedtest\u00ae gan Ookla\u00ae, %s, anfasnachol)")
+_ST = ("st_down", "st_tests", "st_release")
 
 #: words the LBF sentences have only while the rules exclude planned builds: name -> (English,
 #: Welsh); "" when they do not
@@ -74,6 +87,24 @@ TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
         "Check this premises.",
         "Efallai'n gymwys ar gyfer Allwedd Band Eang Cymru: cyflymder lawrlwytho wedi'i fodelu "
         "%s Mbit/s (%s, %s). Gwiriwch y safle hwn."),
+    ("abc", "below_30_speedtests"): (
+        ("pct", "source", "release", *_ST),
+        "Eligible for Access Broadband Cymru: the prediction gives a %s%% chance that it cannot "
+        "receive {superfast_down} Mbit/s (%s, %s), and " + _TILE[0] + ", below "
+        "{speedtests_below_down} Mbit/s. Assumes no ABC funding in the last "
+        "{abc_funding_window_months} months." + _GRANT[0],
+        "Yn gymwys ar gyfer Allwedd Band Eang Cymru: mae'r rhagfynegiad yn rhoi %s%% o siawns "
+        "na all gael {superfast_down} Mbit/s (%s, %s), ac " + _TILE[1] + ", o dan "
+        "{speedtests_below_down} Mbit/s. Yn cymryd nad oes cyllid Allwedd Band Eang yn ystod y "
+        "{abc_funding_window_months} mis diwethaf." + _GRANT[1]),
+    ("abc", "not_below_30_speedtests"): (
+        ("pct", "source", "release", *_ST),
+        "Not eligible for Access Broadband Cymru: the prediction gives a %s%% chance that it "
+        "cannot receive {superfast_down} Mbit/s (%s, %s), but " + _TILE[0] + ", at least "
+        "{speedtests_above_down} Mbit/s.",
+        "Ddim yn gymwys ar gyfer Allwedd Band Eang Cymru: mae'r rhagfynegiad yn rhoi %s%% o "
+        "siawns na all gael {superfast_down} Mbit/s (%s, %s), ond " + _TILE[1] + ", o leiaf "
+        "{speedtests_above_down} Mbit/s."),
     ("abc", "line_not_settled"): (
         ("source", "release"),
         "Possibly eligible for Access Broadband Cymru: the evidence says whether this premises "
@@ -100,6 +131,20 @@ TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
         ("source", "release"),
         "Local Broadband Fund target: below {lbf_max_down} Mbit/s{lbf_no_build_and} (%s, %s).",
         "Targed y Gronfa Band Eang Lleol: o dan {lbf_max_down} Mbit/s{lbf_no_build_and} (%s, %s)."),
+    ("lbf", "target_speedtests"): (
+        ("pct", "source", "release", *_ST),
+        "Local Broadband Fund target: a %s%% chance of being below {superfast_down} Mbit/s "
+        "(%s, %s), and " + _TILE[0] + ", below {speedtests_below_down} "
+        "Mbit/s{lbf_no_build_comma}.",
+        "Targed y Gronfa Band Eang Lleol: %s%% o siawns o fod o dan {superfast_down} Mbit/s "
+        "(%s, %s), ac " + _TILE[1] + ", o dan {speedtests_below_down} "
+        "Mbit/s{lbf_no_build_comma}."),
+    ("lbf", "not_below_30_speedtests"): (
+        ("pct", "source", "release", *_ST),
+        "Not a Local Broadband Fund target: a %s%% chance of being below {superfast_down} Mbit/s "
+        "(%s, %s), but " + _TILE[0] + ", at least {speedtests_above_down} Mbit/s.",
+        "Ddim yn darged y Gronfa Band Eang Lleol: %s%% o siawns o fod o dan {superfast_down} "
+        "Mbit/s (%s, %s), ond " + _TILE[1] + ", o leiaf {speedtests_above_down} Mbit/s."),
     ("lbf", "possible_target"): (
         ("pct", "source", "release"),
         "Possible Local Broadband Fund target: %s%% chance of being below {superfast_down} "
@@ -189,6 +234,8 @@ def rule_values(rules: Rules, lang: str) -> dict[str, str]:
         "lbf_max_down": _mbit(s.lbf.max_down),
         "uso_cost_cap_gbp": _gbp(s.uso.cost_cap_gbp),
         "voucher_max_down": _mbit(s.voucher.max_down),
+        "speedtests_below_down": _mbit(rules.speedtests.below_down),
+        "speedtests_above_down": _mbit(rules.speedtests.above_down),
     }
     for name, words in CLAUSES.items():
         values[name] = words[index] if s.lbf.exclude_planned_builds else ""
@@ -236,5 +283,38 @@ def render(scheme: str, code: str, lang: str, row: dict[str, Any], rules: Rules)
         "pct": "?" if row.get("probability_below") is None else f"{round(row['probability_below'] * 100)}",
         "contract": row.get("contract_name") or "commercial plan",
         "date": row.get("final_coverage_date") or "?",
+        "st_down": _one_place(row.get("speedtest_down")),
+        "st_tests": "?" if row.get("speedtest_tests") is None else str(row["speedtest_tests"]),
+        "st_release": row.get("speedtest_release") or "?",
     }
     return text % tuple(values[a] for a in args)
+
+
+def _one_place(value: float | None) -> str:
+    """A real as SQL's ``round(x::numeric, 1)::text`` spells it (``4.0``, ``4.3`` for 4.25)."""
+    if value is None:
+        return "?"
+    # PostgreSQL turns a real into numeric by its shortest spelling as a float4
+    exact = decimal.Decimal(str(numpy.float32(value)))
+    return str(exact.quantize(decimal.Decimal("0.1"), rounding=decimal.ROUND_HALF_UP))
+
+
+def speedtest_figures(row: dict[str, Any], lang: str) -> str | None:
+    """The speed test figures shown beside a premises' prediction, with the licence that must go
+    wherever they are shown or exported; None when the premises has no tile shown.
+    ``row`` has the premises_class columns ``speedtest_*``."""
+    if row.get("speedtest_down") is None:
+        return None
+    latency = row.get("speedtest_latency_ms")
+    values = (_one_place(row["speedtest_down"]), _one_place(row.get("speedtest_up")),
+              "?" if latency is None else f"{latency:g}", row.get("speedtest_tests"),
+              row.get("speedtest_devices"), row.get("speedtest_release") or "?")
+    if lang == "cy":
+        text = ("Profion cyflymder yn nheilsen y safle hwn (%s): %s Mbit/s i lawr a %s Mbit/s i "
+                "fyny ar gyfartaledd, hwyrni %s ms, %s prawf o %s dyfais.")
+        order = (values[5], *values[:5])
+    else:
+        text = ("Speed tests in this premises' tile (%s): on average %s Mbit/s down and %s Mbit/s "
+                "up, latency %s ms, %s tests from %s devices.")
+        order = (values[5], *values[:5])
+    return f"{text % order} {SPEEDTEST_ATTRIBUTION.name(lang)}."

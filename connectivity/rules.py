@@ -58,6 +58,24 @@ class EvidenceRules:
 
 
 @dataclass(frozen=True)
+class SpeedTests:
+    """Crowd-sourced speed test tiles (Ookla open data): supporting evidence only."""
+
+    #: a tile is shown beside a premises' prediction only with at least this many tests ...
+    min_tests: int
+    #: ... from at least this many devices
+    min_devices: int
+    #: whether a shown tile may move a "possibly below" premises to below the superfast line
+    move_below: bool
+    #: Mbit/s: ... when its average download is below this (well below the superfast line)
+    below_down: float
+    #: whether a shown tile may move a "possibly below" premises to above the superfast line
+    move_above: bool
+    #: Mbit/s: ... when its average download is at least this (well above the superfast line)
+    above_down: float
+
+
+@dataclass(frozen=True)
 class Abc:
     max_down: float
     funding_window_months: int
@@ -94,6 +112,7 @@ class Rules(DottedKeys):
     version: str
     thresholds: Thresholds
     evidence: EvidenceRules
+    speedtests: SpeedTests
     schemes: Schemes
 
     def as_dict(self) -> dict[str, Any]:
@@ -175,6 +194,15 @@ def _check(rules: Rules, where: str) -> None:
         if i and step.below <= steps[i - 1].below:
             raise _fail(where, f"{key}.below", "must be larger than the step before's",
                         step.below)
+    st, superfast = rules.speedtests, rules.thresholds.superfast_down
+    if st.below_down >= superfast:
+        raise _fail(where, "speedtests.below_down",
+                    f"must be below thresholds.superfast_down ({superfast:g})", st.below_down)
+    if st.above_down <= superfast:
+        raise _fail(where, "speedtests.above_down",
+                    f"must be above thresholds.superfast_down ({superfast:g})", st.above_down)
+    if st.min_tests < 1:
+        raise _fail(where, "speedtests.min_tests", "must be at least 1", st.min_tests)
 
 
 def _plain(value: Any) -> Any:
@@ -195,5 +223,5 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Abc", "EvidenceRules", "Lbf", "RasterStep", "Rules", "Schemes", "Thresholds", "Uso",
-           "Voucher", "keys", "load_rules", "parse_rules", "stored_rules"]
+__all__ = ["Abc", "EvidenceRules", "Lbf", "RasterStep", "Rules", "Schemes", "SpeedTests",
+           "Thresholds", "Uso", "Voucher", "keys", "load_rules", "parse_rules", "stored_rules"]

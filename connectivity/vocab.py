@@ -130,6 +130,26 @@ EVIDENCE: Vocabulary[Evidence] = Vocabulary("evidence source", (
 #: the sources releases are loaded as (gapmap.release.source) that classification reads
 RELEASE_SOURCES = tuple(dict.fromkeys(t.release_source for t in EVIDENCE if t.release_source))
 
+#: supporting evidence: crowd-sourced speed tests on zoom-16 tiles (Ookla open data, release
+#: source ``ookla``). Not in EVIDENCE: a status never rests on them alone; they can only move a
+#: "possibly below" premises to below or above (the rules' ``[speedtests]``, docs/classification.md)
+SPEEDTESTS = Evidence("speedtests", "Speedtest by Ookla speed tests",
+                      "profion cyflymder Speedtest gan Ookla", "ookla")
+#: what must be said wherever the speed test figures are shown or exported (CC BY-NC-SA 4.0)
+SPEEDTEST_ATTRIBUTION = Term(
+    "speedtests",
+    "Speedtest\u00ae by Ookla\u00ae Global Fixed and Mobile Network Performance Maps, CC BY-NC-SA 4.0: "
+    "non-commercial use only",
+    "Speedtest\u00ae gan Ookla\u00ae Global Fixed and Mobile Network Performance Maps, CC BY-NC-SA "
+    "4.0: at ddefnydd anfasnachol yn unig")
+#: what the speed tests did to a premises' status (premises_class.speedtest_moved; NULL: nothing)
+SPEEDTEST_MOVES = Vocabulary("speed test move", (
+    Term("below", "Moved to below 30 Mbit/s by speed tests",
+         "Wedi'i symud i o dan 30 Mbit/s gan brofion cyflymder"),
+    Term("above", "Moved to 30 Mbit/s or more by speed tests",
+         "Wedi'i symud i 30 Mbit/s neu fwy gan brofion cyflymder"),
+))
+
 #: Ofcom's download bands (premises_class.band), in Mbit/s: Ofcom's own reporting bands, fixed
 #: by Ofcom and not by the rules
 BANDS: Vocabulary[Band] = Vocabulary("band", (
@@ -191,20 +211,28 @@ REASONS: dict[str, Vocabulary[Term]] = {
              "Efallai o dan y llinell (tystiolaeth cod post)"),
         Term("possibly_below_30_modelled", "Possibly below the line (modelled)",
              "Efallai o dan y llinell (wedi'i fodelu)"),
+        Term("below_30_speedtests", "Below the line (speed tests beside the prediction)",
+             "O dan y llinell (profion cyflymder ochr yn ochr â'r rhagfynegiad)"),
         _NOT_SETTLED,
         Term("not_below_30", "Not below the line (premises evidence)",
              "Ddim o dan y llinell (tystiolaeth safle)"),
         Term("not_below_30_area", "Not below the line (postcode evidence)",
              "Ddim o dan y llinell (tystiolaeth cod post)"),
+        Term("not_below_30_speedtests", "Not below the line (speed tests beside the prediction)",
+             "Ddim o dan y llinell (profion cyflymder ochr yn ochr â'r rhagfynegiad)"),
         Term("gigabit_available", "Gigabit available", "Gigabit ar gael"),
         _NO_EVIDENCE,
     )),
     "lbf": Vocabulary("lbf reason", (
         Term("target", "Target", "Targed"),
+        Term("target_speedtests", "Target (speed tests beside the prediction)",
+             "Targed (profion cyflymder ochr yn ochr â'r rhagfynegiad)"),
         Term("possible_target", "Possible target", "Targed posibl"),
         _NOT_SETTLED,
         Term("in_planned_build", "In a planned build", "Mewn cynllun adeiladu"),
         Term("not_below_30", "Not below the line", "Ddim o dan y llinell"),
+        Term("not_below_30_speedtests", "Not below the line (speed tests beside the prediction)",
+             "Ddim o dan y llinell (profion cyflymder ochr yn ochr â'r rhagfynegiad)"),
         _NO_EVIDENCE,
     )),
     "uso": Vocabulary("uso reason", (

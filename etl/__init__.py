@@ -22,6 +22,7 @@ _WHERE = {
     "wimd": "etl.wimd:WimdLoader",
     "places": "etl.places:PlacesLoader",
     "challenges": "etl.challenges:ChallengesLoader",
+    "ookla": "etl.ookla:OoklaLoader",
 }
 
 

@@ -112,3 +112,21 @@ def ofcom_pc_performance_name(release: str) -> str:
 def bduk_release_name(release: str, region: str, lad: str) -> str:
     """``202601_BDUK_uprn_release_Wales_Vale_of_Glamorgan.csv``."""
     return f"{release.replace('-', '')}_BDUK_uprn_release_{region}_{lad.replace(' ', '_')}.csv"
+
+#: Ookla open data, "Speedtest by Ookla Global Fixed and Mobile Network Performance Maps": the
+#: columns of the Parquet tiles (``YYYY-MM-01_performance_fixed_tiles.parquet``; speeds in kbit/s
+#: and latency in ms as int64, ``tile`` the zoom-16 polygon as WKT in EPSG:4326)
+OOKLA_PARQUET_COLUMNS = ["quadkey", "tile", "avg_d_kbps", "avg_u_kbps", "avg_lat_ms", "tests",
+                         "devices"]
+#: in files from 2023 on, beside them: latency under load (float64, may be null)
+OOKLA_PARQUET_LATER_COLUMNS = ["avg_lat_down_ms", "avg_lat_up_ms"]
+#: the zipped Shapefile has the tile as its geometry and no ``tile`` column (field names are
+#: cut to 10 characters: ``avg_lat_do``, ``avg_lat_up``)
+OOKLA_SHAPEFILE_FIELDS = ["quadkey", "avg_d_kbps", "avg_u_kbps", "avg_lat_ms", "tests", "devices"]
+OOKLA_ZOOM = 16
+
+
+def ookla_name(release: str, kind: str = "fixed") -> str:
+    """``2025-10-01_performance_fixed_tiles.parquet`` for release ``2025-Q4``."""
+    year, quarter = release.split("-Q")
+    return f"{year}-{(int(quarter) - 1) * 3 + 1:02d}-01_performance_{kind}_tiles.parquet"

@@ -259,6 +259,9 @@ for _kind, _help in (
     ("wimd", "Welsh Index of Multiple Deprivation ranks by LSOA (CSV)."),
     ("places", "Named places for the search box: OpenStreetMap place points (GeoJSON or "
      "GeoPackage with name and fclass or place); each load replaces the places."),
+    ("ookla", "Ookla open data fixed-network speed test tiles (Parquet or zipped Shapefile; "
+     "CC BY-NC-SA, non-commercial), --release YYYY-QN: tiles touching the loaded Welsh "
+     "authorities."),
 ):
     _simple_load_command(_kind, _help)
 
