@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from pyproj import Transformer
 
 from connectivity.classify import classify
 from connectivity.errors import ConfigError
@@ -22,6 +23,7 @@ from connectivity.reasons import ARGS, TEMPLATES, reason_sql, render, source_nam
 from connectivity.rules import keys, load_rules, parse_rules, stored_rules
 from connectivity.runs import by_label
 from connectivity.vocab import REASONS, SCHEMES
+from etl.ookla import quadkey_of, tile_bounds
 
 RULES_TOML = Path(__file__).resolve().parent.parent / "connectivity" / "rules.toml"
 
@@ -36,7 +38,10 @@ PREMISES = {
     6: ("gigabit now (BDUK) in a postcode none of which gets 30 Mbit/s", None, (True, False),
         "CF10 1AB", None),
     7: ("20 Mbit/s on the modelled surface only", None, None, None, 20.0),
+    8: ("20 Mbit/s on the modelled surface only, 4 km north of 7", None, None, None, 20.0),
 }
+#: uprn -> the speed test tile over it: average download Mbit/s, tests, devices (Ookla 2025-Q4)
+SPEEDTESTS = {7: (5.0, 50, 10), 8: (60.0, 50, 10)}
 
 
 def _build(conn: psycopg.Connection) -> None:
@@ -65,6 +70,19 @@ def _build(conn: psycopg.Connection) -> None:
         if raster:
             conn.execute("INSERT INTO gapmap.ev_premises_speed (release_id, uprn, max_down) "
                          "VALUES (%s, %s, %s)", (release["speed-raster"], uprn, raster))
+    conn.execute("UPDATE gapmap.premises SET geom = ST_Translate(geom, 0, 4000) WHERE uprn = 8")
+    ookla = conn.execute("INSERT INTO gapmap.release (source, label, run_id) "
+                         "VALUES ('ookla', '2025-Q4', %s) RETURNING id", (run,)).fetchone()[0]
+    to_wgs84 = Transformer.from_crs(27700, 4326, always_xy=True)
+    for uprn, (down, tests, devices) in SPEEDTESTS.items():
+        x, y = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM gapmap.premises WHERE uprn = %s",
+                            (uprn,)).fetchone()
+        quadkey = quadkey_of(*to_wgs84.transform(x, y))
+        conn.execute(
+            "INSERT INTO gapmap.ev_speedtest_tile (release_id, quadkey, avg_down, avg_up, "
+            "avg_lat_ms, tests, devices, geom) VALUES (%s, %s, %s, 1, 20, %s, %s, "
+            "ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), 27700))",
+            (ookla, quadkey, down, tests, devices, *tile_bounds(quadkey)))
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +165,13 @@ CASES: dict[str, Case] = {
                            column("evidence", 6), "bduk", "postcode"),
     "evidence.raster_probability_below": Case(_RASTER, column("probability_below", 7),
                                               pytest.approx(0.7), pytest.approx(0.5)),
+    "speedtests.min_tests": Case(51, column("speedtest_tests", 7), 50, None),
+    "speedtests.min_devices": Case(11, column("speedtest_devices", 7), 10, None),
+    "speedtests.move_below": Case(False, column("status", 7), "below", "possibly_below"),
+    "speedtests.below_down": Case(4.0, column("status", 7), "below", "possibly_below"),
+    "speedtests.move_above": Case(False, column("status", 8), "above", "possibly_below",
+                                  base={"speedtests.above_down": 50.0}),
+    "speedtests.above_down": Case(50.0, column("status", 8), "possibly_below", "above"),
     "schemes.abc.max_down": Case(20.0, column("eligible_abc", 1), "eligible", "not_eligible"),
     "schemes.abc.funding_window_months": Case(24, reason("abc", 1), (
         "Eligible for Access Broadband Cymru: best download 25.5 Mbit/s, below 30 Mbit/s (Ofcom "
@@ -249,13 +274,15 @@ def test_a_scheme_line_other_than_the_superfast_line(conn):
         4: ("above", "not_eligible", "gigabit_available", "not_eligible", "not_below_30"),
         5: ("below", "possibly", "line_not_settled", "eligible", "target"),
         6: ("above", "not_eligible", "gigabit_available", "not_eligible", "not_below_30"),
-        7: ("possibly_below", "possibly", "line_not_settled", "possibly", "line_not_settled"),
+        # moved below by its speed tests: below 30 is below 40, but says nothing of 20
+        7: ("below", "possibly", "line_not_settled", "eligible", "target_speedtests"),
+        8: ("possibly_below", "possibly", "line_not_settled", "possibly", "line_not_settled"),
     }
     assert reasons_of(conn, "lines", 5, "en")["abc"] == (
         "Possibly eligible for Access Broadband Cymru: the evidence says whether this premises can "
         "receive 30 Mbit/s, not whether it can receive 20 Mbit/s (Ofcom postcode coverage, "
         "2026-01). Check this premises.")
-    assert reasons_of(conn, "lines", 7, "cy")["lbf"] == (
+    assert reasons_of(conn, "lines", 8, "cy")["lbf"] == (
         "Targed posibl y Gronfa Band Eang Lleol: mae'r dystiolaeth yn dweud a all y safle hwn gael "
         "30 Mbit/s, nid a all gael 40 Mbit/s (arwyneb cyflymder wedi'i fodelu, 2026-01).")
     assert reasons_of(conn, "lines", 1, "en")["lbf"] == (
@@ -270,8 +297,10 @@ def test_sql_and_python_give_the_same_sentences_for_every_reason(conn):
         if key != "evidence.order":
             rules = rules.replace(key, case.value)
     row = {"best_down": 6.5, "best_up": 0.8, "evidence": "postcode", "evidence_release": "2026-01",
-           "probability_below": 0.25, "contract_name": "Contract X", "final_coverage_date": "2027"}
-    types = {"best_down": "real", "best_up": "real", "probability_below": "real"}
+           "probability_below": 0.25, "contract_name": "Contract X", "final_coverage_date": "2027",
+           "speedtest_down": 4.25, "speedtest_tests": 50, "speedtest_release": "2025-Q4"}
+    types = {"best_down": "real", "best_up": "real", "probability_below": "real",
+             "speedtest_down": "real", "speedtest_tests": "integer"}
     values = ", ".join(f"%({k})s::{types.get(k, 'text')} AS {k}" for k in row)
     for scheme, vocabulary in REASONS.items():
         for lang in ("en", "cy"):
