@@ -151,3 +151,18 @@ def test_the_postcode_count_says_what_it_counts(client, loaded_settings, counts)
     assert counts["postcodes"] == loaded
     html = client.get("/en/postcode/SY11AA").get_data(as_text=True)
     assert "Our data holds 92,247 postcodes in Wales, and none of them is in SY1." in html
+
+
+def test_the_postcode_map_is_given_the_postcode_its_bounds_and_the_report_form(client,
+                                                                             loaded_settings):
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        postcode = conn.execute("SELECT postcode FROM gapmap.premises_class WHERE status = 'below' "
+                                "ORDER BY uprn LIMIT 1").fetchone()[0]
+    compact = postcode.replace(" ", "")
+    html = client.get(f"/cy/postcode/{compact}").get_data(as_text=True)
+    assert f'"postcode": "{postcode}"' in html
+    assert f'"reportUrl": "/cy/postcode/{compact}/report"' in html
+    assert re.search(r'"bounds": \[\[5[12]\.\d+, -[34]\.\d+\], \[5[12]\.\d+, -[34]\.\d+\]\]', html)
+    # no premises: no bounds, the map stands at the centroid
+    empty = client.get("/en/postcode/CF101AA").get_data(as_text=True)
+    assert '"bounds": null' in empty and '"reportUrl": "/en/postcode/CF101AA/report"' in empty

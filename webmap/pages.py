@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -168,12 +166,11 @@ def postcode_page(postcode: str):
     with db_connection() as conn:
         data = _postcode_data(conn, postcode)
     label = data["postcode"]
-    extra = {"bounds": data.get("bounds"), "postcode": label, "report_url": _report_url(label)}
-    accepted = inspect.signature(build_postcode_map).parameters
     rendered = build_postcode_map(data["location"]["lat"], data["location"]["lon"], label, g.lang,
                                   lambda path: url_for("static", filename=path), _tiles_url(),
                                   data["synthetic"], settings.tiles_archive_url,
-                                  **{k: v for k, v in extra.items() if k in accepted})
+                                  bounds=data.get("bounds"), postcode=label,
+                                  report_url=_report_url(label))
     return render_template("postcode.html", data=data, map=rendered, synthetic=data["synthetic"],
                            settings=settings, evidence_names=EVIDENCE.names(g.lang),
                            missing_url=_report_url(label, problem="missing"))
