@@ -580,8 +580,8 @@ def demo(ctx: click.Context, do_serve: bool, workers: int, scale: str, as_json: 
     results = []
     conflict = other_scale_loaded(settings, scale)
     if conflict:
-        raise GapmapError(conflict, "use a fresh database for another scale (connectivity db "
-                                    "reset empties the project-local one)")
+        raise GapmapError(conflict, "use a fresh database for another scale (the project-local "
+                                    "one is emptied by: connectivity db reset)")
     synthetic = synthetic_inputs(settings, say=None if as_json else click.echo, scale=scale)
     for kind, paths, options, extra in bundled_inputs(settings) + synthetic:
         result = run_load(settings, LOADERS[kind](), paths, options=options, show_progress=show,

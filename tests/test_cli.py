@@ -152,7 +152,7 @@ def test_demo_loads_the_bundled_data_and_a_second_run_skips(settings, monkeypatc
     assert other.exit_code != 0
     assert ("error: this database already holds synthetic demo premises of another scale than "
             "wales") in other.output
-    assert "connectivity db reset empties the project-local one" in other.output
+    assert "the project-local one is emptied by: connectivity db reset" in other.output
     # no default account anywhere: the demo says how to make the first admin
     third = run(settings, "demo", "--no-serve").output
     assert "no officer accounts yet: create the first admin with\n" \

@@ -44,6 +44,7 @@ def test_operation_keeps_its_contract(api_schema, path, method):
     @settings(max_examples=FEW.get(path, 50), deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     def check(case):
-        case.call_and_validate(checks=CHECKS)
+        # the WSGI transport does not decode compressed bodies (webmap/compression.py): ask for none
+        case.call_and_validate(checks=CHECKS, headers={"Accept-Encoding": "identity"})
 
     check()
