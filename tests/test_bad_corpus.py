@@ -49,6 +49,8 @@ PUBLISHED = {
                     "ON r.id = e.release_id WHERE r.run_id = %(run)s",
     "places": "SELECT count(*) FROM gapmap.place WHERE run_id = %(run)s",
     "challenges": "SELECT count(*) FROM gapmap.challenge WHERE load_run_id = %(run)s",
+    "ookla": "SELECT count(*) FROM gapmap.ev_speedtest_tile e JOIN gapmap.release r "
+             "ON r.id = e.release_id WHERE r.run_id = %(run)s",
 }
 
 

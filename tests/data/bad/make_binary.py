@@ -181,6 +181,44 @@ def raster_files() -> None:
            origin=(2.2, 48.9), cell=0.01)
 
 
+def ookla_files() -> None:
+    """Ookla open data tiles as published (Parquet: quadkey and tile as text, the rest int64)
+    over the context authority (a box around Cardiff)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from etl.ookla import quadkey_of, tile_bounds
+
+    def row(lon, lat, down, tests, devices, quadkey=None):
+        quadkey = quadkey or quadkey_of(lon, lat)
+        w, s, e, n = tile_bounds(quadkey_of(lon, lat))
+        return {"quadkey": quadkey, "tile": f"POLYGON(({w} {s}, {e} {s}, {e} {n}, {w} {n}, {w} {s}))",
+                "avg_d_kbps": down, "avg_u_kbps": 900, "avg_lat_ms": 20, "tests": tests,
+                "devices": devices}
+
+    schema = pa.schema([("quadkey", pa.string()), ("tile", pa.string()),
+                        *((c, pa.int64()) for c in ("avg_d_kbps", "avg_u_kbps", "avg_lat_ms",
+                                                    "tests", "devices"))])
+
+    def parquet(rows, schema=schema) -> bytes:
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), buffer)
+        return buffer.getvalue()
+
+    write("ookla/2025-10-01_performance_fixed_tiles_bad_rows.parquet", parquet([
+        row(-3.18, 51.48, 12_000, 20, 5),
+        row(-3.17, 51.48, 12_000, 20, 5, quadkey="03131313"),
+        row(-2.59, 51.45, 12_000, 20, 5),  # Bristol
+        row(-3.16, 51.48, -1, 20, 5),
+        row(-3.15, 51.48, 12_000, 2, 5),
+    ]))
+    write("ookla/2025-10-01_performance_fixed_tiles_not_parquet.parquet",
+          b"quadkey,tile\n0313131311,POLYGON\n")
+    write("ookla/2025-10-01_performance_fixed_tiles_no_devices.parquet", parquet(
+        [{k: v for k, v in row(-3.18, 51.48, 12_000, 20, 5).items() if k != "devices"}],
+        pa.schema([f for f in schema if f.name != "devices"])))
+
+
 if __name__ == "__main__":
     warnings.filterwarnings("ignore", "'crs' was not provided")  # on purpose, here
     csv_files()
@@ -188,3 +226,4 @@ if __name__ == "__main__":
     challenge_files()
     vector_files()
     raster_files()
+    ookla_files()
