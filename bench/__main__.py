@@ -21,12 +21,12 @@ import psycopg
 
 from connectivity.settings import load_settings
 
-from . import classify, dataset, load_uprn, web
+from . import classify, classify_peer, dataset, load_uprn, web
 from . import lists as lists_bench
 from . import plan as plan_bench
 from . import publish as publish_bench
 
-BENCHMARKS = ("load_uprn", "classify", "web", "lists", "plan", "publish")
+BENCHMARKS = ("load_uprn", "classify", "classify_peer", "web", "lists", "plan", "publish")
 #: OS Open UPRN file sizes for the load; the classification scale; the web database scale
 SCALES = {
     "small": {"load_uprn": [50_000, 200_000], "classify": ["small"], "web": "small"},
@@ -63,6 +63,8 @@ def run(scale: str, only: list[str], cache: Path, conninfo: str) -> dict:
     if "classify" in only:
         for size in plan["classify"]:
             report["benchmarks"].append(classify.run(conninfo, size, cache))
+    if "classify_peer" in only and plan["web"]:
+        report["benchmarks"].append(classify_peer.run(conninfo, plan["web"], cache))
     if {"web", "lists", "plan", "publish"} & set(only) and plan["web"]:
         # one classified database for the web and the list benchmarks
         server = load_uprn.Server(conninfo)
@@ -103,6 +105,9 @@ def markdown(report: dict) -> str:
     for bench in report["benchmarks"]:
         if bench["benchmark"] == "load_uprn":
             out += ["## OS Open UPRN load\n", load_uprn.markdown(bench) + "\n"]
+        elif bench["benchmark"] == "classify_peer":
+            out += [f"## Classification beside a geopandas peer ({bench['scale']})\n",
+                    classify_peer.markdown(bench) + "\n"]
         elif bench["benchmark"] == "web":
             out += [f"## Web map and API under gunicorn ({bench['scale']})\n", web.markdown(bench) + "\n"]
         elif bench["benchmark"] == "lists":

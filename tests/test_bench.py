@@ -19,13 +19,17 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     report = json.loads((tmp_path / "small.json").read_text())
     assert (tmp_path / "small.md").read_text().startswith("# Benchmarks (small)")
     kinds = [b["benchmark"] for b in report["benchmarks"]]
-    assert kinds == ["load_uprn", "classify", "web", "lists", "plan", "publish"]
-    load, classify, web, lists, plan, publish = report["benchmarks"]
+    assert kinds == ["load_uprn", "classify", "classify_peer", "web", "lists", "plan", "publish"]
+    load, classify, peer, web, lists, plan, publish = report["benchmarks"]
     for entry in load["results"]:
         rows = {name: entry[name]["rows"] for name in ("raw_copy", "ogr2ogr", "geopandas", "ours")}
         assert len(set(rows.values())) == 1, rows  # every contender loaded the same rows
         assert entry["ours"]["peak_rss_mb"] > 0
     assert classify["premises"] == 63225 and classify["classify_seconds"] > 0
+    # the geopandas peer gives the same classification and statistics, row by row
+    assert peer["premises"] == peer["ours"]["premises"] == 63225
+    assert peer["agreement"]["premises"]["same"] and peer["agreement"]["areas"]["same"]
+    assert peer["floor"]["rows"] == 63225 and peer["again"]["seconds"] > 0
     assert web["premises"] == 63225 and web["tiles"] == 256
     assert web["ours_throughput"]["failed"] == 0 and web["tipg_throughput"]["failed"] == 0
     assert web["ours_throughput"]["requests"] == web["tipg_throughput"]["requests"] == 8 * 256 * 2
