@@ -22,7 +22,7 @@ from . import runs
 from .db import SCHEMA
 from .errors import BadRequest
 from .rules import Rules
-from .vocab import AREA_LEVELS, BANDS, RELEASE_SOURCES, SPEEDTESTS, STATUSES
+from .vocab import AREA_LEVELS, BANDS, CLASSIFIED_SOURCES, SPEEDTESTS, STATUSES
 
 #: sizes (edge length, metres) of the hexagon grids statistics are kept for
 HEX_SIZES = (500, 2000, 8000)
@@ -37,10 +37,6 @@ COUNTS = {
     "uso_eligible": "eligible_uso = 'eligible'", "uso_possibly": "eligible_uso = 'possibly'",
     "voucher_eligible": "eligible_voucher = 'eligible'", "planned_build": "planned_build",
 }
-
-
-#: the sources a run reads: those a status rests on, then the supporting speed tests
-SOURCES = (*RELEASE_SOURCES, SPEEDTESTS.release_source)
 
 
 def _month_key(label: str) -> str:
@@ -65,7 +61,7 @@ def choose_releases(conn: psycopg.Connection, up_to: str | None) -> dict[str, tu
             WHERE source = ANY(%s)
               AND (%s::text IS NULL OR {_month_key('label')} <= %s)
             ORDER BY source, {_month_key('label')} DESC, label DESC""",
-        (list(SOURCES), up_to, _as_month(up_to))).fetchall()
+        (list(CLASSIFIED_SOURCES), up_to, _as_month(up_to))).fetchall()
     return {source: (rid, label) for source, rid, label in rows}
 
 
@@ -202,7 +198,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
     t, schemes = rules.thresholds, rules.schemes
     sf, uso_d, uso_u = t.superfast_down, t.uso_down, t.uso_up
     strong = [releases[s][0] for s in ("correction", "ofcom-api") if s in releases]
-    rid = {s: releases.get(s, (None, None)) for s in SOURCES}
+    rid = {s: releases.get(s, (None, None)) for s in CLASSIFIED_SOURCES}
     st = rules.speedtests
     moved = _speedtest_move(rules)
     voucher_sql = ("'suspended_in_wales'" if schemes.voucher.suspended_in_wales else

@@ -135,6 +135,8 @@ RELEASE_SOURCES = tuple(dict.fromkeys(t.release_source for t in EVIDENCE if t.re
 #: "possibly below" premises to below or above (the rules' ``[speedtests]``, docs/classification.md)
 SPEEDTESTS = Evidence("speedtests", "Speedtest by Ookla speed tests",
                       "profion cyflymder Speedtest gan Ookla", "ookla")
+#: the release sources a classification run reads: those a status rests on, then the speed tests
+CLASSIFIED_SOURCES = (*RELEASE_SOURCES, SPEEDTESTS.release_source)
 #: what must be said wherever the speed test figures are shown or exported (CC BY-NC-SA 4.0)
 SPEEDTEST_ATTRIBUTION = Term(
     "speedtests",
