@@ -178,6 +178,13 @@ def test_areas_table_counts_premises(client):
     assert '<td class="num">63,225</td>' in html
 
 
+
+def test_the_language_switch_keeps_the_query(client):
+    html = client.get("/en/areas?level=ward&la=W06000008&sort=premises&order=desc").text
+    assert ('href="/cy/areas?level=ward&amp;la=W06000008&amp;sort=premises&amp;order=desc"'
+            in html)
+    assert 'href="/en/?la=W06000024"' in client.get("/cy/?la=W06000024").text
+
 @pytest.fixture(scope="module")
 def below_postcode(loaded_settings):
     import psycopg

@@ -263,8 +263,9 @@ def report_status_page(ref: str):
 def switch_url(lang: str) -> str:
     """The current page in ``lang`` (for the language switch)."""
     endpoint = request.endpoint or "pages.map_page"
-    args = dict(request.view_args or {})
-    args["lang"] = lang
+    # the same query (a table's level, filter and sort; a map's view), never a form's body
+    query = request.args.to_dict(flat=False) if request.method == "GET" else {}
+    args = {**query, **(request.view_args or {}), "lang": lang}
     try:
         return url_for(endpoint, **args)
     except Exception:  # pages without a language in their URL
