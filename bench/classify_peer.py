@@ -487,14 +487,25 @@ def _backend_hwm_mb(conn) -> float | None:
     return None
 
 
-def _ours(url: str, up_to: str | None, label: str | None) -> dict:
-    from connectivity.classify import classify
-    from connectivity.rules import load_rules
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        result = classify(conn, load_rules(), up_to=up_to, label=label)
-        result["backend_peak_mb"] = _backend_hwm_mb(conn)
-    return result
+#: ours in a Python of its own that imports only what `connectivity classify` imports (not
+#: pandas: that would count the peer's libraries against ours); argv: database URL, up_to
+OURS_SCRIPT = """
+import json, sys
+from pathlib import Path
+import psycopg
+from connectivity.classify import classify
+from connectivity.rules import load_rules
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    result = classify(conn, load_rules(), up_to=sys.argv[2])
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        hwm = [int(line.split()[1]) / 1024 for line in
+               Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM:")]
+    except OSError:
+        hwm = []
+    result["backend_peak_mb"] = round(hwm[0], 1) if hwm else None
+print(json.dumps(result, default=str))
+"""
 
 
 def _peer(url: str, up_to: str | None, out: Path, write_back: bool) -> dict:
@@ -516,17 +527,15 @@ def _peer(url: str, up_to: str | None, out: Path, write_back: bool) -> dict:
 
 
 def _timed_child(args: list[str]) -> tuple[dict, float, float]:
-    """Run ``python -m bench.classify_peer ARGS`` under GNU time: (its JSON answer, wall
-    seconds, its peak RSS in MB). (A child's own rusage would include this process's memory,
-    inherited at fork.)"""
+    """Run ``python ARGS`` under GNU time: (its JSON answer, wall seconds, its peak RSS in MB).
+    (A child's own rusage would include this process's memory, inherited at fork.)"""
     with tempfile.NamedTemporaryFile("r") as rss:
         t0 = time.perf_counter()
         done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, sys.executable,
-                               "-m", "bench.classify_peer", *args],
-                              cwd=ROOT, capture_output=True, text=True)
+                               *args], cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if done.returncode != 0:
-            raise RuntimeError(f"bench.classify_peer {args[0]} failed: {done.stderr[-3000:]}")
+            raise RuntimeError(f"python {args[0]} failed: {done.stderr[-3000:]}")
         return (json.loads(done.stdout.splitlines()[-1]), wall,
                 int(rss.read().strip().splitlines()[-1]) / 1024.0)
 
@@ -598,11 +607,12 @@ def run(conninfo: str, scale: str, cache: Path) -> dict:
         with psycopg.connect(url, autocommit=True) as conn:
             premises = conn.execute("SELECT count(*) FROM gapmap.premises").fetchone()[0]
             conn.execute("CHECKPOINT")
-            ours, ours_wall, ours_rss = _timed_child(["ours", url, "--up-to", "2026-01"])
+            ours, ours_wall, ours_rss = _timed_child(["-c", OURS_SCRIPT, url, "2026-01"])
             conn.execute("CHECKPOINT")
             with tempfile.TemporaryDirectory() as tmp:
                 peer, peer_wall, peer_rss = _timed_child(
-                    ["peer", url, "--up-to", "2026-01", "--out", tmp, "--write-back"])
+                    ["-m", "bench.classify_peer", url, "--up-to", "2026-01", "--out", tmp,
+                     "--write-back"])
                 with (Path(tmp) / "peer.pickle").open("rb") as f:
                     classified, stats = pickle.load(f)
             agreement = compare(conn, ours["run_id"], classified, stats)
@@ -619,7 +629,8 @@ def run(conninfo: str, scale: str, cache: Path) -> dict:
         server.drop("bench_classify_peer")
         server.admin.close()
     ours_total = ours_rss + (ours["backend_peak_mb"] or 0)
-    peer_total = peer_rss + (peer["backend_peak_mb"] or 0)
+    # the peer with its results in memory (before writing them back), as for its seconds
+    peer_total = peer["peak_rss_mb"] + (peer["backend_peak_mb"] or 0)
     return {
         "benchmark": "classify_peer", "scale": scale, "premises": premises,
         "ours": {"seconds": ours["seconds"], "steps": ours["steps"],
@@ -680,19 +691,15 @@ def markdown(r: dict) -> str:
 
 
 def main() -> None:
+    """The peer in a process of its own: ``python -m bench.classify_peer URL --out DIR``
+    classifies, pickles (premises, statistics) into DIR and prints its figures as JSON."""
     parser = argparse.ArgumentParser(prog="python -m bench.classify_peer")
-    parser.add_argument("side", choices=("ours", "peer"))
     parser.add_argument("url")
     parser.add_argument("--up-to", default=None)
-    parser.add_argument("--label", default=None)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--write-back", action="store_true")
     args = parser.parse_args()
-    if args.side == "ours":
-        answer = _ours(args.url, args.up_to, args.label)
-    else:
-        answer = _peer(args.url, args.up_to, args.out, args.write_back)
-    print(json.dumps(answer, default=str))
+    print(json.dumps(_peer(args.url, args.up_to, args.out, args.write_back), default=str))
 
 
 if __name__ == "__main__":
