@@ -28,7 +28,8 @@ asserts none do). Corners of our SQL mirrored on purpose, each marked "mirrors" 
   compares a real with a numeric constant.
 
 **The floor** of a new release (membership kept) is a ``CREATE TABLE AS`` with the same evidence
-joins as the premises step, writing the same rows (one per counted premises) without the rules.
+joins as the premises step (speed test tiles included), writing the same rows (one per counted
+premises) without the rules.
 
 ``python -m bench --only classify_peer``; the peer and ours each run in a subprocess of their own
 so that their peak resident memory can be read (GNU time), and each reports its PostgreSQL
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import re
 import resource
 import subprocess
 import sys
@@ -71,20 +73,33 @@ def _ids(ids) -> str:
     return ", ".join(map(str, ids)) if ids else "NULL"
 
 
-def read_inputs(con, up_to: str | None) -> dict:
+def _month(label):
+    """A release label as a month, so that quarters compare with months (mirrors
+    classify._month_key): ``2026-Q1`` is ``2026-03``; other labels are themselves."""
+    if label is not None and re.fullmatch(r"[0-9]{4}-Q[1-4]", label):
+        return f"{label[:5]}{int(label[-1]) * 3:02d}"
+    return label
+
+
+def read_inputs(con, up_to: str | None, rules) -> dict:
     """Everything the classification reads, as DataFrames (``con``: a SQLAlchemy connection)."""
     import geopandas as gpd
 
-    from connectivity.vocab import RELEASE_SOURCES
+    from connectivity.vocab import CLASSIFIED_SOURCES
 
     releases = pd.read_sql("SELECT id, source, label FROM gapmap.release", con)
-    releases = releases[releases["source"].isin(RELEASE_SOURCES)]
+    releases = releases[releases["source"].isin(CLASSIFIED_SOURCES)]
+    releases["month"] = releases["label"].map(_month)
     if up_to is not None:
-        releases = releases[releases["label"] <= up_to]
-    # the newest label per source (labels compare in the C collation, as Python compares them)
-    chosen = releases.sort_values("label").groupby("source").tail(1).set_index("source")
-    rid = {s: (int(chosen.at[s, "id"]) if s in chosen.index else None) for s in RELEASE_SOURCES}
-    label = {s: (chosen.at[s, "label"] if s in chosen.index else None) for s in RELEASE_SOURCES}
+        releases = releases[releases["month"] <= _month(up_to)]
+    # the newest per source, by month then label (labels compare in the C collation, as Python
+    # compares them)
+    chosen = (releases.sort_values(["month", "label"]).groupby("source").tail(1)
+              .set_index("source"))
+    rid = {s: (int(chosen.at[s, "id"]) if s in chosen.index else None)
+           for s in CLASSIFIED_SOURCES}
+    label = {s: (chosen.at[s, "label"] if s in chosen.index else None)
+             for s in CLASSIFIED_SOURCES}
     out = {"releases": rid, "labels": label}
     out["premises"] = gpd.read_postgis("SELECT uprn, postcode, geom FROM gapmap.premises", con,
                                        geom_col="geom")
@@ -112,10 +127,17 @@ def read_inputs(con, up_to: str | None) -> dict:
             "(SELECT ST_SetSRID(ST_Extent(geom), 27700) FROM gapmap.premises)) AS h", con,
             geom_col="geom")
         for size in HEX_SIZES}
+    st = rules.speedtests
+    out["tiles"] = gpd.read_postgis(
+        "SELECT quadkey, avg_down, avg_up, avg_lat_ms, tests, devices, geom "
+        f"FROM gapmap.ev_speedtest_tile WHERE release_id IN ({_ids([rid['ookla']])}) "
+        f"AND tests >= {int(st.min_tests)} AND devices >= {int(st.min_devices)}", con,
+        geom_col="geom", crs=27700)  # (the SRID is not read from an empty answer)
     out["wimd"] = pd.read_sql("SELECT lsoa_code, wimd_rank FROM gapmap.wimd", con)
     # mirrors: real columns are float32 (psycopg hands them over as the float8 nearest their
     # text, 33.3, where PostgreSQL works with the float4 value, 33.2999992...)
     for name, columns in (("speeds", ["max_down", "max_up"]),
+                          ("tiles", ["avg_down", "avg_up", "avg_lat_ms"]),
                           ("coverage", [c for c in out["coverage"].columns if c != "postcode"])):
         out[name] = out[name].astype({c: np.float32 for c in columns})
     return out
@@ -186,9 +208,19 @@ def classify_premises(inputs: dict, rules) -> pd.DataFrame:
     corrections = (inputs["corrections"].groupby("uprn")[["added", "excluded", "no_planned_build"]]
                    .any().add_prefix("x_").reset_index())
     bduk = inputs["bduk"].add_prefix("b_").rename(columns={"b_uprn": "uprn"})
+    # the speed test tile holding each premises; mirrors: on a shared edge, the lowest quadkey
+    import geopandas as gpd
+
+    tiles = pd.DataFrame(gpd.sjoin(inputs["tiles"], inputs["premises"][["uprn", "geom"]],
+                                   predicate="intersects").drop(columns="geom"))
+    tiles = (tiles.sort_values(["uprn", "quadkey"]).drop_duplicates("uprn")
+             [["uprn", "avg_down", "avg_up", "avg_lat_ms", "tests", "devices"]]
+             .rename(columns={"avg_down": "st_down", "avg_up": "st_up", "avg_lat_ms": "st_lat",
+                              "tests": "st_tests", "devices": "st_devices"}))
 
     df = pd.DataFrame(inputs["premises"][["uprn", "postcode"]])
     df = df.merge(strong[["uprn", "s_down", "s_up", "s_source", "s_label"]], on="uprn", how="left")
+    df = df.merge(tiles, on="uprn", how="left")
     df = df.merge(bduk, on="uprn", how="left")
     df["postcode"] = df["postcode"].fillna(df["b_postcode"])
     # (no coverage row has a NULL postcode, so pandas' NaN-matches-NaN merge cannot bite)
@@ -250,9 +282,22 @@ def classify_premises(inputs: dict, rules) -> pd.DataFrame:
                                  (evidence == "bduk", labels["bduk"]),
                                  (is_pc, labels["ofcom-coverage"]),
                                  (is_raster, labels["speed-raster"])])
-    status = _case(n, [(evidence == "none", "unknown"), (is_raster, "possibly_below"),
-                       (probability >= 1, "below"), (probability <= 0, "above")],
-                   "possibly_below")
+    # a shown speed test tile may move a "possibly below" premises (classify._speedtest_move)
+    st = rules.speedtests
+    st_down = df["st_down"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        movable = ~np.isnan(st_down) & (is_raster | (is_pc & (probability > 0)
+                                                     & (probability < 1)))
+        moves = []
+        if st.move_below:
+            moves.append((st_down < st.below_down, "below"))
+        if st.move_above:
+            moves.append((st_down >= st.above_down, "above"))
+    moved = np.where(movable, _case(n, moves), None)
+    possibly = np.where(moved == None, "possibly_below", moved)  # noqa: E711 (elementwise)
+    status = _case(n, [(evidence == "none", "unknown"), (is_raster, possibly),
+                       (probability >= 1, "below"), (probability <= 0, "above")], possibly)
+    moved_below, moved_above = moved == "below", moved == "above"
     with np.errstate(invalid="ignore"):
         uso = _case(n, [(is_strong, (s_down < t.uso_down) | (s_up < t.uso_up)),
                         (evidence == "bduk", False),
@@ -299,6 +344,13 @@ def classify_premises(inputs: dict, rules) -> pd.DataFrame:
         "current_gigabit": current_gigabit, "future_gigabit": future_gigabit,
         "planned_build": planned, "added_by_correction": _true(df["x_added"]),
         "contract_name": df["b_gis_contract_name"].to_numpy(dtype=object),
+        "speedtest_down": df["st_down"].to_numpy(dtype=np.float32),
+        "speedtest_up": df["st_up"].to_numpy(dtype=np.float32),
+        "speedtest_latency_ms": df["st_lat"].to_numpy(dtype=np.float32),
+        "speedtest_tests": df["st_tests"].astype("Int64").to_numpy(dtype=object),
+        "speedtest_devices": df["st_devices"].astype("Int64").to_numpy(dtype=object),
+        "speedtest_release": np.where(~np.isnan(st_down), labels["ookla"], None),
+        "speedtest_moved": moved,
         "supplier": df["b_gis_supplier"].to_numpy(dtype=object),
         "final_coverage_date": df["b_gis_final_coverage_date"].to_numpy(dtype=object),
         "eligible_abc": _case(n, [(abc == "below", "eligible"),
@@ -306,18 +358,22 @@ def classify_premises(inputs: dict, rules) -> pd.DataFrame:
                                   (abc == "above", "not_eligible")], "unknown"),
         "abc_reason": _case(n, [
             (unknown, "no_evidence"), (abc == "unsettled", "line_not_settled"),
+            ((abc == "below") & moved_below, "below_30_speedtests"),
             ((abc == "below") & is_pc, "below_30_area"), (abc == "below", "below_30"),
             ((abc == "possibly_below") & is_raster, "possibly_below_30_modelled"),
             (abc == "possibly_below", "possibly_below_30"),
+            (moved_above, "not_below_30_speedtests"),
             (evidence == "bduk", "gigabit_available"), (is_pc, "not_below_30_area")],
             "not_below_30"),
         "eligible_lbf": _case(n, [(unknown, "unknown"), (lbf_open & excluded, "not_eligible"),
                                   (lbf == "below", "eligible"), (lbf_open, "possibly")],
                               "not_eligible"),
         "lbf_reason": _case(n, [(unknown, "no_evidence"), (lbf_open & excluded, "in_planned_build"),
+                                ((lbf == "below") & moved_below, "target_speedtests"),
                                 (lbf == "below", "target"),
                                 (lbf == "possibly_below", "possible_target"),
-                                (lbf == "unsettled", "line_not_settled")], "not_below_30"),
+                                (lbf == "unsettled", "line_not_settled"),
+                                (moved_above, "not_below_30_speedtests")], "not_below_30"),
         "eligible_uso": _case(n, [(uso_true, "eligible"), (uso_false, "not_eligible"),
                                   (uso_possible, "possibly")], "unknown"),
         "uso_reason": _case(n, [(uso_true & is_pc, "below_uso_area"), (uso_true, "below_uso"),
@@ -412,7 +468,7 @@ def run_peer(url: str, rules, up_to: str | None) -> tuple[pd.DataFrame, pd.DataF
     steps = {}
     with engine.connect() as con:
         t0 = time.perf_counter()
-        inputs = read_inputs(con, up_to)
+        inputs = read_inputs(con, up_to, rules)
         steps["read"] = time.perf_counter() - t0
         backend = _backend_hwm_mb(con.connection.dbapi_connection)
     t0 = time.perf_counter()
@@ -549,6 +605,12 @@ WITH strong AS (
     FROM gapmap.ev_premises_speed e JOIN gapmap.release r ON r.id = e.release_id
     WHERE e.release_id = ANY(%(strong)s)
     ORDER BY e.uprn, (r.source = 'correction') DESC
+), tile AS (
+    SELECT DISTINCT ON (p.uprn) p.uprn, t.avg_down, t.avg_up, t.avg_lat_ms, t.tests, t.devices
+    FROM gapmap.ev_speedtest_tile t
+    JOIN gapmap.premises p ON ST_Intersects(t.geom, p.geom)
+    WHERE t.release_id = %(ookla)s AND t.tests >= %(min_tests)s AND t.devices >= %(min_devices)s
+    ORDER BY p.uprn, t.quadkey COLLATE "C"
 )
 SELECT p.uprn, coalesce(p.postcode, b.postcode) AS postcode,
        s.down AS s_down, s.up AS s_up, s.source AS s_source, s.label AS s_label,
@@ -556,9 +618,11 @@ SELECT p.uprn, coalesce(p.postcode, b.postcode) AS postcode,
        b.gis_contract_name, b.gis_supplier, b.gis_final_coverage_date,
        c.unable_30_pct, c.unable_decent_pct, c.pct_down_0_2, c.pct_down_2_5,
        c.pct_down_5_10, c.pct_down_10_30, c.pct_down_30_300, c.pct_down_300,
-       r.max_down AS r_down
+       r.max_down AS r_down, st.avg_down AS st_down, st.avg_up AS st_up,
+       st.avg_lat_ms AS st_lat, st.tests AS st_tests, st.devices AS st_devices
 FROM gapmap.premises p
 LEFT JOIN strong s ON s.uprn = p.uprn
+LEFT JOIN tile st ON st.uprn = p.uprn
 LEFT JOIN gapmap.ev_bduk b ON b.uprn = p.uprn AND b.release_id = %(bduk)s
 LEFT JOIN gapmap.ev_postcode_coverage c
        ON c.postcode = coalesce(p.postcode, b.postcode) AND c.release_id = %(pc)s
@@ -575,17 +639,22 @@ WHERE x.excluded IS NOT TRUE
 def floor_joins(conn: psycopg.Connection, up_to: str | None) -> tuple[float, int]:
     """The floor, in a transaction with the classification's settings: (seconds, rows)."""
     from connectivity.classify import choose_releases
+    from connectivity.rules import load_rules
+
+    st = load_rules().speedtests
 
     with conn.transaction():
         conn.execute("SET LOCAL work_mem = '256MB'")
         conn.execute("SET LOCAL jit = off")
         rel = choose_releases(conn, up_to)
         rid = {s: rel.get(s, (None, None))[0] for s in
-               ("correction", "ofcom-api", "bduk", "ofcom-coverage", "speed-raster")}
+               ("correction", "ofcom-api", "bduk", "ofcom-coverage", "speed-raster", "ookla")}
         t0 = time.perf_counter()
         conn.execute(FLOOR_SQL, {"strong": [rid[s] for s in STRONG if rid[s] is not None],
                                  "bduk": rid["bduk"], "pc": rid["ofcom-coverage"],
-                                 "raster": rid["speed-raster"], "correction": rid["correction"]})
+                                 "raster": rid["speed-raster"], "correction": rid["correction"],
+                                 "ookla": rid["ookla"], "min_tests": int(st.min_tests),
+                                 "min_devices": int(st.min_devices)})
         seconds = time.perf_counter() - t0
     rows = conn.execute("SELECT count(*) FROM public.floor_joins").fetchone()[0]
     conn.execute("DROP TABLE public.floor_joins")

@@ -144,3 +144,26 @@ def test_a_rule_change_moves_both(corrected):
     assert reasons["abc_reason"].eq("line_not_settled").sum() > 0
     assert reasons["eligible_voucher"].eq("eligible").sum() > 0
     assert reasons["evidence"].eq("speed-raster").sum() > 0
+
+
+def test_the_peer_agrees_where_speed_tests_move_premises(settings, db, tmp_path):
+    """The hand-made premises and Ookla tiles of tests/test_ookla.py: tiles move 'possibly
+    below' premises to below and to above, one has too few tests to be shown, one premises has
+    nothing but a tile; then the same with moves to above turned off."""
+    from etl import LOADERS, run_load
+    from etl.ookla import OoklaLoader
+    from tests.test_ookla import LA, ROWS, _predictions, write_parquet
+
+    run_load(settings, LOADERS["boundaries"](), [LA], options={"level": "la"})
+    _predictions(db)
+    run_load(settings, OoklaLoader(), [write_parquet(
+        tmp_path / "2025-10-01_performance_fixed_tiles.parquet", [r for r, _ in ROWS])])
+    for label, rules in (("tests", load_rules()),
+                         ("no-move-above", load_rules().replace("speedtests.move_above", False))):
+        classify(db, rules, label=label)
+        result = _peer_against(settings.conninfo, rules, None, _run_id(settings.conninfo, label))
+        assert _without_rows(result["premises"]) == SAME, label
+        assert _without_rows(result["areas"]) == SAME, label
+        moved = result["classified"].set_index("uprn")["speedtest_moved"].dropna().to_dict()
+        assert moved == ({101: "below"} if label == "no-move-above" else
+                         {101: "below", 102: "above", 107: "above"}), label
