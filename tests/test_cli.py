@@ -124,7 +124,7 @@ def test_config_json_shows_values_and_sources(settings):
 
 def test_demo_loads_the_bundled_data_and_a_second_run_skips(settings, monkeypatch):
     monkeypatch.setenv("CONNECTIVITY_DATA_DIR", str(ROOT / "data"))
-    first = run(settings, "demo", "--no-serve", "--json")
+    first = run(settings, "demo", "--no-serve", "--scale", "small", "--json")
     assert first.exit_code == 0, first.output
     data = json.loads(first.output)
     loads = [(r["kind"], r["release"], r["status"], r["rows_loaded"]) for r in data["loads"]]
@@ -143,18 +143,18 @@ def test_demo_loads_the_bundled_data_and_a_second_run_skips(settings, monkeypatc
     assert all(status == "succeeded" and n > 0 for _, _, status, n in loads)
     assert [(c["label"], c["premises"]) for c in data["classifications"]] == [
         ("2026-01", 63_225), ("2026-07", 63_225)]
-    second = json.loads(run(settings, "demo", "--no-serve", "--json").output)
+    second = json.loads(run(settings, "demo", "--no-serve", "--scale", "small", "--json").output)
     assert {r["status"] for r in second["loads"]} == {"skipped"}
     assert second["classifications"] == []
     assert second["migrations_applied"] == []
     # the demo at another scale would mix two sets of synthetic premises: refused, nothing done
-    other = run(settings, "demo", "--no-serve", "--scale", "wales")
+    other = run(settings, "demo", "--no-serve")  # the default scale is all of Wales
     assert other.exit_code != 0
     assert ("error: this database already holds synthetic demo premises of another scale than "
             "wales") in other.output
     assert "the project-local one is emptied by: connectivity db reset" in other.output
     # no default account anywhere: the demo says how to make the first admin
-    third = run(settings, "demo", "--no-serve").output
+    third = run(settings, "demo", "--no-serve", "--scale", "small").output
     assert "no officer accounts yet: create the first admin with\n" \
            "  connectivity users add EMAIL --role admin --name NAME --password-stdin" in third
 
