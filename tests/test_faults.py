@@ -34,6 +34,7 @@ import mapbox_vector_tile
 import psycopg
 import pytest
 
+from connectivity.lookup import PREMISES_BUFFER
 from connectivity.settings import load_settings
 
 from .conftest import copy_of, free_port, gunicorn
@@ -378,15 +379,18 @@ def _expected(conn, run_id: int, tiles: list[tuple], postcodes: list[str]) -> di
     want: dict[str, object] = {}
     for z, x, y in tiles:
         # a premises tile has one feature per premises that ST_AsMVTGeom keeps (inside the tile
-        # or its 16/4096 buffer, after rounding to the tile grid), looked for well beyond it
+        # or its PREMISES_BUFFER/4096 buffer, after rounding to the tile grid), looked for well
+        # beyond it
         rows = conn.execute(
             f"""WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
                 SELECT c.status, count(*) FROM b, gapmap.premises p
                 JOIN gapmap.premises_class_{run_id} c USING (uprn)
                 WHERE ST_Intersects(ST_Transform(p.geom, 3857), ST_Expand(b.env,
-                          (ST_XMax(b.env) - ST_XMin(b.env)) * 64 / 4096))
-                  AND ST_AsMVTGeom(ST_Transform(p.geom, 3857), b.env, 4096, 16, true) IS NOT NULL
-                GROUP BY 1""", {"z": z, "x": x, "y": y}).fetchall()
+                          (ST_XMax(b.env) - ST_XMin(b.env)) * %(look)s / 4096))
+                  AND ST_AsMVTGeom(ST_Transform(p.geom, 3857), b.env, 4096, %(buffer)s, true)
+                      IS NOT NULL
+                GROUP BY 1""", {"z": z, "x": x, "y": y, "buffer": PREMISES_BUFFER,
+                                "look": 4 * PREMISES_BUFFER}).fetchall()
         want[f"/tiles/premises/{z}/{x}/{y}.pbf"] = tuple(sorted(rows))
     for postcode in postcodes:
         rows = conn.execute(
