@@ -146,6 +146,12 @@ _SCHEMAS = {
     "Postcode": _object({
         "postcode": {"type": "string"}, "classification": {"type": "string"},
         "synthetic": {"type": "boolean"}, "location": _ref("Location"),
+        "bounds": {"description": "The premises' extent padded by 40 m, WGS84 "
+                                  "[[south, west], [north, east]]; null without premises",
+                   "oneOf": [{"type": "null"}, {
+                       "type": "array", "minItems": 2, "maxItems": 2, "items": {
+                           "type": "array", "items": {"type": "number"},
+                           "minItems": 2, "maxItems": 2}}]},
         "local_authority": _object({"code": _null("string"), "name_en": _null("string"),
                                     "name_cy": _null("string")}),
         "summary": {"oneOf": [{"type": "null"}, {
