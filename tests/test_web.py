@@ -26,10 +26,10 @@ def test_root_redirects_by_accept_language(client, accept, target):
     ("lang", "title", "lead", "switch"),
     [
         ("en", "Broadband gap map for Wales",
-         "The 22 local authorities of Wales and the 92,244 postcodes inside them.",
+         "The 22 local authorities of Wales and the 92,244 postcodes whose centre lies inside them.",
          '<a class="lang-switch" href="/cy/" hreflang="cy" lang="cy">Cymraeg</a>'),
         ("cy", "Map bylchau band eang Cymru",
-         "22 awdurdod lleol Cymru a'r 92,244 cod post ynddynt.",
+         "22 awdurdod lleol Cymru a'r 92,244 cod post y mae eu canol ynddynt.",
          '<a class="lang-switch" href="/en/" hreflang="en" lang="en">English</a>'),
     ],
 )
