@@ -253,8 +253,11 @@ def test_the_base_map_draws_land_and_labels_on_the_real_map_page(page, live_serv
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{live_server}/{lang}/")
     page.wait_for_selector("path.leaflet-interactive")
-    if not page.evaluate("typeof window.GapMapBase === 'function'"):  # until the page has it
-        page.add_script_tag(url=f"{live_server}/static/js/basemap.js")
+    # the page calls the base map itself once its first view is set (gapmap.js), then folium
+    # fits Wales with a zoom animation: move the map only once that has ended, or the end of the
+    # animation would move it back
+    wait_until(page, "() => window.gapmap && window.gapmap._gapmapBase !== undefined "
+                     "&& !window.gapmap._animatingZoom && window.gapmap.getZoom() === 7.75")
     page.evaluate("""(lang) => {
         window.gapmap.setView([52.083, -4.66], 11, {animate: false});
         window.testBase = window.GapMapBase(window.gapmap, {lang: lang,
