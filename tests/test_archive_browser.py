@@ -85,7 +85,7 @@ def _drawn(browser, base: str, view: str, grid: str,
     page.route(lambda url: not url.startswith(base), lambda route: route.abort())
     page.goto(f"{base}/en/?at={view}")
     pick = ("GapMap.state.layers.premises" if grid == "premises" else
-            "GapMap.state.layers.hex.getLayers().find(g => g.options.minZoom === 11)")
+            "GapMap.state.layers.hex.getLayers().find(g => g.options.maxNativeZoom === 11)")
     page.wait_for_function(f"""() => {{
         const g = window.GapMap && GapMap.state && {pick};
         return g && g._vectorTiles && Object.keys(g._vectorTiles).length > 0 && !g.isLoading();
