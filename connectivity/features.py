@@ -417,7 +417,7 @@ def item(conn: psycopg.Connection, coll: Collection, fid: str) -> dict[str, Any]
         if coll.level is None:
             if run is None:
                 raise NotFound(*runs.NOT_CLASSIFIED)
-            uprn = int(fid) if fid.isdigit() and len(fid) <= 18 else None
+            uprn = int(fid) if fid.isascii() and fid.isdigit() and len(fid) <= 18 else None
             rows = [] if uprn is None else _rows(conn.execute(
                 f"""SELECT {_premises_columns()} FROM {SCHEMA}.premises_class c
                     JOIN {SCHEMA}.premises p USING (uprn) WHERE c.uprn = %s""", (uprn,)))

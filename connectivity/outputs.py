@@ -23,7 +23,7 @@ from .classify import HEX_SIZES
 from .db import SCHEMA
 from .errors import BadRequest, GapmapError
 from .geopackage import GPKG_OPTIONS, add_styles, status_style
-from .reasons import reason_sql, source_name_sql
+from .reasons import missing_columns_sql, reason_sql, source_name_sql
 from .vocab import LANGS, SCHEMES, STATISTICS_LEVELS, STATUSES
 
 ATTRIBUTION = (
@@ -135,7 +135,8 @@ def export_columns_sql(lang: str, rules, geom: str) -> str:
 
 
 def _export_query(run: runs.Run, lang: str, areas: list[str], statuses: list[str],
-                  scheme: str | None, min_probability: float | None) -> tuple[str, dict]:
+                  scheme: str | None, min_probability: float | None,
+                  missing: str = "") -> tuple[str, dict]:
     where, params = [], {}
     if areas:
         where.append(f"""EXISTS (SELECT 1 FROM {SCHEMA}.area a WHERE a.code = ANY(%(areas)s)
@@ -162,7 +163,7 @@ def _export_query(run: runs.Run, lang: str, areas: list[str], statuses: list[str
         SELECT {export_columns_sql(lang, rules, "p.geom")},
                (SELECT a.code FROM {SCHEMA}.area a WHERE a.level = 'la' AND ST_Covers(a.geom, p.geom)
                 LIMIT 1) AS la_code
-        FROM (SELECT *, {source_name_sql(lang)} AS source_name
+        FROM (SELECT *{missing}, {source_name_sql(lang)} AS source_name
               FROM {SCHEMA}.premises_class_{run.id}) c
         JOIN {SCHEMA}.premises p USING (uprn)
         {('WHERE ' + ' AND '.join(where)) if where else ''}
@@ -183,7 +184,8 @@ def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = N
         raise BadRequest("--lang must be en or cy")
     chosen = runs.by_label(conn, run, with_rules=True)
     sql, params = _export_query(chosen, lang, list(areas), list(statuses), scheme,
-                                min_probability)
+                                min_probability,
+                                missing_columns_sql(conn, f"premises_class_{chosen.id}"))
     return write_query(conn, out, fmt, sql, params, chosen.label, chosen.synthetic)
 
 

@@ -42,6 +42,21 @@ _TILE = ("speed tests in its tile average %s Mbit/s download over %s tests (Spee
          "mae profion cyflymder yn ei deilsen yn %s Mbit/s lawrlwytho ar gyfartaledd dros %s "
          "prawf (Speedtest\u00ae gan Ookla\u00ae, %s, anfasnachol)")
 _ST = ("st_down", "st_tests", "st_release")
+#: the columns of a premises_class row the sentences read beyond the ones every run has had:
+#: tables made before speed tests were evidence lack them (old runs, old list snapshots)
+SPEEDTEST_COLUMNS = {"speedtest_down": "real", "speedtest_tests": "integer",
+                     "speedtest_release": "text"}
+
+
+def missing_columns_sql(conn, table: str) -> str:
+    """``, NULL::real AS speedtest_down, ...`` for each of :data:`SPEEDTEST_COLUMNS` that
+    ``table`` (a name in the gapmap schema) lacks, for a ``SELECT *`` the sentences read from:
+    a run classified before speed tests were evidence still exports and snapshots."""
+    have = {name for (name,) in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped", (f"gapmap.{table}",))}
+    return "".join(f", NULL::{kind} AS {name}" for name, kind in SPEEDTEST_COLUMNS.items()
+                   if name not in have)
 
 #: words the LBF sentences have only while the rules exclude planned builds: name -> (English,
 #: Welsh); "" when they do not

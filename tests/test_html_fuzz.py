@@ -22,7 +22,7 @@ from tests.conftest import TEST_SECRET, app_for, copy_of
 NASTY = st.sampled_from([
     "\x00", "\x01", "\x1f", "\x7f", "\u202e", "\ufeff", "'", '"', "<script>", "%00", "%", "../",
     "' OR 1=1 --", "W06000008", "W06%", "SA43 1AA", "CF10", "52.1,-4.6,14", "9999999999999",
-    "-1", "1e309", "NaN", "ll", "Æ", "ŵ", "🙂", "a" * 3000,
+    "-1", "1e309", "NaN", "ll", "Æ", "ŵ", "🙂", "²", "١٢٣", "a" * 3000,
 ])
 VALUE = st.one_of(NASTY, st.text(max_size=40), st.text(alphabet=st.characters(codec="utf-8"),
                                                         max_size=12))

@@ -679,3 +679,39 @@ def test_draw_a_polygon_save_and_export_in_a_real_browser(lw, lw_app, lang, tmp_
     got = pyogrio.read_dataframe(path, layer="premises")
     assert set(got["uprn"].astype(int)) == expected
     assert drawn_points == len(expected)
+
+
+def test_a_run_classified_before_speed_tests_still_exports_and_snapshots(server, base_db, tmp_path):
+    """A deployment's current run made before speed tests were evidence has no speedtest_*
+    columns; the reason sentences read them (as NULL there), so exports and list snapshots of
+    that run work as they did."""
+    from connectivity import runs
+    from connectivity.outputs import export
+
+    name, url = copy_of(server, base_db)
+    settings = load_settings({"database_url": url}, environ={})
+    with psycopg.connect(url, autocommit=True) as conn:
+        run = runs.require_current(conn)
+        premises = conn.execute("SELECT count(*) FROM gapmap.premises_class").fetchone()[0]
+        with conn.transaction():
+            conn.execute(f"ALTER TABLE gapmap.premises_class_{run.id} "
+                         "DROP COLUMN speedtest_down CASCADE, DROP COLUMN speedtest_tests CASCADE, "
+                         "DROP COLUMN speedtest_release CASCADE")
+            runs.make_current(conn, run.id, premises)
+        n = export(conn, tmp_path / "old.csv", "csv", areas=[CEREDIGION])
+        with (tmp_path / "old.csv").open(encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+        below = conn.execute(
+            """SELECT count(*) FROM gapmap.premises_class c JOIN gapmap.premises p USING (uprn)
+                JOIN gapmap.area a ON a.level = 'la' AND a.code = %s AND ST_Covers(a.geom, p.geom)
+                WHERE c.status = 'below'""", (CEREDIGION,)).fetchone()[0]
+    assert n == len(rows) > 1000 and sum(r["status"] == "below" for r in rows) == below
+    assert all(r["abc_reason"] and "?" not in r["abc_reason"] for r in rows)
+    with session_scope(settings) as s:
+        officer = acc.add_account(s, email="old@ceredigion.gov.uk", role="officer",
+                                  areas=[CEREDIGION], password=PASSWORD, actor="t")
+        target = lists.create_list(s, name="Old run", owner=officer, by=officer, actor="t",
+                                   filters=ListFilters(status=("below",)))
+        assert target.latest.premises == below
+        assert lists.export_list(s, target, tmp_path / "list.csv", "csv", actor="t") == below
+    server.drop(name)

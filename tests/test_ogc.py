@@ -180,6 +180,7 @@ def test_areas_with_statistics(client):
      "constituencies"),
     ("/ogc/collections/premises/items/1", 404, "no premises with UPRN '1'"),
     ("/ogc/collections/premises/items/x1", 404, "no premises with UPRN 'x1'"),
+    ("/ogc/collections/premises/items/%C2%B2", 404, "no premises with UPRN '²'"),  # a digit to isdigit()
     ("/ogc/collections/wards/items/W06000024", 404, "no area 'W06000024' in wards"),
     ("/ogc/collections/premises/items?bbox=1,2,3", 400,
      "bbox must be four numbers: west,south,east,north (CRS84 longitude, latitude)"),

@@ -185,6 +185,12 @@ def test_the_language_switch_keeps_the_query(client):
             in html)
     assert 'href="/en/?la=W06000024"' in client.get("/cy/?la=W06000024").text
 
+
+def test_a_search_for_a_superscript_digit_is_a_place_search_not_a_server_error(client):
+    # "²".isdigit() is true in Python, but int("²") fails: a UPRN is ASCII digits only
+    r = client.get("/en/search?q=%C2%B2")
+    assert r.status_code == 404 and "<html lang=\"en\"" in r.text
+
 @pytest.fixture(scope="module")
 def below_postcode(loaded_settings):
     import psycopg

@@ -106,7 +106,7 @@ def _uprn(raw: Any) -> int | None:
     text = "" if raw is None else str(raw).strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 15:
+    if not (text.isascii() and text.isdigit()) or len(text) > 15:
         raise BadRequest(f"UPRN {raw!r} is not a UPRN (a whole number)")
     return int(text)
 

@@ -21,7 +21,7 @@ def search():
     postcode = normalise_postcode(query)
     if postcode:
         return redirect(url_for("pages.postcode_page", lang=g.lang, postcode=postcode.replace(" ", "")))
-    if query.isdigit() and len(query) <= 12:
+    if query.isascii() and query.isdigit() and len(query) <= 12:
         with db_connection() as conn:
             found = postcode_of_uprn(conn, int(query))
         if found:

@@ -18,7 +18,7 @@ from .. import runs
 from ..db import SCHEMA
 from ..errors import BadRequest, Forbidden, NotFound
 from ..outputs import EXPORT_COLUMNS, export_columns_sql, write_query
-from ..reasons import source_name_sql
+from ..reasons import SPEEDTEST_COLUMNS, missing_columns_sql, source_name_sql
 from ..vocab import EVIDENCE, LANGS, REASONS, SCHEMES, STATUSES
 from . import audit
 from .listfilters import ListFilters, area_levels, wimd_lsoas
@@ -31,7 +31,7 @@ SNAPSHOT_COLUMNS = (
     "uprn", "la_code", "postcode", "status", "probability_below", "best_down", "best_up", "band",
     "uso", "evidence", "evidence_release", "gigabit_class", "planned_build", "contract_name",
     "supplier", "final_coverage_date", "eligible_abc", "abc_reason", "eligible_lbf", "lbf_reason",
-    "eligible_uso", "uso_reason", "eligible_voucher", "voucher_reason")
+    "eligible_uso", "uso_reason", "eligible_voucher", "voucher_reason", *SPEEDTEST_COLUMNS)
 #: what a refresh compares, premises by premises
 COMPARED = ("status", "band", "eligible_abc", "eligible_lbf", "eligible_uso", "eligible_voucher",
             "planned_build")
@@ -349,7 +349,10 @@ def _snapshot(session: Session, target: TargetList, run: runs.Run, filters: List
     session.flush()
     frm, params = selection(conn, run.id, filters, _wkb(target.polygon), authorities)
     # never prepared, like a count (_without_jit): planned for its own areas and LSOAs
-    cols = [f"c.{c}" for c in SNAPSHOT_COLUMNS]
+    # a run classified before speed tests were evidence has no speed test columns: NULLs
+    missing = missing_columns_sql(conn, f"premises_class_{run.id}")
+    cols = [f"NULL::{SPEEDTEST_COLUMNS[c]}" if f" AS {c}" in missing else f"c.{c}"
+            for c in SNAPSHOT_COLUMNS]
     cols[1] = "m.la"
     n = conn.execute(
         f"""INSERT INTO {SCHEMA}.target_list_premises (snapshot_id, {', '.join(SNAPSHOT_COLUMNS)}, geom)
