@@ -15,7 +15,7 @@ from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .maptiles import buffered_envelope
 from .postcodes import normalise_postcode
-from .reasons import render
+from .reasons import missing_columns_sql, render
 from .rules import Rules
 from .vocab import AREA_LEVELS, SCHEMES, STATUSES
 
@@ -39,13 +39,21 @@ _PREMISES_COLUMNS = """c.uprn, c.postcode, c.status, c.probability_below, c.best
     c.band, c.uso, c.evidence, c.evidence_release, c.gigabit_class, c.planned_build,
     c.contract_name, c.supplier, c.final_coverage_date, c.eligible_abc, c.abc_reason,
     c.eligible_lbf, c.lbf_reason, c.eligible_uso, c.uso_reason, c.eligible_voucher,
-    c.voucher_reason, p.approximate,
+    c.voucher_reason, c.speedtest_down, c.speedtest_tests, c.speedtest_release, p.approximate,
     round(ST_X(ST_Transform(p.geom, 4326))::numeric, 6)::float8 AS lon,
     round(ST_Y(ST_Transform(p.geom, 4326))::numeric, 6)::float8 AS lat"""
 
 
+def _classes(conn: psycopg.Connection) -> str:
+    """The current run's premises, with NULL speed test figures for a run classified before
+    speed tests were evidence (its table lacks them; the reason sentences read them)."""
+    return f"(SELECT *{missing_columns_sql(conn, 'premises_class')} FROM {SCHEMA}.premises_class)"
+
+
 def _shape(row: dict[str, Any], lang: str, rules: Rules) -> dict[str, Any]:
-    out = {k: row[k] for k in row if not k.endswith("_reason") and k not in ("lon", "lat")}
+    # the speed test figures serve the reason sentences here (not yet shown on their own)
+    out = {k: row[k] for k in row if not k.endswith("_reason") and k not in ("lon", "lat")
+           and not k.startswith("speedtest_")}
     out["location"] = {"lon": row["lon"], "lat": row["lat"]}
     out["schemes"] = {
         s: {"eligible": row[f"eligible_{s}"], "reason_code": row[f"{s}_reason"],
@@ -59,7 +67,7 @@ def _shape(row: dict[str, Any], lang: str, rules: Rules) -> dict[str, Any]:
 def premises_detail(conn: psycopg.Connection, uprn: int, lang: str = "en") -> dict[str, Any]:
     run = runs.require_current(conn, with_rules=True)
     cur = conn.execute(
-        f"""SELECT {_PREMISES_COLUMNS} FROM {SCHEMA}.premises_class c
+        f"""SELECT {_PREMISES_COLUMNS} FROM {_classes(conn)} c
             JOIN {SCHEMA}.premises p USING (uprn) WHERE c.uprn = %s""", (uprn,))
     row = cur.fetchone()
     if row is None:
@@ -84,7 +92,7 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
     if place is None:
         raise NotFound(f"postcode {postcode} is not in the service's data (Welsh postcodes only)")
     cur = conn.execute(
-        f"""SELECT {_PREMISES_COLUMNS} FROM {SCHEMA}.premises_class c
+        f"""SELECT {_PREMISES_COLUMNS} FROM {_classes(conn)} c
             JOIN {SCHEMA}.premises p USING (uprn) WHERE c.postcode = %s ORDER BY c.uprn""",
         (postcode,))
     names = [d.name for d in cur.description]
@@ -94,7 +102,7 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
         f"""SELECT ST_YMin(b), ST_XMin(b), ST_YMax(b), ST_XMax(b) FROM (
                 SELECT ST_Transform(ST_Expand(ST_SetSRID(ST_Extent(p.geom)::geometry, 27700), %s),
                                     4326) AS b
-                FROM {SCHEMA}.premises_class c JOIN {SCHEMA}.premises p USING (uprn)
+                FROM {_classes(conn)} c JOIN {SCHEMA}.premises p USING (uprn)
                 WHERE c.postcode = %s) e WHERE b IS NOT NULL""",
         (BOUNDS_PAD_M, postcode)).fetchone()
     stats = conn.execute(
@@ -217,7 +225,7 @@ def premises_geojson(conn: psycopg.Connection,
     # not a prepared statement: a generic plan would transform the box or point once per row
     cur = conn.execute(
         f"""SELECT {_PREMISES_COLUMNS}{distance}, count(*) OVER () AS total
-            FROM {SCHEMA}.premises_class c JOIN {SCHEMA}.premises p USING (uprn)
+            FROM {_classes(conn)} c JOIN {SCHEMA}.premises p USING (uprn)
             WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s""",
         params, prepare=False)
     names = [d.name for d in cur.description]

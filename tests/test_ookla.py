@@ -319,6 +319,13 @@ def test_speed_tests_support_the_predictions(wales, db, tmp_path):
         "and Mobile Network Performance Maps, CC BY-NC-SA 4.0: non-commercial use only.")
     assert speedtest_figures(got[105], "cy").endswith("at ddefnydd anfasnachol yn unig.")
     assert speedtest_figures(got[104], "en") is None
+    # the API and the pages (connectivity.lookup) quote the same figures, never "?"
+    from connectivity.lookup import premises_detail
+
+    api = premises_detail(db, 101, "en")["schemes"]["abc"]
+    assert api["reason_code"] == "below_30_speedtests"
+    assert api["reason"] == render("abc", "below_30_speedtests", "en", got[101], rules)
+    assert "speedtest_down" not in premises_detail(db, 101, "en")
 
     # the rules decide: no moves at all, or stricter minimums
     still = rules.replace("speedtests.move_below", False).replace("speedtests.move_above", False)
