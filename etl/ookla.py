@@ -174,8 +174,8 @@ class OoklaLoader(Loader):
         t = "stage_ookla"
         reject_where(ctx, t, "tile_problem IS NOT NULL", "tile", "tile_value", "tile_problem")
         for name in NUMBERS:
-            reject_where(ctx, t, f"{name} IS NULL OR {name} = 'NaN'", name, name,
-                         f"CASE WHEN {name} IS NULL THEN 'missing {name}' "
+            reject_where(ctx, t, f"{name} IS NULL OR {name} IN ('NaN', 'Infinity', '-Infinity')",
+                         name, name, f"CASE WHEN {name} IS NULL THEN 'missing {name}' "
                          "ELSE 'not a number' END")
         for name in ("avg_d_kbps", "avg_u_kbps"):
             reject_where(ctx, t, f"{name} < 0 OR {name} > {MAX_KBPS}", name, name,
@@ -208,6 +208,10 @@ def _release(given: str | None, paths: Sequence[Path]) -> str:
         if not _RELEASE.fullmatch(given):
             raise InputError(f"release {given!r} is not a quarter",
                              hint="name it as YYYY-QN, e.g. --release 2025-Q4")
+        if found and found != {given}:
+            raise InputError(f"--release {given} but the files carry "
+                             f"{', '.join(sorted(found))}",
+                             hint="give the quarter the files are of, or leave --release out")
         return given
     if len(found) > 1:
         raise InputError(f"the files carry different quarters ({', '.join(sorted(found))})",

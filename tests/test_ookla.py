@@ -188,6 +188,9 @@ def test_whole_file_problems_are_refused(wales, db, tmp_path):
         run_load(wales, OoklaLoader(), [good], release="2025-10")
     with pytest.raises(InputError, match="cannot tell which quarter"):
         run_load(wales, OoklaLoader(), [good])
+    named = write_parquet(tmp_path / "2025-10-01_performance_fixed_tiles.parquet", [ROWS[0][0]])
+    with pytest.raises(InputError, match="--release 2025-Q3 but the files carry 2025-Q4"):
+        run_load(wales, OoklaLoader(), [named], release="2025-Q3")
     mobile = write_parquet(tmp_path / "2025-10-01_performance_mobile_tiles.parquet", [ROWS[0][0]])
     with pytest.raises(InputError, match="mobile"):
         run_load(wales, OoklaLoader(), [mobile])
