@@ -216,6 +216,7 @@ def test_the_csvw_metadata_gives_the_attribution_once_and_bilingual_titles(clien
     assert columns[9] == {"name": "abc_incl_possibly", "titles": {
         "en": "Eligible for Access Broadband Cymru (incl. possibly)",
         "cy": "Yn gymwys ar gyfer Allwedd Band Eang Cymru (gan gynnwys o bosibl)"}}
+    assert columns[1]["titles"] == {"en": "Ward (English name)", "cy": "Ward (Enw Saesneg)"}
 
 
 def test_the_page_states_the_attribution(client):

@@ -229,12 +229,13 @@ def _column_titles(level: str) -> dict[str, dict[str, str]]:
             labels = _labels()
             level_name = AREA_LEVELS.name(level, lang)
             la_name = AREA_LEVELS.name("la", lang)
+            english, welsh = _("English name"), _("Welsh name")  # outside f-strings: extracted
             extra = {"code": labels["code"],
-                     "name_en": f"{level_name} ({_('English name')})",
-                     "name_cy": f"{level_name} ({_('Welsh name')})",
+                     "name_en": f"{level_name} ({english})",
+                     "name_cy": f"{level_name} ({welsh})",
                      "la_code": f"{la_name} ({labels['code']})",
-                     "la_name_en": f"{la_name} ({_('English name')})",
-                     "la_name_cy": f"{la_name} ({_('Welsh name')})"}
+                     "la_name_en": f"{la_name} ({english})",
+                     "la_name_cy": f"{la_name} ({welsh})"}
         for key, title in {**extra, **labels}.items():
             out.setdefault(key, {})[lang] = title
     return out

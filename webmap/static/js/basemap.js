@@ -84,7 +84,11 @@
         }).addTo(map);
         if (land) map.removeLayer(land);
         state.land = land = next;
-      }).catch(function () { /* aborted, or offline: keep what is drawn */ });
+      }).catch(function () {
+        // aborted, or the server did not answer: keep what is drawn, and let the next move ask
+        // again (a failed first answer must not leave the map without land for good)
+        if (controller === landAbort) { landZoom = null; }
+      });
     }
 
     function label(feature) {
