@@ -75,6 +75,7 @@ def area_tile(conn: psycopg.Connection, level: str, z: int, x: int, y: int) -> t
                        ST_AsMVTGeom(a.geom_3857, b.env, 4096, 16, true) AS geom
                 FROM b, {SCHEMA}.area a {join}
                 WHERE a.level = %(level)s AND a.geom_3857 && b.benv
+                ORDER BY a.code  -- the same bytes every time: one ETag, one body
             ) t WHERE geom IS NOT NULL""",
         {"z": z, "x": x, "y": y, "level": level}).fetchone()[0]
     return bytes(tile or b""), version
@@ -103,6 +104,7 @@ def hex_tile(conn: psycopg.Connection, size: int, z: int, x: int, y: int,
                 FROM b, {SCHEMA}.hex_cell h
                 JOIN {SCHEMA}.area_stats s ON s.level = %(level)s AND s.code = h.code
                 WHERE h.size = %(size)s AND h.geom && ST_Transform(b.benv, 27700)
+                ORDER BY h.code  -- the same bytes every time: one ETag, one body
             ) t WHERE geom IS NOT NULL""",
         {"z": z, "x": x, "y": y, "size": size, "level": f"hex{size}",
          "layer": layer}).fetchone()[0]

@@ -74,3 +74,12 @@ def test_pages_with_a_form_token_and_ranges_go_uncompressed(client):
     part = fetch(client, "/static/vendor/leaflet/leaflet.js", "gzip", Range="bytes=0-99")
     assert part.status_code == 206 and "Content-Encoding" not in part.headers
     assert len(part.data) == 100
+
+
+def test_a_tile_is_the_same_bytes_every_time_it_is_asked_for(client):
+    """One ETag, one body: the features are written in a fixed order (by UPRN or code), never
+    in whatever order a parallel scan returns them."""
+    for path in ("/tiles/premises/12/2001/1347.pbf", "/tiles/premises/15/16013/10781.pbf",
+                 "/tiles/areas/ward/11/1000/673.pbf", "/tiles/hex/500/11/1000/673.pbf"):
+        bodies = {client.get(path).data for _ in range(5)}
+        assert len(bodies) == 1, path
