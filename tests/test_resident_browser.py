@@ -135,7 +135,9 @@ def test_the_form_shows_each_error_beside_its_field_and_in_the_summary(resident,
     assert links.count() == 2
     assert links.nth(0).inner_text() == words["choose"]
     # the summary has the focus (screen readers read it first), and its links lead to the fields
-    assert resident.evaluate("document.activeElement.className") == "error-summary"
+    # (autofocus is applied when the page is next rendered: wait for it, a moment at most)
+    resident.wait_for_function("() => document.activeElement && "
+                               "document.activeElement.className === 'error-summary'", timeout=5000)
     links.nth(1).click()
     assert resident.evaluate("document.activeElement.id") == "field-measured_down"
     links.nth(0).click()

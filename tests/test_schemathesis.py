@@ -48,3 +48,9 @@ def test_operation_keeps_its_contract(api_schema, path, method):
         case.call_and_validate(checks=CHECKS, headers={"Accept-Encoding": "identity"})
 
     check()
+
+
+def test_every_operation_documents_the_400_for_control_characters():
+    # any path or query with a control character is refused before the view (webmap/security.py)
+    assert [(p, m) for p, m in OPERATIONS
+            if "400" not in DOCUMENT["paths"][p][m.lower()]["responses"]] == []

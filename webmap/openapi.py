@@ -625,6 +625,12 @@ DOCUMENT = {
     },
 }
 
+# Every route answers 400 to a NUL or other control character in its path or query
+# (webmap/security.py checks them before any view), so every operation documents it.
+for _item in DOCUMENT["paths"].values():
+    for _operation in _item.values():
+        _operation["responses"].setdefault("400", _ERROR)
+
 
 @bp.get("/openapi.json")
 def openapi():
