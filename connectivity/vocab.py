@@ -273,6 +273,15 @@ GIGABIT_CLASSES: Vocabulary[GigabitClass] = Vocabulary("BDUK gigabit class", (
                  "Gigabit Under Review"),
 ))
 
+#: what a premises is by its AddressBase classification code (gapmap.address.kind; migration
+#: 0012, docs/etl.md "AddressBase"): not_premises records are left out of every count and target
+ADDRESS_KINDS: Vocabulary[Term] = Vocabulary("address kind", (
+    Term("residential", "Residential", "Preswyl"),
+    Term("business", "Business", "Busnes"),
+    Term("dual_use", "Dual use", "Defnydd deuol"),
+    Term("not_premises", "Not premises", "Nid safle"),
+))
+
 
 # ------------------------------------------------------------------------------- challenges
 #: what a challenge says is wrong (gapmap.challenge.kind); docs/challenges.md
