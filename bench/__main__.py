@@ -1,9 +1,12 @@
-"""``python -m bench --scale small|wales|series [--json] [--only NAME...] [--out DIR]``
+"""``python -m bench --scale small|wales|series|national [--json] [--only NAME...] [--out DIR]``
 
 Runs every benchmark at the chosen scale, each figure beside its baseline or peer measured in the
-same run, and prints a Markdown table per benchmark (or JSON). ``small`` takes a minute or two and
+same run, and prints a Markdown table per benchmark (or JSON). ``small`` takes a few minutes and
 is what CI runs as a smoke test; ``wales`` is about 1.5 million premises; ``series`` repeats the
-load and classification at 0.25, 0.5, 1, 2 and 4 million premises to show how each cost grows.
+load and classification at 0.25, 0.5, 1, 2 and 4 million premises to show how each cost grows;
+``national`` is the classification at 10 million premises (a third of Great Britain). The web
+load benchmark (``web_load``: 64 clients for 60 s, then the same while a release loads and
+classifies) runs at the wales scale, or at any scale with ``--only web_load``.
 """
 
 from __future__ import annotations
@@ -21,19 +24,23 @@ import psycopg
 
 from connectivity.settings import load_settings
 
-from . import classify, classify_peer, dataset, load_uprn, web
+from . import classify, classify_peer, dataset, load_uprn, web, web_load
 from . import lists as lists_bench
 from . import plan as plan_bench
 from . import publish as publish_bench
 
-BENCHMARKS = ("load_uprn", "classify", "classify_peer", "web", "lists", "plan", "publish")
+BENCHMARKS = ("load_uprn", "classify", "classify_peer", "web", "lists", "plan", "publish",
+              "web_load")
 #: OS Open UPRN file sizes for the load; the classification scale; the web database scale
 SCALES = {
     "small": {"load_uprn": [50_000, 200_000], "classify": ["small"], "web": "small"},
     "wales": {"load_uprn": [500_000, 2_000_000], "classify": ["wales"], "web": "wales"},
     "series": {"load_uprn": [250_000, 500_000, 1_000_000, 2_000_000, 4_000_000],
                "classify": ["250000", "500000", "1000000", "2000000", "4000000"], "web": None},
+    "national": {"load_uprn": [], "classify": ["10000000"], "web": None},
 }
+#: left out of a run without --only at these scales (minutes of fixed duration)
+NOT_BY_DEFAULT = {"small": {"web_load"}}
 
 
 def _server_info(conninfo: str) -> dict:
@@ -47,7 +54,8 @@ def _server_info(conninfo: str) -> dict:
     return {"postgresql": version, "postgis": postgis[0] if postgis else None, "settings": settings}
 
 
-def run(scale: str, only: list[str], cache: Path, conninfo: str) -> dict:
+def run(scale: str, only: list[str], cache: Path, conninfo: str,
+        load_seconds: float = web_load.SECONDS) -> dict:
     report = {
         "scale": scale,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -65,7 +73,7 @@ def run(scale: str, only: list[str], cache: Path, conninfo: str) -> dict:
             report["benchmarks"].append(classify.run(conninfo, size, cache))
     if "classify_peer" in only and plan["web"]:
         report["benchmarks"].append(classify_peer.run(conninfo, plan["web"], cache))
-    if {"web", "lists", "plan", "publish"} & set(only) and plan["web"]:
+    if {"web", "lists", "plan", "publish", "web_load"} & set(only) and plan["web"]:
         # one classified database for the web and the list benchmarks
         server = load_uprn.Server(conninfo)
         try:
@@ -84,6 +92,11 @@ def run(scale: str, only: list[str], cache: Path, conninfo: str) -> dict:
                 report["benchmarks"].append(figures)
             if "publish" in only:
                 figures = publish_bench.run(built["url"])
+                figures["scale"] = plan["web"]
+                report["benchmarks"].append(figures)
+            if "web_load" in only:  # last: it loads and classifies release 2026-07
+                figures = web_load.run(built["url"], dataset.demo_files(plan["web"], cache),
+                                       seconds=load_seconds)
                 figures["scale"] = plan["web"]
                 report["benchmarks"].append(figures)
         finally:
@@ -118,12 +131,17 @@ def markdown(report: dict) -> str:
         elif bench["benchmark"] == "publish":
             out += [f"## Static tile archive ({bench['scale']})\n",
                     publish_bench.markdown(bench) + "\n"]
+        elif bench["benchmark"] == "web_load":
+            out += [f"## Web under load, and under load while a release loads ({bench['scale']})\n",
+                    web_load.markdown(bench) + "\n"]
     if classify_rows:
         out.append("## Classification and statistics\n")
-        table = classify.markdown(classify_rows[0]).splitlines()
-        for extra in classify_rows[1:]:
-            table.append(classify.markdown(extra).splitlines()[-1])
+        table = []
+        for row in classify_rows:
+            table += classify.markdown(row).splitlines()[len(table) and 2:]
         out.append("\n".join(table) + "\n")
+        out.append("What grows with the premises:\n")
+        out.append(classify.series_markdown(classify_rows) + "\n")
     out.append(f"Whole run: {report['seconds']} s.")
     return "\n".join(out)
 
@@ -135,12 +153,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--only", choices=BENCHMARKS, action="append", default=None,
                         help="run only this benchmark (repeatable; default: all)")
+    parser.add_argument("--load-seconds", type=float, default=web_load.SECONDS,
+                        help="seconds of each web_load round (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None,
                         help="also write <scale>.json and <scale>.md into this folder")
     args = parser.parse_args()
     settings = load_settings()
-    report = run(args.scale, args.only or list(BENCHMARKS), settings.cache_dir / "bench",
-                 settings.conninfo)
+    only = args.only or [b for b in BENCHMARKS if b not in NOT_BY_DEFAULT.get(args.scale, ())]
+    report = run(args.scale, only, settings.cache_dir / "bench",
+                 settings.conninfo, load_seconds=args.load_seconds)
     text = markdown(report)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

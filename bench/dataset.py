@@ -32,20 +32,27 @@ def release_loads(folder: Path, release: str = "2026-01") -> list[tuple[str, lis
              {"band": 1})]
 
 
-def load_inputs(settings, folder: Path, bundled_kinds: tuple[str, ...] | None = None) -> None:
+def load_inputs(settings, folder: Path, bundled_kinds: tuple[str, ...] | None = None
+                ) -> dict[str, float]:
     """Load the bundled real data (only ``bundled_kinds`` if given), the synthetic premises of
-    ``folder`` and its release 2026-01 into the database of ``settings``."""
+    ``folder`` and its release 2026-01 into the database of ``settings``; seconds per load."""
     from etl import LOADERS, run_load
     from gapmap.demo import bundled_inputs
 
+    seconds: dict[str, float] = {}
+
+    def timed(kind: str, *args, **kwargs) -> None:
+        t0 = time.perf_counter()
+        run_load(settings, LOADERS[kind](), *args, **kwargs)
+        seconds[kind] = round(seconds.get(kind, 0) + time.perf_counter() - t0, 1)
+
     for kind, paths, options, _ in bundled_inputs(settings):
         if bundled_kinds is None or kind in bundled_kinds:
-            run_load(settings, LOADERS[kind](), paths, options=options)
-    run_load(settings, LOADERS["uprn"](), [folder / "os_open_uprn/osopenuprn_demo.csv"],
-             synthetic=True)
+            timed(kind, paths, options=options)
+    timed("uprn", [folder / "os_open_uprn/osopenuprn_demo.csv"], synthetic=True)
     for kind, paths, options in release_loads(folder):
-        run_load(settings, LOADERS[kind](), paths, options=options, release="2026-01",
-                 synthetic=True)
+        timed(kind, paths, options=options, release="2026-01", synthetic=True)
+    return seconds
 
 
 def build(server: Server, name: str, scale: str, cache: Path, *, classify: bool = True) -> dict:

@@ -46,3 +46,27 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
     # nothing left behind on the server
     left = server.admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_%'").fetchall()
     assert left == []
+
+
+def test_web_load_serves_every_answer_from_the_old_snapshot_or_the_new(tmp_path, server):
+    """bench.web_load at the small scale, for 5 s a round: 64 clients, nothing fails, and while
+    release 2026-07 loads and classifies every answer is wholly 2026-01's or 2026-07's."""
+    done = subprocess.run([sys.executable, "-m", "bench", "--scale", "small", "--only", "web_load",
+                           "--load-seconds", "5", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(done.stdout)
+    (load,) = json.loads((tmp_path / "small.json").read_text())["benchmarks"]
+    assert load["benchmark"] == "web_load" and load["premises"] == 63225 and load["clients"] == 64
+    for name in ("mixed", "tiles_only", "tipg_tiles_only", "with_writes"):
+        assert load[name]["failed"] == 0, (name, load[name]["errors"])
+    assert sorted(load["mixed"]["kinds"]) == ["areas", "postcode", "resident", "tile"]
+    assert [w["exit"] for w in load["writer"]] == [0, 0, 0, 0, 0]
+    snapshots = load["snapshots"]
+    assert (snapshots["old_label"], snapshots["new_label"]) == ("2026-01", "2026-07")
+    assert snapshots["neither"] == 0, snapshots["neither_examples"]
+    assert snapshots["urls_changed"] > 0  # the check could see a difference
+    answers = snapshots["answers"]
+    assert sum(a.get("old", 0) + a.get("new", 0) for a in answers.values()) \
+        == load["with_writes"]["requests"]
+    assert any(a.get("new", 0) for a in answers.values())  # the switch happened under load
