@@ -16,6 +16,7 @@ unless ``keep_files``: the series writes several GB.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -49,6 +50,54 @@ class DiskWatch(threading.Thread):
             self.min_free = min(self.min_free, shutil.disk_usage(self.path).free)
 
 
+def _plan_lines(node: dict, depth: int = 0, out: list | None = None) -> list[str]:
+    """A plan as indented lines: node, relation, actual ms (inclusive), rows, loops, memory."""
+    out = [] if out is None else out
+    what = node["Node Type"] + (f" on {node['Relation Name']}" if "Relation Name" in node else "")
+    extra = [f"{k} {node[k]}" for k in ("Sort Method", "Sort Space Used", "Peak Memory Usage",
+                                         "Hash Batches", "Workers Launched") if k in node]
+    out.append(f"{'  ' * depth}{what}: {node.get('Actual Total Time', 0):.0f} ms, rows "
+               f"{node.get('Actual Rows', 0):,} x {node.get('Actual Loops', 1)} loops"
+               + (f" ({', '.join(map(str, extra))})" if extra else ""))
+    for child in node.get("Plans", []):
+        _plan_lines(child, depth + 1, out)
+    return out
+
+
+def explained(conn: psycopg.Connection, label: str, min_ms: int = 500) -> list[dict]:
+    """One more classification (after the measured ones, so it moves no figure) with its area
+    membership rebuilt and ``auto_explain`` on: every statement of at least ``min_ms``, slowest
+    first, with its ``EXPLAIN (ANALYZE, BUFFERS)`` plan (received as notices)."""
+    from connectivity.classify import classify
+    from connectivity.rules import load_rules
+
+    notices: list[str] = []
+
+    def keep(diag) -> None:
+        if (diag.message_primary or "").startswith("duration:"):
+            notices.append(diag.message_primary)
+
+    conn.add_notice_handler(keep)
+    conn.execute("UPDATE gapmap.membership_state SET built_for = 'bench: rebuild'")
+    conn.execute("LOAD 'auto_explain'")
+    for name, value in (("log_min_duration", str(min_ms)), ("log_analyze", "on"),
+                        ("log_buffers", "on"), ("log_timing", "on"), ("log_level", "notice"),
+                        ("log_format", "json")):
+        conn.execute(f"SET auto_explain.{name} = '{value}'")
+    result = classify(conn, load_rules(), up_to="2026-01", label=label)
+    conn.execute("SET auto_explain.log_min_duration = -1")
+    conn.remove_notice_handler(keep)
+    out = []
+    for text in notices:
+        head, _, body = text.partition("\n")
+        plan = json.loads(body)
+        out.append({"ms": round(float(head.split()[1])),
+                    "query": " ".join(plan["Query Text"].split())[:160],
+                    "plan": _plan_lines(plan["Plan"])})
+    out.sort(key=lambda e: -e["ms"])
+    return [{"classify_seconds": result["seconds"], "steps": result["steps"]}, *out]
+
+
 def _loadavg() -> list[str]:
     return Path("/proc/loadavg").read_text().split()[:3]
 
@@ -57,13 +106,15 @@ def _du_mb(folder: Path) -> float:
     return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def run(conninfo: str, scale: str, cache: Path, keep_files: bool | None = None) -> dict:
+def run(conninfo: str, scale: str, cache: Path, keep_files: bool | None = None,
+        explain: bool | None = None) -> dict:
     from connectivity.classify import classify
     from connectivity.rules import load_rules
 
     from .classify_peer import OURS_SCRIPT, _backend_hwm_mb, _timed_child
 
     keep_files = scale in ("small", "wales") if keep_files is None else keep_files
+    explain = scale != "small" if explain is None else explain
     load_before = _loadavg()
     watch = DiskWatch(cache if cache.exists() else Path("/"))
     watch.start()
@@ -97,6 +148,7 @@ def run(conninfo: str, scale: str, cache: Path, keep_files: bool | None = None) 
             again = classify(conn, load_rules(), up_to="2026-01", label="again")
             again_backend = _backend_hwm_mb(conn)
             db_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+            plans = explained(conn, "explained") if explain else None
     finally:
         server.drop("bench_classify")
         server.admin.close()
@@ -124,6 +176,7 @@ def run(conninfo: str, scale: str, cache: Path, keep_files: bool | None = None) 
             "tables": tables, "database_mb_after_first": round(db_after_first / mb),
             "database_mb": round(db_size / mb),
             "disk_used_peak_mb": round((watch.start_free - watch.min_free) / mb),
+            "explained": plans,
             "loadavg_before": load_before, "loadavg_after": _loadavg()}
 
 
