@@ -124,7 +124,8 @@ def run(conninfo: str, scale: str, cache: Path, keep_files: bool | None = None,
     generate_seconds = None if existed else round(time.perf_counter() - t0, 1)
     files_mb = _du_mb(folder)
     server = Server(conninfo)
-    url = server.fresh("bench_classify", migrate=True)
+    dbname = f"bench_classify_{scale}"  # scales may run at once, each in its own database
+    url = server.fresh(dbname, migrate=True)
     try:
         settings = load_settings({"database_url": url}, environ={})
         started = time.perf_counter()
@@ -150,7 +151,7 @@ def run(conninfo: str, scale: str, cache: Path, keep_files: bool | None = None,
             db_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
             plans = explained(conn, "explained") if explain else None
     finally:
-        server.drop("bench_classify")
+        server.drop(dbname)
         server.admin.close()
         watch.stop.set()
         watch.join()
