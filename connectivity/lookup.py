@@ -17,7 +17,7 @@ from .maptiles import buffered_envelope
 from .postcodes import normalise_postcode
 from .reasons import missing_columns_sql, render
 from .rules import Rules
-from .vocab import AREA_LEVELS, SCHEMES, STATUSES
+from .vocab import AREA_LEVELS, SCHEMES, SPEEDTEST_ATTRIBUTION, STATUSES
 
 MAX_BBOX_DEG2 = 0.25  # about 17 x 35 km at Welsh latitudes
 MAX_PAGE = 5000
@@ -39,21 +39,52 @@ _PREMISES_COLUMNS = """c.uprn, c.postcode, c.status, c.probability_below, c.best
     c.band, c.uso, c.evidence, c.evidence_release, c.gigabit_class, c.planned_build,
     c.contract_name, c.supplier, c.final_coverage_date, c.eligible_abc, c.abc_reason,
     c.eligible_lbf, c.lbf_reason, c.eligible_uso, c.uso_reason, c.eligible_voucher,
-    c.voucher_reason, c.speedtest_down, c.speedtest_tests, c.speedtest_release, p.approximate,
+    c.voucher_reason, c.speedtest_down, c.speedtest_up, c.speedtest_latency_ms, c.speedtest_tests,
+    c.speedtest_devices, c.speedtest_release, c.speedtest_moved, p.approximate,
     round(ST_X(ST_Transform(p.geom, 4326))::numeric, 6)::float8 AS lon,
     round(ST_Y(ST_Transform(p.geom, 4326))::numeric, 6)::float8 AS lat"""
 
 
+#: where the speed test figures' licence is read (shown and linked wherever they are)
+SPEEDTEST_LICENCE = ("CC BY-NC-SA 4.0", "https://creativecommons.org/licenses/by-nc-sa/4.0/")
+#: the speed test columns beyond the reasons' own (reasons.SPEEDTEST_COLUMNS) that this answer
+#: reads: NULL for a run classified before speed tests were evidence
+_MORE_SPEEDTEST_COLUMNS = {"speedtest_up": "real", "speedtest_latency_ms": "real",
+                           "speedtest_devices": "integer", "speedtest_moved": "text"}
+
+
 def _classes(conn: psycopg.Connection) -> str:
     """The current run's premises, with NULL speed test figures for a run classified before
-    speed tests were evidence (its table lacks them; the reason sentences read them)."""
-    return f"(SELECT *{missing_columns_sql(conn, 'premises_class')} FROM {SCHEMA}.premises_class)"
+    speed tests were evidence (its table lacks them)."""
+    have = {name for (name,) in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped", (f"{SCHEMA}.premises_class",))}
+    more = "".join(f", NULL::{kind} AS {name}" for name, kind in _MORE_SPEEDTEST_COLUMNS.items()
+                   if name not in have)
+    return (f"(SELECT *{missing_columns_sql(conn, 'premises_class')}{more} "
+            f"FROM {SCHEMA}.premises_class)")
+
+
+def _speedtest(row: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """The speed tests of the premises' tile, with their licence (never without it); None when
+    its tile has none shown."""
+    if row.get("speedtest_down") is None:
+        return None
+    return {"down": row["speedtest_down"], "up": row["speedtest_up"],
+            "latency_ms": row["speedtest_latency_ms"], "tests": row["speedtest_tests"],
+            "devices": row["speedtest_devices"], "release": row["speedtest_release"],
+            "moved": row["speedtest_moved"], "attribution": SPEEDTEST_ATTRIBUTION.name(lang),
+            "licence": SPEEDTEST_LICENCE[0], "licence_url": SPEEDTEST_LICENCE[1],
+            "non_commercial": True}
 
 
 def _shape(row: dict[str, Any], lang: str, rules: Rules) -> dict[str, Any]:
-    # the speed test figures serve the reason sentences here (not yet shown on their own)
     out = {k: row[k] for k in row if not k.endswith("_reason") and k not in ("lon", "lat")
-           and not k.startswith("speedtest_")}
+           and not k.startswith("speedtest_") and k not in ("address_en", "address_cy")}
+    if "address_en" in row:  # only when the public_addresses setting is on
+        out["address"] = (row["address_cy"] if lang == "cy" and row["address_cy"]
+                          else row["address_en"])
+    out["speedtest"] = _speedtest(row, lang)
     out["location"] = {"lon": row["lon"], "lat": row["lat"]}
     out["schemes"] = {
         s: {"eligible": row[f"eligible_{s}"], "reason_code": row[f"{s}_reason"],
@@ -64,20 +95,107 @@ def _shape(row: dict[str, Any], lang: str, rules: Rules) -> dict[str, Any]:
     return out
 
 
-def premises_detail(conn: psycopg.Connection, uprn: int, lang: str = "en") -> dict[str, Any]:
+def _address_join(addresses: bool) -> tuple[str, str]:
+    """The columns and join that add each premises' address from gapmap.address (AddressBase),
+    or nothing: public pages show addresses only with the public_addresses setting on."""
+    if not addresses:
+        return "", ""
+    return (", a.address_en, a.address_cy",
+            f" LEFT JOIN {SCHEMA}.address a ON a.uprn = c.uprn")
+
+
+def _run_releases(conn: psycopg.Connection) -> dict[str, str]:
+    """The release label per source the current run read."""
+    row = conn.execute(f"SELECT releases FROM {SCHEMA}.classification_run WHERE is_current"
+                       ).fetchone()
+    return dict(row[0] or {}) if row else {}
+
+
+def speedtest_release(conn: psycopg.Connection) -> str | None:
+    """The Ookla release the current run read (its map must then name Ookla), if any."""
+    return _run_releases(conn).get("ookla")
+
+
+def measured_speeds(conn: psycopg.Connection, postcode: str | None, releases: dict[str, str],
+                    min_lines: int = 4) -> dict[str, Any] | None:
+    """Ofcom's measured line speeds of ``postcode`` (fixed performance: the lines people use,
+    so what they buy, not what they could get), from the newest performance release no later
+    than the Ofcom coverage release the run read (the newest when it read none); None when that
+    release has no row for the postcode. With fewer than ``min_lines`` lines counted, the
+    figures are withheld (``shown`` false); a file with no line counts (``lines`` 0) says
+    nothing either way, and its figures are shown."""
+    if postcode is None:
+        return None
+    up_to = releases.get("ofcom-coverage")
+    row = conn.execute(
+        f"""WITH r AS (SELECT id, label FROM {SCHEMA}.release
+                       WHERE source = 'ofcom-performance'
+                         AND (%(up_to)s::text IS NULL OR label <= %(up_to)s)
+                       ORDER BY label DESC LIMIT 1)
+            SELECT r.label, e.median_down, e.avg_down, e.median_up, e.avg_up,
+                   e.lines_below_30, e.lines_total
+            FROM r JOIN {SCHEMA}.ev_postcode_performance e
+                 ON e.release_id = r.id AND e.postcode = %(pc)s""",
+        {"up_to": up_to, "pc": postcode}).fetchone()
+    if row is None:
+        return None
+    label, median_down, avg_down, median_up, avg_up, below, total = row
+    lines = total or None
+    shown = lines is None or lines >= min_lines
+    def fig(value: float | None) -> float | None:
+        return round(value, 1) if shown and value is not None else None
+    share = round(100.0 * below / lines, 1) if shown and lines else None
+    return {"release": label, "lines": lines, "min_lines": min_lines, "shown": shown,
+            "median_down": fig(median_down), "avg_down": fig(avg_down),
+            "median_up": fig(median_up), "avg_up": fig(avg_up),
+            "lines_below_30_pct": share,
+            "lines_30_or_more_pct": None if share is None else round(100.0 - share, 1)}
+
+
+def decent_broadband(conn: psycopg.Connection, postcode: str | None,
+                     releases: dict[str, str]) -> dict[str, Any] | None:
+    """Decent broadband (10 Mbit/s down, 1 up) at ``postcode`` in the Ofcom postcode coverage
+    release the run read: the share unable to get 10 Mbit/s by a fixed line, the share able to
+    get decent broadband from fixed wireless (FWA), and the share unable by either; None
+    without a row."""
+    label = releases.get("ofcom-coverage")
+    if postcode is None or label is None:
+        return None
+    row = conn.execute(
+        f"""SELECT e.unable_10_pct, e.fwa_decent_pct, e.unable_decent_pct
+            FROM {SCHEMA}.ev_postcode_coverage e JOIN {SCHEMA}.release r ON r.id = e.release_id
+            WHERE r.source = 'ofcom-coverage' AND r.label = %s AND e.postcode = %s
+              AND NOT e.residential_only""", (label, postcode)).fetchone()
+    if row is None:
+        return None
+    return {"release": label, "fixed_unable_10_pct": row[0], "fwa_decent_pct": row[1],
+            "unable_decent_pct": row[2]}
+
+
+def premises_detail(conn: psycopg.Connection, uprn: int, lang: str = "en", *,
+                    addresses: bool = False, min_lines: int = 4) -> dict[str, Any]:
+    """One premises as the API gives it; with its postcode's measured speeds and decent
+    broadband figures; with its address only when ``addresses`` (public_addresses)."""
     run = runs.require_current(conn, with_rules=True)
+    extra, join = _address_join(addresses)
     cur = conn.execute(
-        f"""SELECT {_PREMISES_COLUMNS} FROM {_classes(conn)} c
-            JOIN {SCHEMA}.premises p USING (uprn) WHERE c.uprn = %s""", (uprn,))
+        f"""SELECT {_PREMISES_COLUMNS}{extra} FROM {_classes(conn)} c
+            JOIN {SCHEMA}.premises p USING (uprn){join} WHERE c.uprn = %s""", (uprn,))
     row = cur.fetchone()
     if row is None:
         raise NotFound(f"no premises with UPRN {uprn}")
     names = [d.name for d in cur.description]
-    return {"classification": run.label, "synthetic": run.synthetic,
-            **_shape(dict(zip(names, row, strict=True)), lang, run.rules)}
+    shaped = _shape(dict(zip(names, row, strict=True)), lang, run.rules)
+    releases = _run_releases(conn)
+    return {"classification": run.label, "synthetic": run.synthetic, **shaped,
+            "measured": measured_speeds(conn, shaped["postcode"], releases, min_lines),
+            "decent_broadband": decent_broadband(conn, shaped["postcode"], releases)}
 
 
-def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dict[str, Any]:
+def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en", *,
+                    addresses: bool = False, min_lines: int = 4) -> dict[str, Any]:
+    """A postcode: its place, its premises (each with its address only when ``addresses``),
+    their summary, Ofcom's measured speeds and decent broadband figures for it."""
     postcode = normalise_postcode(raw)
     if postcode is None:
         raise BadRequest(f"{raw!r} is not a UK postcode; for example CF10 1AA")
@@ -91,9 +209,10 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
             WHERE p.postcode = %s""", (postcode,)).fetchone()
     if place is None:
         raise NotFound(f"postcode {postcode} is not in the service's data (Welsh postcodes only)")
+    extra, join = _address_join(addresses)
     cur = conn.execute(
-        f"""SELECT {_PREMISES_COLUMNS} FROM {_classes(conn)} c
-            JOIN {SCHEMA}.premises p USING (uprn) WHERE c.postcode = %s ORDER BY c.uprn""",
+        f"""SELECT {_PREMISES_COLUMNS}{extra} FROM {_classes(conn)} c
+            JOIN {SCHEMA}.premises p USING (uprn){join} WHERE c.postcode = %s ORDER BY c.uprn""",
         (postcode,))
     names = [d.name for d in cur.description]
     premises = [_shape(dict(zip(names, r, strict=True)), lang, run.rules) for r in cur.fetchall()]
@@ -113,12 +232,15 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en") -> dic
     keys = ("premises", "below", "possibly_below", "above", "unknown", "expected_below_30",
             "b_0_2", "b_2_5", "b_5_10", "b_10_30", "b_30_300", "b_300", "abc_eligible",
             "abc_possibly", "uso_eligible")
+    releases = _run_releases(conn)
     return {
         "postcode": postcode, "classification": run.label, "synthetic": run.synthetic,
         "location": {"lon": place[0], "lat": place[1]},
         "local_authority": {"code": place[2], "name_en": place[3], "name_cy": place[4]},
         "summary": dict(zip(keys, stats, strict=True)) if stats else None,
         "premises": premises,
+        "measured": measured_speeds(conn, postcode, releases, min_lines),
+        "decent_broadband": decent_broadband(conn, postcode, releases),
         "bounds": ([[round(box[0], 6), round(box[1], 6)], [round(box[2], 6), round(box[3], 6)]]
                    if box else None),
     }
@@ -185,9 +307,10 @@ def premises_geojson(conn: psycopg.Connection,
                      bbox: tuple[float, float, float, float] | None = None, *,
                      near: tuple[float, float, float] | None = None, status: str | None = None,
                      scheme: str | None = None, limit: int = 1000, offset: int = 0,
-                     lang: str = "en") -> dict[str, Any]:
+                     lang: str = "en", addresses: bool = False) -> dict[str, Any]:
     """Premises in a WGS84 ``bbox``, or within ``near`` = (lon, lat, radius in metres) of a point
-    (nearest first, each with its ``distance_m``), as a GeoJSON page."""
+    (nearest first, each with its ``distance_m``), as a GeoJSON page; each with its address
+    only when ``addresses`` (public_addresses)."""
     if bbox is None and near is None:
         raise BadRequest("give bbox=west,south,east,north (WGS84), or lon=, lat= and radius=")
     if bbox is not None and near is not None:
@@ -222,10 +345,11 @@ def premises_geojson(conn: psycopg.Connection,
         params.update(lon=lon, lat=lat, radius=radius)
         distance = f", round(ST_Distance(p.geom, {point})::numeric, 1)::float8 AS distance_m"
         order = "distance_m, c.uprn"
+    extra, join = _address_join(addresses)
     # not a prepared statement: a generic plan would transform the box or point once per row
     cur = conn.execute(
-        f"""SELECT {_PREMISES_COLUMNS}{distance}, count(*) OVER () AS total
-            FROM {_classes(conn)} c JOIN {SCHEMA}.premises p USING (uprn)
+        f"""SELECT {_PREMISES_COLUMNS}{extra}{distance}, count(*) OVER () AS total
+            FROM {_classes(conn)} c JOIN {SCHEMA}.premises p USING (uprn){join}
             WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s""",
         params, prepare=False)
     names = [d.name for d in cur.description]

@@ -9,6 +9,8 @@ import re
 import psycopg
 import pytest
 
+from tests.conftest import app_for, copy_of
+
 #: a real Cardiff postcode: in the postcode table, with no premises (the synthetic premises are in
 #: Ceredigion and Merthyr Tydfil only)
 EMPTY = "CF10 1AA"
@@ -166,3 +168,268 @@ def test_the_postcode_map_is_given_the_postcode_its_bounds_and_the_report_form(c
     # no premises: no bounds, the map stands at the centroid
     empty = client.get("/en/postcode/CF101AA").get_data(as_text=True)
     assert '"bounds": null' in empty and '"reportUrl": "/en/postcode/CF101AA/report"' in empty
+
+
+# --- Measured speeds, fixed wireless, speed tests and addresses (issue 17) ---------------------
+
+#: what the hand-made evidence says for the chosen postcode (written over the demo's rows)
+MEASURED = {"median_down": 12.5, "avg_down": 20.3, "median_up": 1.5, "avg_up": 2.4,
+            "lines_below_30": 3, "lines_total": 8}
+COVERAGE = {"unable_10_pct": 12.5, "fwa_decent_pct": 40, "unable_decent_pct": 5}
+ADDRESSES = {0: ("1 HIGH STREET, ABERAERON", "1 STRYD FAWR, ABER-AERON"),
+             1: ("2 HIGH STREET, ABERAERON", None)}  # the third premises has no address row
+LICENCE_URL = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
+
+
+def build_evidence_db(server, loaded_settings) -> dict:
+    """A copy of the demo database where one postcode (``full``) has hand-made measured speeds
+    (8 lines), coverage, addresses for two of its premises and an Ookla tile over its first
+    premises, classified again so the current run reads the speed tests; a second postcode
+    (``few``) has 2 lines measured, a third (``none``) no performance row."""
+    from connectivity.classify import classify
+    from connectivity.rules import load_rules
+    from connectivity.settings import load_settings
+    from etl.ookla import quadkey_of, tile_bounds
+
+    name, url = copy_of(server, loaded_settings.conninfo.rsplit("/", 1)[1])
+    with psycopg.connect(url, autocommit=True) as db:
+        perf = db.execute("SELECT id FROM gapmap.release WHERE source = 'ofcom-performance' "
+                          "AND label = '2026-07'").fetchone()[0]
+        cov = db.execute("SELECT id FROM gapmap.release WHERE source = 'ofcom-coverage' "
+                         "AND label = '2026-07'").fetchone()[0]
+        # postcodes of three premises or more, each with a performance row
+        full, few, none = [r[0] for r in db.execute(
+            "SELECT c.postcode FROM gapmap.premises_class c JOIN gapmap.ev_postcode_performance e "
+            "ON e.postcode = c.postcode AND e.release_id = %s GROUP BY c.postcode "
+            "HAVING count(*) >= 3 ORDER BY c.postcode LIMIT 3", (perf,)).fetchall()]
+        db.execute("UPDATE gapmap.ev_postcode_performance SET median_down = %(median_down)s, "
+                   "avg_down = %(avg_down)s, median_up = %(median_up)s, avg_up = %(avg_up)s, "
+                   "lines_below_30 = %(lines_below_30)s, lines_total = %(lines_total)s "
+                   "WHERE release_id = %(perf)s AND postcode = %(pc)s",
+                   {**MEASURED, "perf": perf, "pc": full})
+        db.execute("UPDATE gapmap.ev_postcode_performance SET lines_below_30 = 1, lines_total = 2 "
+                   "WHERE release_id = %s AND postcode = %s", (perf, few))
+        db.execute("DELETE FROM gapmap.ev_postcode_performance WHERE postcode = %s", (none,))
+        uprns = [r[0] for r in db.execute("SELECT uprn FROM gapmap.premises_class WHERE "
+                                          "postcode = %s ORDER BY uprn", (full,)).fetchall()]
+        lon, lat = db.execute("SELECT ST_X(ST_Transform(geom, 4326)), ST_Y(ST_Transform(geom, "
+                              "4326)) FROM gapmap.premises WHERE uprn = %s", (uprns[0],)).fetchone()
+        run = db.execute("INSERT INTO gapmap.load_run (kind, status, fingerprint, started_at) "
+                         "VALUES ('ookla', 'succeeded', 'hand-made', now()) RETURNING id").fetchone()[0]
+        ookla = db.execute("INSERT INTO gapmap.release (source, label, run_id, synthetic) VALUES "
+                           "('ookla', '2026-Q2', %s, true) RETURNING id", (run,)).fetchone()[0]
+        quadkey = quadkey_of(lon, lat)
+        db.execute("INSERT INTO gapmap.ev_speedtest_tile (release_id, quadkey, avg_down, avg_up, "
+                   "avg_lat_ms, tests, devices, geom) VALUES (%s, %s, 6.2, 0.8, 33, 41, 9, "
+                   "ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), 27700))",
+                   (ookla, quadkey, *tile_bounds(quadkey)))
+        settings = load_settings({"database_url": url}, environ={})
+        classify(db, load_rules(settings.rules_file), label="2026-07 with speed tests")
+        # after classifying: the page reads these rows, the statuses stay the demo's
+        db.execute("UPDATE gapmap.ev_postcode_coverage SET unable_10_pct = %(unable_10_pct)s, "
+                   "fwa_decent_pct = %(fwa_decent_pct)s, unable_decent_pct = %(unable_decent_pct)s "
+                   "WHERE release_id = %(cov)s AND postcode = %(pc)s AND NOT residential_only",
+                   {**COVERAGE, "cov": cov, "pc": full})
+        address_run = db.execute(
+            "INSERT INTO gapmap.load_run (kind, status, fingerprint, started_at) VALUES "
+            "('addressbase', 'succeeded', 'hand-made', now()) RETURNING id").fetchone()[0]
+        for i, (en, cy) in ADDRESSES.items():
+            db.execute("INSERT INTO gapmap.address (uprn, class_code, kind, address_en, "
+                       "address_cy, postcode, run_id) VALUES (%s, 'RD04', 'residential', %s, %s, "
+                       "%s, %s)", (uprns[i], en, cy, full, address_run))
+        tested = db.execute("SELECT uprn FROM gapmap.premises_class WHERE speedtest_down IS NOT "
+                            "NULL ORDER BY uprn").fetchall()
+    return {"name": name, "settings": settings, "full": full, "few": few, "none": none,
+            "uprns": uprns, "tested": [r[0] for r in tested], "at": (lon, lat)}
+
+
+@pytest.fixture(scope="module")
+def evidence(server, loaded_settings):
+    built = build_evidence_db(server, loaded_settings)
+    yield built
+    server.drop(built["name"])
+
+
+@pytest.fixture(scope="module")
+def evidence_apps(evidence):
+    """Two apps over the evidence copy: addresses off (the default) and on."""
+    from tests.conftest import TEST_SECRET
+
+    base = evidence["settings"].replace(secret_key=TEST_SECRET)
+    with app_for(base) as off, app_for(base.replace(public_addresses=True)) as on:
+        yield {"off": off.test_client(), "on": on.test_client()}
+
+
+SPEEDTEST = {"down": 6.2, "up": 0.8, "latency_ms": 33.0, "tests": 41, "devices": 9,
+             "release": "2026-Q2", "licence": "CC BY-NC-SA 4.0", "licence_url": LICENCE_URL,
+             "non_commercial": True}
+
+
+def test_the_api_gives_measured_speeds_fixed_wireless_and_speed_tests(evidence, evidence_apps):
+    client = evidence_apps["off"]
+    full = evidence["full"]
+    data = client.get(f"/api/v1/postcodes/{full}").get_json()
+    assert data["classification"] == "2026-07 with speed tests"
+    assert data["measured"] == {"release": "2026-07", "lines": 8, "min_lines": 4, "shown": True,
+                                "median_down": 12.5, "avg_down": 20.3, "median_up": 1.5,
+                                "avg_up": 2.4, "lines_below_30_pct": 37.5,
+                                "lines_30_or_more_pct": 62.5}
+    assert data["decent_broadband"] == {"release": "2026-07", "fixed_unable_10_pct": 12.5,
+                                        "fwa_decent_pct": 40.0, "unable_decent_pct": 5.0}
+    # the tile covers the first premises (and perhaps neighbours in the same tile)
+    first = data["premises"][0]
+    assert evidence["uprns"][0] in evidence["tested"]
+    assert first["speedtest"] == {**SPEEDTEST, "moved": first["speedtest"]["moved"],
+                                  "attribution": "Speedtest\u00ae by Ookla\u00ae Global Fixed and "
+                                  "Mobile Network Performance Maps, CC BY-NC-SA 4.0: "
+                                  "non-commercial use only"}
+    assert first["speedtest"]["moved"] in (None, "below", "above")
+    assert [p["speedtest"] is not None for p in data["premises"]] == [
+        p in evidence["tested"] for p in evidence["uprns"]]
+    assert all("speedtest_down" not in p and "address" not in p for p in data["premises"])
+    one = client.get(f"/api/v1/premises/{evidence['uprns'][0]}?lang=cy").get_json()
+    assert one["measured"] == data["measured"]
+    assert one["decent_broadband"] == data["decent_broadband"]
+    assert one["speedtest"]["attribution"].endswith("CC BY-NC-SA 4.0: at ddefnydd anfasnachol yn unig")
+    assert "address" not in one
+    # too few lines: the figures are withheld; no row: nothing at all
+    few = client.get(f"/api/v1/postcodes/{evidence['few']}").get_json()["measured"]
+    assert few == {"release": "2026-07", "lines": 2, "min_lines": 4, "shown": False,
+                   "median_down": None, "avg_down": None, "median_up": None, "avg_up": None,
+                   "lines_below_30_pct": None, "lines_30_or_more_pct": None}
+    assert client.get(f"/api/v1/postcodes/{evidence['none']}").get_json()["measured"] is None
+
+
+def test_addresses_are_shown_only_with_the_setting_on(evidence, evidence_apps):
+    full, uprns = evidence["full"], evidence["uprns"]
+    on = evidence_apps["on"]
+    en = on.get(f"/api/v1/postcodes/{full}").get_json()["premises"]
+    cy = on.get(f"/api/v1/postcodes/{full}?lang=cy").get_json()["premises"]
+    assert [p["address"] for p in en[:3]] == ["1 HIGH STREET, ABERAERON", "2 HIGH STREET, ABERAERON",
+                                              None]
+    assert [p["address"] for p in cy[:3]] == ["1 STRYD FAWR, ABER-AERON", "2 HIGH STREET, ABERAERON",
+                                              None]
+    assert on.get(f"/api/v1/premises/{uprns[0]}?lang=cy").get_json()["address"] == \
+        "1 STRYD FAWR, ABER-AERON"
+    near = f"/api/v1/premises?lon={evidence['at'][0]}&lat={evidence['at'][1]}&radius=1"
+    assert [f["properties"]["address"] for f in on.get(near).get_json()["features"]] == [
+        "1 HIGH STREET, ABERAERON"]
+    page = main_of(on.get(f"/cy/postcode/{full.replace(' ', '')}").get_data(as_text=True))
+    assert '<th scope="col">Cyfeiriad</th>' in page
+    assert '<td class="address">1 STRYD FAWR, ABER-AERON</td>' in page
+    assert '<td class="address">2 HIGH STREET, ABERAERON</td>' in page
+    assert '<td class="address">–</td>' in page
+    # off (the default): never, in any answer or page
+    off = evidence_apps["off"]
+    for url in (f"/api/v1/postcodes/{full}", f"/api/v1/premises/{uprns[0]}",
+                f"/en/postcode/{full.replace(' ', '')}", f"/cy/postcode/{full.replace(' ', '')}",
+                near.replace("radius=1", "radius=500")):
+        body = off.get(url).get_data(as_text=True)
+        assert "HIGH STREET" not in body and "STRYD FAWR" not in body, url
+    assert '"address"' not in off.get(f"/api/v1/postcodes/{full}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("lang", "texts"), [
+    ("en", [
+        '<h2 id="decent-title">Decent broadband and fixed wireless</h2>',
+        "<li>Cannot get 10 Mbit/s by a fixed line: <strong>12.5%</strong></li>",
+        "<li>Can get decent broadband (10 Mbit/s down, 1 Mbit/s up) by fixed wireless: "
+        "<strong>40%</strong></li>",
+        "<li>Cannot get decent broadband by either: <strong>5%</strong></li>",
+        "<p>A Universal Service Obligation request may be met by fixed wireless: where a fixed "
+        "wireless network gives decent broadband, the provider may offer that instead of a line.</p>",
+        '<h2 id="measured-title">Measured speeds</h2>',
+        "<p>Measured on the lines people here use, so what they buy, not what they could get "
+        "(Ofcom fixed performance, release 2026-07).</p>",
+        "<dt>Median download</dt><dd>12.5 Mbit/s</dd>",
+        "<dt>Average download</dt><dd>20.3 Mbit/s</dd>",
+        "<dt>Median upload</dt><dd>1.5 Mbit/s</dd>",
+        "<dt>Average upload</dt><dd>2.4 Mbit/s</dd>",
+        "<dt>Lines measured</dt><dd>8</dd>",
+        "<dt>Lines below 30 Mbit/s</dt><dd>37.5%</dd>",
+        "<dt>Lines at 30 Mbit/s or more</dt><dd>62.5%</dd>",
+        "Since July 2024 Ofcom publishes its average measured speeds as robust only down to local "
+        "authority level: a postcode's figures are indicative.",
+        '<th scope="col">Speed tests in its tile (Speedtest by Ookla, CC BY-NC-SA 4.0, '
+        'non-commercial use)</th>',
+        '<td class="speedtest">6.2 Mbit/s down, 0.8 up; latency 33 ms; 41 tests from 9 devices '
+        '(2026-Q2)</td>',
+        f'non-commercial use only, under the licence <a href="{LICENCE_URL}" hreflang="en">'
+        "CC BY-NC-SA 4.0</a>.</p>",
+    ]),
+    ("cy", [
+        '<h2 id="decent-title">Band eang teilwng a diwifr sefydlog</h2>',
+        "<li>Methu cael 10 Mbit/s drwy linell sefydlog: <strong>12.5%</strong></li>",
+        "<li>Gallu cael band eang teilwng (10 Mbit/s i lawr, 1 Mbit/s i fyny) drwy ddiwifr "
+        "sefydlog: <strong>40%</strong></li>",
+        "<li>Methu cael band eang teilwng drwy'r naill na'r llall: <strong>5%</strong></li>",
+        '<h2 id="measured-title">Cyflymderau wedi\'u mesur</h2>',
+        "<dt>Cyflymder lawrlwytho canolrifol</dt><dd>12.5 Mbit/s</dd>",
+        "<dt>Llinellau o dan 30 Mbit/s</dt><dd>37.5%</dd>",
+        '<td class="speedtest">6.2 Mbit/s i lawr, 0.8 i fyny; hwyrni 33 ms; 41 prawf o 9 dyfais '
+        '(2026-Q2)</td>',
+        f'<a href="{LICENCE_URL}" hreflang="en">CC BY-NC-SA 4.0</a>.</p>',
+    ]),
+])
+def test_the_postcode_page_shows_the_new_evidence(evidence, evidence_apps, lang, texts):
+    page = main_of(evidence_apps["off"].get(f"/{lang}/postcode/{evidence['full'].replace(' ', '')}")
+                   .get_data(as_text=True))
+    for text in texts:
+        assert text in page, text
+    assert "<th scope=\"col\">Address</th>" not in page and "Cyfeiriad" not in page
+
+
+def test_few_lines_withhold_the_figures_and_no_row_says_nothing(evidence, evidence_apps):
+    client = evidence_apps["off"]
+    few = main_of(client.get(f"/en/postcode/{evidence['few'].replace(' ', '')}").get_data(as_text=True))
+    assert ("<p>Too few lines are measured here (2, fewer than 4) for their speeds to be shown.</p>"
+            in few)
+    assert "<dt>Median download</dt>" not in few
+    cy = main_of(client.get(f"/cy/postcode/{evidence['few'].replace(' ', '')}").get_data(as_text=True))
+    assert ("<p>Mae rhy ychydig o linellau wedi'u mesur yma (2, llai na 4) i ddangos eu "
+            "cyflymderau.</p>") in cy
+    none = main_of(client.get(f"/en/postcode/{evidence['none'].replace(' ', '')}").get_data(as_text=True))
+    assert "Measured speeds" not in none and "Ofcom fixed performance" not in none
+
+
+def test_the_map_names_ookla_only_while_the_classification_read_speed_tests(client, evidence,
+                                                                           evidence_apps):
+    added = (f'.attributionControl.addAttribution("Speed tests 2026-Q2: Speedtest\u00ae by '
+             f'Ookla\u00ae, non-commercial use only (\\u003ca href=\\"{LICENCE_URL}\\"\\u003eCC '
+             'BY-NC-SA 4.0\\u003c/a\\u003e)");')
+    for url in ("/en/", f"/en/postcode/{evidence['full'].replace(' ', '')}"):
+        assert added in evidence_apps["off"].get(url).get_data(as_text=True), url
+        # the demo's own classifications read no speed tests
+        assert "addAttribution(\"Speed tests" not in client.get(url).get_data(as_text=True)
+    cy = evidence_apps["off"].get("/cy/").get_data(as_text=True)
+    assert "Profion cyflymder 2026-Q2: Speedtest\u00ae gan Ookla\u00ae, at ddefnydd anfasnachol yn unig" in cy
+
+
+def test_the_new_fields_keep_the_openapi_contract(evidence, evidence_apps):
+    """The answers with speed tests, measured speeds, a withheld postcode and addresses (which the
+    demo database behind tests/test_schemathesis.py lacks) match the OpenAPI document."""
+    from jsonschema import Draft202012Validator, ValidationError
+
+    from webmap.openapi import DOCUMENT
+
+    def check(schema: dict, answer: dict) -> None:
+        Draft202012Validator({**schema, "components": DOCUMENT["components"]}).validate(answer)
+
+    paths = DOCUMENT["paths"]
+    postcode = paths["/api/v1/postcodes/{postcode}"]["get"]["responses"]["200"]
+    premises = paths["/api/v1/premises/{uprn}"]["get"]["responses"]["200"]
+    many = paths["/api/v1/premises"]["get"]["responses"]["200"]
+    for client in evidence_apps.values():
+        for pc in (evidence["full"], evidence["few"], evidence["none"]):
+            check(postcode["content"]["application/json"]["schema"],
+                  client.get(f"/api/v1/postcodes/{pc}?lang=cy").get_json())
+        check(premises["content"]["application/json"]["schema"],
+              client.get(f"/api/v1/premises/{evidence['uprns'][0]}").get_json())
+        check(many["content"]["application/geo+json"]["schema"], client.get(
+            f"/api/v1/premises?lon={evidence['at'][0]}&lat={evidence['at'][1]}&radius=300"
+        ).get_json())
+    # and a wrong answer does not (the check can fail)
+    answer = evidence_apps["on"].get(f"/api/v1/postcodes/{evidence['full']}").get_json()
+    answer["premises"][0]["speedtest"]["licence"] = "OGL"
+    with pytest.raises(ValidationError, match=r"'licence': 'OGL'.* is not valid under any of "):
+        check(postcode["content"]["application/json"]["schema"], answer)

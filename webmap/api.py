@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from connectivity.areas import area_detail, area_geojson, area_summaries, check_level
 from connectivity.db import server_info
@@ -92,16 +92,23 @@ def _float_arg(name: str, default: float) -> float:
         raise BadRequest(f"{name} must be a number, got {value!r}") from None
 
 
+def _public() -> dict:
+    """What the public answers show by the settings: addresses (public_addresses) and the
+    fewest lines a postcode's measured speeds need (performance_min_lines)."""
+    settings = current_app.config["GAPMAP_SETTINGS"]
+    return {"addresses": settings.public_addresses, "min_lines": settings.performance_min_lines}
+
+
 @bp.get("/postcodes/<postcode>")
 def postcode(postcode: str):
     with db_connection() as conn:
-        return jsonify(postcode_detail(conn, postcode, negotiate()))
+        return jsonify(postcode_detail(conn, postcode, negotiate(), **_public()))
 
 
 @bp.get("/premises/<int:uprn>")
 def premises_one(uprn: int):
     with db_connection() as conn:
-        return jsonify(premises_detail(conn, uprn, negotiate()))
+        return jsonify(premises_detail(conn, uprn, negotiate(), **_public()))
 
 
 @bp.get("/premises")
@@ -116,7 +123,8 @@ def premises_many():
         collection = premises_geojson(
             conn, bbox, near=near, status=request.args.get("status"),
             scheme=request.args.get("scheme"), limit=_int_arg("limit", 1000),
-            offset=_int_arg("offset", 0), lang=negotiate())
+            offset=_int_arg("offset", 0), lang=negotiate(),
+            addresses=current_app.config["GAPMAP_SETTINGS"].public_addresses)
     response = jsonify(collection)
     response.mimetype = "application/geo+json"
     return response

@@ -116,6 +116,54 @@ _SCHEMAS = {
     "Scheme": _object({
         "eligible": {"type": "string", "enum": ["eligible", "possibly", "not_eligible", "unknown"]},
         "reason_code": {"type": "string"}, "reason": {"type": "string"}}),
+    "SpeedTests": {
+        "description": "Speed tests in the premises' zoom-16 tile (Ookla open data), supporting "
+                       "evidence beside the prediction. Speedtest by Ookla, CC BY-NC-SA 4.0: "
+                       "non-commercial use only; shown or passed on only with attribution and "
+                       "licence.",
+        **_object({
+            "down": {"type": "number", "minimum": 0, "description": "Average download, Mbit/s"},
+            "up": _null("number", minimum=0, description="Average upload, Mbit/s"),
+            "latency_ms": _null("number", description="Average latency, ms"),
+            "tests": _null("integer", minimum=0), "devices": _null("integer", minimum=0),
+            "release": _null("string", description="The Ookla release, e.g. 2026-Q2"),
+            "moved": _null("string", enum=["below", "above", None],
+                           description="What the tests did to the status (null: nothing)"),
+            "attribution": {"type": "string", "description": "Say this wherever they are shown"},
+            "licence": {"type": "string", "enum": ["CC BY-NC-SA 4.0"]},
+            "licence_url": {"type": "string", "format": "uri"},
+            "non_commercial": {"type": "boolean", "enum": [True]}})},
+    "Measured": {
+        "description": "Ofcom fixed performance for the postcode: speeds measured on the lines "
+                       "in use (what people buy, not what they could get). Since July 2024 "
+                       "Ofcom publishes average measured speeds as robust only at local "
+                       "authority level: a postcode's figures are indicative. Null when the "
+                       "release has no row for the postcode.",
+        **_object({
+            "release": {"type": "string"},
+            "lines": _null("integer", minimum=1,
+                           description="Lines counted; null when the file gives no counts"),
+            "min_lines": {"type": "integer", "minimum": 1,
+                          "description": "The performance_min_lines setting"},
+            "shown": {"type": "boolean",
+                      "description": "False: fewer lines than min_lines, every figure null"},
+            "median_down": _null("number", minimum=0), "avg_down": _null("number", minimum=0),
+            "median_up": _null("number", minimum=0), "avg_up": _null("number", minimum=0),
+            "lines_below_30_pct": _null("number", minimum=0, maximum=100),
+            "lines_30_or_more_pct": _null("number", minimum=0, maximum=100)})},
+    "DecentBroadband": {
+        "description": "Ofcom postcode coverage (the release the classification read): decent "
+                       "broadband is 10 Mbit/s down and 1 up. A USO request may be met by fixed "
+                       "wireless (FWA). Null without a row.",
+        **_object({
+            "release": {"type": "string"},
+            "fixed_unable_10_pct": _null("number", minimum=0, maximum=100,
+                                         description="% unable to get 10 Mbit/s by a fixed line"),
+            "fwa_decent_pct": _null("number", minimum=0, maximum=100,
+                                    description="% able to get decent broadband from FWA"),
+            "unable_decent_pct": _null("number", minimum=0, maximum=100,
+                                       description="% unable to get decent broadband from "
+                                                   "fixed or FWA")})},
     "Premises": _object({
         "uprn": {"type": "integer"}, "postcode": _null("string"),
         "status": {"type": "string", "enum": list(STATUSES.codes)},
@@ -127,8 +175,13 @@ _SCHEMAS = {
         "supplier": _null("string"), "final_coverage_date": _null("string"),
         "approximate": {"type": "boolean"}, "location": _ref("Location"),
         "schemes": _object({s: _ref("Scheme") for s in SCHEMES.codes}),
+        "speedtest": {"oneOf": [{"type": "null"}, _ref("SpeedTests")],
+                      "description": "Null when its tile has no speed tests shown"},
+        "address": _null("string", description="From AddressBase (Welsh on ?lang=cy when "
+                                               "there is one); only with the public_addresses "
+                                               "setting on, and then null without an address"),
         "distance_m": {"type": "number", "description": "From the point asked about"},
-    }, optional=("location", "distance_m")),
+    }, optional=("location", "distance_m", "address")),
     "PremisesCollection": _object({
         "type": {"type": "string", "enum": ["FeatureCollection"]},
         "classification": {"type": "string"}, "synthetic": {"type": "boolean"},
@@ -156,7 +209,9 @@ _SCHEMAS = {
                                     "name_cy": _null("string")}),
         "summary": {"oneOf": [{"type": "null"}, {
             "type": "object", "additionalProperties": {"type": "number"}}]},
-        "premises": {"type": "array", "items": _ref("Premises")}}),
+        "premises": {"type": "array", "items": _ref("Premises")},
+        "measured": {"oneOf": [{"type": "null"}, _ref("Measured")]},
+        "decent_broadband": {"oneOf": [{"type": "null"}, _ref("DecentBroadband")]}}),
     "Releases": _object({
         "releases": {"type": "array", "items": _object({
             "source": {"type": "string"}, "label": {"type": "string"},
@@ -529,12 +584,15 @@ DOCUMENT = {
             "responses": {"200": _json("Postcode", _ref("Postcode")), "400": _ERROR,
                           "404": _ERROR}}},
         "/api/v1/premises/{uprn}": {"get": {
-            "summary": "One premises: best speed, evidence, status, eligibility with reasons",
+            "summary": "One premises: best speed, evidence, status, eligibility with reasons, "
+                       "its tile's speed tests and its postcode's measured speeds",
             "parameters": [_param("uprn", "path", "UPRN", {"type": "integer", "minimum": 1}),
                            _LANG],
             "responses": {"200": _json("Premises", {"allOf": [_ref("Premises"), _object({
                 "classification": {"type": "string"}, "synthetic": {"type": "boolean"},
-                "location": _ref("Location")})]}),
+                "location": _ref("Location"),
+                "measured": {"oneOf": [{"type": "null"}, _ref("Measured")]},
+                "decent_broadband": {"oneOf": [{"type": "null"}, _ref("DecentBroadband")]}})]}),
                 "400": _ERROR, "404": _ERROR}}},
         "/api/v1/premises": {"get": {
             "summary": "Premises in a box, or near a point, as GeoJSON, paged",
