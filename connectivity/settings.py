@@ -240,6 +240,23 @@ SETTINGS: tuple[Setting, ...] = (
         "universal-service-obligation",
         "Where residents read how to ask for a Universal Service Obligation connection.",
     ),
+    Setting(
+        "public_addresses",
+        _bool,
+        False,
+        "Show each premises' address (from `connectivity load addressbase`) on the public "
+        "postcode pages and in the public API. Off by default: address licences differ by "
+        "deployment (AddressBase held under the Public Sector Geospatial Agreement may not be "
+        "shown to the public); officers see addresses whatever this says.",
+    ),
+    Setting(
+        "performance_min_lines",
+        _positive_int,
+        4,
+        "Ofcom's measured speeds of a postcode are withheld when its performance file counts "
+        "fewer lines than this (Ofcom itself withheld postcodes with fewer than four "
+        "connections); a file without line counts is shown.",
+    ),
     Setting("pool_min_size", _positive_int, 1, "Web app: smallest number of pooled connections."),
     Setting("pool_max_size", _positive_int, 8, "Web app: largest number of pooled connections."),
     Setting(
@@ -338,6 +355,8 @@ class Settings:
     abc_guidance_url: str
     abc_guidance_url_cy: str
     uso_guidance_url: str
+    public_addresses: bool
+    performance_min_lines: int
     pool_min_size: int
     pool_max_size: int
     statement_timeout_ms: int

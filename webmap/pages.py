@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from connectivity.areas import area_geojson
 from connectivity.db import SCHEMA
 from connectivity.errors import BadRequest, NotFound
-from connectivity.lookup import postcode_detail
+from connectivity.lookup import SPEEDTEST_LICENCE, postcode_detail, speedtest_release
 from connectivity.maptiles import area_figures, data_version
 from connectivity.postcodes import normalise_postcode, postcode_standing
 from connectivity.releases import synthetic_loaded
@@ -97,6 +98,7 @@ def map_page():
     with db_connection() as conn:
         geojson, synthetic, wimd = _authorities(conn)
         selection = selection_summary(conn, codes) if codes else {"areas": [], "total": None}
+        attribution = speedtest_attribution(speedtest_release(conn))
     urls = {
         "premises": _tiles_url(),
         "areas": url_for("tiles.areas", level="LEVEL", z=0, x=0, y=0).replace("/0/0/0.pbf", "/{z}/{x}/{y}.pbf"),
@@ -113,7 +115,18 @@ def map_page():
     total = sum(f["properties"]["postcodes"] for f in geojson["features"])
     return render_template("map.html", map=rendered, areas=len(geojson["features"]),
                            postcodes_total=total, synthetic=synthetic, selection=selection,
-                           selected=set(selected), authorities=[f["properties"] for f in features])
+                           selected=set(selected), authorities=[f["properties"] for f in features],
+                           extra_attribution=attribution)
+
+
+def speedtest_attribution(release: str | None) -> str:
+    """What the map's attribution adds (HTML, Leaflet's) while the current classification read
+    an Ookla release: the speed tests' source and licence, linked; "" when it read none."""
+    if not release:
+        return ""
+    return str(Markup('{} (<a href="{}">{}</a>)').format(
+        _("Speed tests %(release)s: Speedtest® by Ookla®, non-commercial use only",
+          release=release), SPEEDTEST_LICENCE[1], SPEEDTEST_LICENCE[0]))
 
 
 def _tiles_url() -> str:
@@ -141,9 +154,11 @@ def _postcode_data(conn, raw: str) -> dict:
     """``postcode_detail`` of ``raw``; for a text that is not a postcode, or a postcode that is
     not in our data (the postcode table holds Welsh postcodes only), a 404 page that says which,
     in the reader's language."""
+    settings = current_app.config["GAPMAP_SETTINGS"]
     if normalise_postcode(raw) is not None:
         try:
-            return postcode_detail(conn, raw, g.lang)
+            return postcode_detail(conn, raw, g.lang, addresses=settings.public_addresses,
+                                   min_lines=settings.performance_min_lines)
         except NotFound:
             standing = postcode_standing(conn, raw)
             if standing.known:  # not the postcode's fault (say, nothing classified yet)
@@ -165,6 +180,7 @@ def postcode_page(postcode: str):
     settings = current_app.config["GAPMAP_SETTINGS"]
     with db_connection() as conn:
         data = _postcode_data(conn, postcode)
+        attribution = speedtest_attribution(speedtest_release(conn))
     label = data["postcode"]
     rendered = build_postcode_map(data["location"]["lat"], data["location"]["lon"], label, g.lang,
                                   lambda path: url_for("static", filename=path), _tiles_url(),
@@ -173,7 +189,8 @@ def postcode_page(postcode: str):
                                   report_url=_report_url(label))
     return render_template("postcode.html", data=data, map=rendered, synthetic=data["synthetic"],
                            settings=settings, evidence_names=EVIDENCE.names(g.lang),
-                           missing_url=_report_url(label, problem="missing"))
+                           missing_url=_report_url(label, problem="missing"),
+                           extra_attribution=attribution, speedtest_licence=SPEEDTEST_LICENCE)
 
 
 def report_texts() -> dict[str, str]:
