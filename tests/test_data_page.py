@@ -110,3 +110,33 @@ def test_the_archive_setting_and_the_content_security_policy(loaded_settings, cl
         assert '"tilesArchive": "https://tiles.example:8443/map.pmtiles"' in html
     html = client.get("/en/").get_data(as_text=True)
     assert "pmtiles" not in html and '"tilesArchive": ""' in html
+
+
+@pytest.mark.parametrize("lang, says", [
+    ("en", "<li>ookla 2026-Q2: <span class=\"source-licence\">Speedtest® by Ookla®, licence "
+           "<a href=\"https://creativecommons.org/licenses/by-nc-sa/4.0/\" hreflang=\"en\">"
+           "CC BY-NC-SA 4.0</a>, non-commercial use only (not the Open Government Licence)"
+           "</span></li>"),
+    ("cy", "<li>ookla 2026-Q2: <span class=\"source-licence\">Speedtest® gan Ookla®, trwydded "
+           "<a href=\"https://creativecommons.org/licenses/by-nc-sa/4.0/\" hreflang=\"en\">"
+           "CC BY-NC-SA 4.0</a>, at ddefnydd anfasnachol yn unig (nid y Drwydded Llywodraeth "
+           "Agored)</span></li>"),
+])
+def test_an_ookla_source_release_is_shown_with_its_own_licence(loaded_settings, published,
+                                                                tmp_path, lang, says):
+    """A release made from speed tests lists the Ookla release as CC BY-NC-SA 4.0; the other
+    source releases carry no licence of their own (the release's, OGL, is said once)."""
+    import shutil
+
+    folder = tmp_path / "open-data"
+    shutil.copytree(published, folder)
+    path = folder / "catalog.jsonld"
+    catalog = json.loads(path.read_text())
+    for ds in catalog["dcat:dataset"]:
+        ds["dct:source"].append({"@type": "dcat:Dataset", "dct:title": "ookla 2026-Q2",
+                                 "dcat:version": "2026-Q2"})
+    path.write_text(json.dumps(catalog))
+    with app_for(loaded_settings.replace(publish_dir=folder, secret_key=TEST_SECRET)) as app:
+        html = app.test_client().get(f"/{lang}/data").get_data(as_text=True)
+    assert html.count(says) == 1
+    assert html.count('class="source-licence"') == 1

@@ -13,8 +13,10 @@ from flask_babel import format_decimal
 
 from connectivity.errors import NotFound
 from connectivity.feeds import feed
+from connectivity.lookup import SPEEDTEST_LICENCE
 from connectivity.publishing import CATALOG, MEDIA_TYPES, OGL, catalogue_page, scope_names
 from connectivity.releases import synthetic_loaded
+from connectivity.vocab import SPEEDTESTS
 
 from .pages import add_lang, pull_lang
 from .pool import db_connection
@@ -46,6 +48,10 @@ def data_page():
             release["issued"] = dt.datetime.fromisoformat(release["issued"])
         for source in release.get("sources", []):
             source["issued"] = source["issued"] and dt.date.fromisoformat(source["issued"])
+            # the catalogue names a source release "<source> <label>": Ookla's speed tests are
+            # CC BY-NC-SA 4.0 (non-commercial), not the Open Government Licence of the rest
+            if source["title"].split(" ", 1)[0] == SPEEDTESTS.release_source:
+                source["licence"] = SPEEDTEST_LICENCE
         for area in release["areas"]:
             area["files"] = sum(len(ds["files"]) for ds in area["datasets"])
     response = Response(render_template("data.html", releases=releases, synthetic=synthetic,
