@@ -86,3 +86,18 @@ def test_publish_dir_is_unset_by_default_and_a_path_when_given(tmp_path, monkeyp
     assert s.publish_dir == tmp_path / "open-data"
     assert s.sources["publish_dir"] == "env CONNECTIVITY_PUBLISH_DIR"
     assert load_settings(environ={"CONNECTIVITY_PUBLISH_DIR": " "}).publish_dir is None
+
+
+def test_public_addresses_is_off_and_measured_speeds_need_four_lines_by_default(tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(environ={})
+    assert (s.public_addresses, s.performance_min_lines) == (False, 4)
+    assert "Public Sector Geospatial Agreement" in next(
+        x.help for x in SETTINGS if x.name == "public_addresses")
+    s = load_settings(environ={"CONNECTIVITY_PUBLIC_ADDRESSES": "yes",
+                               "CONNECTIVITY_PERFORMANCE_MIN_LINES": "10"})
+    assert (s.public_addresses, s.performance_min_lines) == (True, 10)
+    assert s.sources["public_addresses"] == "env CONNECTIVITY_PUBLIC_ADDRESSES"
+    with pytest.raises(ConfigError, match="expected a whole number of at least 1"):
+        load_settings(environ={"CONNECTIVITY_PERFORMANCE_MIN_LINES": "0"})
