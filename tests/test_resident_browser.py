@@ -180,3 +180,51 @@ def test_the_form_works_without_javascript(browser, live_server, loaded_settings
         assert conn.execute("SELECT postcode, uprn, problem, measured_down FROM gapmap.report "
                             "ORDER BY id DESC LIMIT 1").fetchone() == (postcode, uprns[-1],
                                                                          "slower", 3.5)
+
+
+@pytest.fixture(scope="module")
+def evidence_server(server, loaded_settings):
+    """The demo copy with measured speeds, fixed wireless, a speed test tile and addresses
+    (tests/test_resident_web.build_evidence_db), served with public_addresses on."""
+    from tests.conftest import TEST_SECRET, app_for, serve_in_thread
+    from tests.test_resident_web import build_evidence_db
+
+    built = build_evidence_db(server, loaded_settings)
+    settings = built["settings"].replace(secret_key=TEST_SECRET, public_addresses=True)
+    with app_for(settings) as app, serve_in_thread(app) as base:
+        yield base, built
+    server.drop(built["name"])
+
+
+@pytest.mark.parametrize(("lang", "headings", "address", "ookla"), [
+    ("en", ["Decent broadband and fixed wireless", "Measured speeds"], "1 HIGH STREET, ABERAERON",
+     "Speed tests 2026-Q2: Speedtest® by Ookla®, non-commercial use only (CC BY-NC-SA 4.0)"),
+    ("cy", ["Band eang teilwng a diwifr sefydlog", "Cyflymderau wedi'u mesur"],
+     "1 STRYD FAWR, ABER-AERON",
+     "Profion cyflymder 2026-Q2: Speedtest® gan Ookla®, at ddefnydd anfasnachol yn unig "
+     "(CC BY-NC-SA 4.0)"),
+])
+def test_the_postcode_page_with_measured_speeds_speed_tests_and_addresses_is_accessible(
+        browser, evidence_server, lang, headings, address, ookla):
+    base, built = evidence_server
+    page = open_page(browser, base)
+    try:
+        page.goto(f"{base}/{lang}/postcode/{built['full'].replace(' ', '')}")
+        page.wait_for_selector(".leaflet-container")
+        for heading in headings:
+            assert page.get_by_role("heading", name=heading).is_visible()
+        first = page.locator(f"#uprn-{built['uprns'][0]}")
+        assert first.locator("td.address").inner_text() == address
+        assert "41" in first.locator("td.speedtest").inner_text()
+        assert page.locator("#speedtest-licence a").get_attribute("href") == (
+            "https://creativecommons.org/licenses/by-nc-sa/4.0/")
+        # the map's folded sources name Ookla, with its licence linked
+        page.locator(".gm-attribution-toggle button").click()
+        sources = page.locator(".gm-attribution")
+        assert ookla in sources.inner_text()
+        assert sources.locator("a", has_text="CC BY-NC-SA 4.0").count() == 1
+        assert axe_serious(page) == []
+        assert page.errors == []
+    finally:
+        page.context.close()
+    assert page.csp == [] and page.external == []
