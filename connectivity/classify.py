@@ -37,6 +37,19 @@ COUNTS = {
     "uso_eligible": "eligible_uso = 'eligible'", "uso_possibly": "eligible_uso = 'possibly'",
     "voucher_eligible": "eligible_voucher = 'eligible'", "planned_build": "planned_build",
 }
+#: statistics columns added after ``wimd_rank`` (issue 17): premises by AddressBase kind (a dual
+#: use premises is a dwelling and a business, so it counts in both), premises whose status rests
+#: on output-area counts, and USO-eligible premises in a postcode where Ofcom says some premises
+#: can get decent broadband by fixed wireless (which can meet a USO request)
+MORE_COUNTS = {
+    "residential": "address_kind IN ('residential', 'dual_use')",
+    "business": "address_kind IN ('business', 'dual_use')",
+    "evidence_oa": "evidence = 'oa'",
+    "uso_eligible_fwa": "eligible_uso = 'eligible' AND fwa_decent_pct > 0",
+}
+#: evidence about one premises (premises-level): what output-area and postcode shares are
+#: pooled around
+PREMISES_LEVEL = ("correction", "ofcom-api")
 
 
 def _month_key(label: str) -> str:
@@ -71,12 +84,13 @@ def _raster_probability(rules: Rules) -> str:
     return f"CASE {whens} ELSE 0 END"
 
 
-def _evidence_case(rules: Rules) -> str:
+def _evidence_case(rules: Rules, oa: bool = False) -> str:
     conditions = {
         "correction": "s_source = 'correction'",
         "ofcom-api": "s_source = 'ofcom-api'",
         "bduk": "current_gigabit",
-        "oa": "false",  # output-area counts need output-area polygons: not wired yet
+        # output-area counts: the premises' output area (membership) has Ofcom counts
+        "oa": "oa_share_30 IS NOT NULL" if oa else "false",
         "postcode": "unable_30_pct IS NOT NULL",
         "speed-raster": "r_down IS NOT NULL",
     }
@@ -86,8 +100,8 @@ def _evidence_case(rules: Rules) -> str:
 
 def _speedtest_move(rules: Rules) -> str:
     """SQL: where a shown speed test tile moves a "possibly below" premises ('below', 'above'),
-    or NULL. Only postcode shares strictly between 0 and 1 and modelled speeds are "possibly
-    below"; everything else is settled by its own evidence and never moved."""
+    or NULL. Only output-area and postcode shares strictly between 0 and 1 and modelled speeds
+    are "possibly below"; everything else is settled by its own evidence and never moved."""
     st = rules.speedtests
     moves = []
     if st.move_below:
@@ -97,7 +111,8 @@ def _speedtest_move(rules: Rules) -> str:
     if not moves:
         return "NULL::text"
     return (f"""(CASE WHEN st_down IS NOT NULL AND (evidence = 'speed-raster'
-                   OR (evidence = 'postcode' AND probability_below > 0 AND probability_below < 1))
+                   OR (evidence IN ('oa', 'postcode') AND probability_below > 0
+                       AND probability_below < 1))
                  THEN CASE {' '.join(moves)} END END)""")
 
 
@@ -163,10 +178,11 @@ def classify(conn: psycopg.Connection, rules: Rules, *, up_to: str | None = None
             ([rid for rid, _ in releases.values()],)).fetchone()[0]
         run_id = runs.start(conn, run_label, {s: lab for s, (_, lab) in releases.items()},
                             rules, synthetic, started_at)
-        steps = {"premises": time.monotonic()}
-        _build_premises(conn, run_id, releases, rules)
-        steps["membership"] = time.monotonic()
+        # membership first: the premises table reads each premises' output area
+        steps = {"membership": time.monotonic()}
         _membership(conn)
+        steps["premises"] = time.monotonic()
+        _build_premises(conn, run_id, releases, rules)
         steps["statistics"] = time.monotonic()
         _build_stats(conn, run_id)
         steps["swap"] = time.monotonic()
@@ -187,20 +203,41 @@ def classify(conn: psycopg.Connection, rules: Rules, *, up_to: str | None = None
         "rules_version": rules.version, "status": dict(sorted(summary.items())),
         "evidence": dict(sorted(evidence.items())),
         "seconds": round(time.monotonic() - started, 2),
-        # where the time went: the premises table, area membership (0 when it was still
-        # current), the statistics, and the counts and swap of the views
+        # where the time went: area membership (0 when it was still current), the premises
+        # table, the statistics, and the counts and swap of the views
         "steps": {name: round(end - start, 2)
                   for (name, start), end in zip(steps.items(), ends, strict=True)},
     }
 
 
+def _oa_in_use(conn: psycopg.Connection, rules: Rules, coverage_release: int | None) -> bool:
+    """Whether output-area counts can decide anything this run: "oa" is in the evidence order,
+    the chosen Ofcom coverage release has output-area rows and output areas are loaded. When
+    not, the premises table is built without the output-area steps (and is what it was)."""
+    if "oa" not in rules.evidence.order or coverage_release is None:
+        return False
+    return conn.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM {SCHEMA}.ev_area_coverage
+                           WHERE release_id = %s AND level = 'oa')
+               AND EXISTS (SELECT 1 FROM {SCHEMA}.area WHERE level = 'oa')""",
+        (coverage_release,)).fetchone()[0]
+
+
+def _clamped(expr: str) -> str:
+    """SQL: ``expr`` clamped to 0..1 and kept to four places, as a real (NULL stays NULL:
+    GREATEST and LEAST would otherwise skip it and answer 1)."""
+    return (f"CASE WHEN ({expr}) IS NOT NULL THEN "
+            f"round(greatest(0, least(1, {expr}))::numeric, 4)::real END")
+
+
 def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules: Rules) -> None:
     t, schemes = rules.thresholds, rules.schemes
     sf, uso_d, uso_u = t.superfast_down, t.uso_down, t.uso_up
-    strong = [releases[s][0] for s in ("correction", "ofcom-api") if s in releases]
+    strong = [releases[s][0] for s in PREMISES_LEVEL if s in releases]
     rid = {s: releases.get(s, (None, None)) for s in CLASSIFIED_SOURCES}
     st = rules.speedtests
     moved = _speedtest_move(rules)
+    oa = _oa_in_use(conn, rules, rid["ofcom-coverage"][0])
     voucher_sql = ("'suspended_in_wales'" if schemes.voucher.suspended_in_wales else
                    f"""CASE WHEN evidence = 'none' THEN 'no_evidence'
                             WHEN best_down < {schemes.voucher.max_down} AND NOT planned_build
@@ -208,7 +245,77 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
     exclude_planned = "planned_build" if schemes.lbf.exclude_planned_builds else "false"
     # each scheme's status against its own line (just `status` when that is the superfast line)
     abc, lbf = (_line_status(s.max_down, sf) for s in (schemes.abc, schemes.lbf))
-    # One pass over premises and the four evidence tables. "OFFSET 0" keeps each step a
+    level = "evidence IN ('correction', 'ofcom-api')"
+    known_below = f"{level} AND s_down < {sf}"
+    known_uso = f"{level} AND (s_down < {uso_d} OR s_up < {uso_u})"
+    if oa:
+        # Ofcom's counts for the premises' output area: the shares unable to receive 30 Mbit/s
+        # and decent broadband, of Ofcom's premises (All Premises: AddressBase, not ours)
+        oa_columns = """pl.oa AS oa_code, oc.all_premises AS oa_premises,
+                   oc.unable_30_count AS oa_unable_30, oc.unable_decent_count AS oa_unable_decent,
+                   CASE WHEN oc.all_premises > 0 THEN
+                     least(1, oc.unable_30_count::float8 / oc.all_premises) END AS oa_share_30,
+                   CASE WHEN oc.all_premises > 0 THEN
+                     least(1, oc.unable_decent_count::float8 / oc.all_premises) END AS oa_share_uso"""
+        oa_joins = f"""LEFT JOIN {SCHEMA}.premises_place pl ON pl.uprn = p.uprn
+            LEFT JOIN {SCHEMA}.ev_area_coverage oc ON oc.release_id = %(pc)s AND oc.level = 'oa'
+                  AND oc.code = pl.oa"""
+        refine = ("CASE WHEN tentative = 'oa' AND oa_q > 0 AND oa_q < 1 "
+                  "AND unable_30_pct IS NOT NULL THEN 'postcode' ELSE tentative END"
+                  if "postcode" in rules.evidence.order else "tentative")
+        # Output-area counts first: premises settled by premises-level evidence are taken out,
+        # the rest share what is left (oa_q). Where that settles nothing (0 < oa_q < 1), a
+        # premises whose postcode has Ofcom figures takes the finer postcode share instead.
+        oa_steps = f"""
+        ), oa_pool AS (
+            SELECT d.*, count(*) OVER oa AS oa_n,
+              count(*) FILTER (WHERE {known_below.replace('evidence', 'tentative')}) OVER oa
+                AS oa_known_below,
+              count(*) FILTER (WHERE {known_uso.replace('evidence', 'tentative')}) OVER oa
+                AS oa_known_uso,
+              count(*) FILTER (WHERE tentative = 'oa') OVER oa AS oa_open
+            FROM decided0 d
+            WINDOW oa AS (PARTITION BY oa_code COLLATE "C")
+        ), decided AS (
+            SELECT d.*, (oa_share_30 * oa_n - oa_known_below) / nullif(oa_open, 0) AS oa_q,
+                   (oa_share_uso * oa_n - oa_known_uso) / nullif(oa_open, 0) AS oa_q_uso,
+                   {refine} AS evidence
+            FROM oa_pool d"""
+        decided_as = "decided0"
+        evidence_name = "tentative"
+        # output-area premises settled below count as known in their postcode's pool
+        pc_known_below = f"({known_below}) OR (evidence = 'oa' AND oa_q >= 1)"
+        pc_known_uso = f"({known_uso}) OR (evidence = 'oa' AND oa_q_uso >= 1)"
+        p_below, p_uso = "p_below0", "p_uso0"
+        # the output area's premises without postcode evidence share what its count leaves
+        # once the postcode-evidence premises in it have their shares
+        rest = "(PARTITION BY oa_code COLLATE \"C\")"
+        oa_rest = f"""
+        ), oa_rest AS (
+            SELECT m.*,
+              CASE WHEN evidence = 'oa' THEN {_clamped(
+                  "(oa_share_30 * oa_n - oa_known_below - coalesce(sum(p_below0) FILTER "
+                  f"(WHERE evidence = 'postcode') OVER {rest}, 0)) / count(*) FILTER "
+                  f"(WHERE evidence = 'oa') OVER {rest}")}
+                ELSE p_below0 END AS probability_below,
+              CASE WHEN evidence = 'oa' THEN {_clamped(
+                  "(oa_share_uso * oa_n - oa_known_uso - coalesce(sum(p_uso0) FILTER "
+                  f"(WHERE evidence = 'postcode') OVER {rest}, 0)) / count(*) FILTER "
+                  f"(WHERE evidence = 'oa') OVER {rest}")}
+                ELSE p_uso0 END AS probability_uso
+            FROM measured m
+            OFFSET 0"""
+        after_measured = "oa_rest"
+    else:
+        oa_columns = """NULL::text AS oa_code, NULL::integer AS oa_premises,
+                   NULL::integer AS oa_unable_30, NULL::integer AS oa_unable_decent,
+                   NULL::float8 AS oa_share_30, NULL::float8 AS oa_share_uso"""
+        oa_joins = oa_steps = oa_rest = ""
+        decided_as, evidence_name = "decided", "evidence"
+        pc_known_below, pc_known_uso = known_below, known_uso
+        p_below, p_uso = "probability_below", "probability_uso"
+        after_measured = "measured"
+    # One pass over premises and the evidence tables. "OFFSET 0" keeps each step a
     # subquery of its own: without it PostgreSQL folds the steps together and works out
     # status, probability and evidence again for every column that uses them.
     conn.execute(
@@ -239,8 +346,10 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                    b.gis_contract_name, b.gis_supplier, b.gis_final_coverage_date,
                    c.unable_30_pct, c.unable_decent_pct, c.pct_down_0_2, c.pct_down_2_5,
                    c.pct_down_5_10, c.pct_down_10_30, c.pct_down_30_300, c.pct_down_300,
+                   c.fwa_decent_pct, ad.kind AS address_kind,
                    r.max_down AS r_down, st.avg_down AS st_down, st.avg_up AS st_up,
-                   st.avg_lat_ms AS st_lat, st.tests AS st_tests, st.devices AS st_devices
+                   st.avg_lat_ms AS st_lat, st.tests AS st_tests, st.devices AS st_devices,
+                   {oa_columns}
             FROM {SCHEMA}.premises p
             LEFT JOIN strong s ON s.uprn = p.uprn
             LEFT JOIN tile st ON st.uprn = p.uprn
@@ -249,27 +358,29 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                    ON c.postcode = coalesce(p.postcode, b.postcode) AND c.release_id = %(pc)s
                   AND NOT c.residential_only
             LEFT JOIN {SCHEMA}.ev_premises_speed r ON r.uprn = p.uprn AND r.release_id = %(raster)s
+            -- AddressBase: what the premises is (a record that is not a premises is left out
+            -- of every count and target, as an excluding correction is)
+            LEFT JOIN {SCHEMA}.address ad ON ad.uprn = p.uprn
+            {oa_joins}
             -- corrections that are not speeds: a premises added, a non-premises (kept in
             -- gapmap.premises, left out of every count), a planned build that slipped
             LEFT JOIN (SELECT uprn, bool_or(added) AS added, bool_or(excluded) AS excluded,
                               bool_or(no_planned_build) AS no_plan
                        FROM {SCHEMA}.ev_correction WHERE release_id = %(correction)s
                        GROUP BY uprn) x ON x.uprn = p.uprn
-            WHERE x.excluded IS NOT TRUE
-        ), decided AS (
-            SELECT *, {_evidence_case(rules)} AS evidence,
+            WHERE x.excluded IS NOT TRUE AND ad.kind IS DISTINCT FROM 'not_premises'
+        ), {decided_as} AS (
+            SELECT *, {_evidence_case(rules, oa)} AS {evidence_name},
                    future_gigabit OR in_contract AS planned_build
-            FROM base
+            FROM base{oa_steps}
         ), pooled AS (
             -- Ofcom's postcode share covers every premises of the postcode; premises already
             -- settled by stronger evidence are taken out, and the rest share what is left.
             -- (Partitioned in byte order: the same groups, a faster sort.)
             SELECT d.*,
               count(*) OVER pc AS pc_premises,
-              count(*) FILTER (WHERE evidence IN ('correction', 'ofcom-api') AND s_down < {sf}) OVER pc
-                AS pc_known_below,
-              count(*) FILTER (WHERE evidence IN ('correction', 'ofcom-api')
-                               AND (s_down < {uso_d} OR s_up < {uso_u})) OVER pc AS pc_known_uso,
+              count(*) FILTER (WHERE {pc_known_below}) OVER pc AS pc_known_below,
+              count(*) FILTER (WHERE {pc_known_uso}) OVER pc AS pc_known_uso,
               count(*) FILTER (WHERE evidence = 'postcode') OVER pc AS pc_open
             FROM decided d
             WINDOW pc AS (PARTITION BY postcode COLLATE "C")
@@ -281,7 +392,8 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
               CASE evidence WHEN 'correction' THEN s_up WHEN 'ofcom-api' THEN s_up END AS best_up,
               CASE evidence
                 WHEN 'correction' THEN s_label WHEN 'ofcom-api' THEN s_label
-                WHEN 'bduk' THEN %(bduk_label)s WHEN 'postcode' THEN %(pc_label)s
+                WHEN 'bduk' THEN %(bduk_label)s WHEN 'oa' THEN %(pc_label)s
+                WHEN 'postcode' THEN %(pc_label)s
                 WHEN 'speed-raster' THEN %(raster_label)s END AS evidence_release,
               CASE
                 WHEN evidence IN ('correction', 'ofcom-api') THEN (s_down < {sf})::int::real
@@ -289,12 +401,12 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
                 WHEN evidence = 'postcode' THEN round(greatest(0, least(1,
                     (unable_30_pct / 100.0 * pc_premises - pc_known_below) / pc_open))::numeric, 4)::real
                 WHEN evidence = 'speed-raster' THEN ({_raster_probability(rules)})::real
-              END AS probability_below,
-              CASE WHEN evidence = 'postcode' THEN round(greatest(0, least(1,
-                    (unable_decent_pct / 100.0 * pc_premises - pc_known_uso) / pc_open))::numeric, 4)::real
-              END AS probability_uso
+              END AS {p_below},
+              CASE WHEN evidence = 'postcode' THEN {_clamped(
+                  "(unable_decent_pct / 100.0 * pc_premises - pc_known_uso) / pc_open")}
+              END AS {p_uso}
             FROM pooled d
-            OFFSET 0
+            OFFSET 0{oa_rest}
         ), statused AS (
             SELECT m.*,
               CASE
@@ -307,13 +419,17 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
               CASE
                 WHEN evidence IN ('correction', 'ofcom-api') THEN s_down < {uso_d} OR s_up < {uso_u}
                 WHEN evidence = 'bduk' THEN false
-                WHEN evidence = 'postcode' AND probability_uso >= 1 THEN true
-                WHEN evidence = 'postcode' AND probability_uso <= 0 THEN false
+                WHEN evidence IN ('oa', 'postcode') AND probability_uso >= 1 THEN true
+                WHEN evidence IN ('oa', 'postcode') AND probability_uso <= 0 THEN false
               END AS uso
-            FROM measured m
+            FROM {after_measured} m
             OFFSET 0
         )
-        SELECT uprn, postcode, status, probability_below, best_down, best_up,
+        SELECT uprn, postcode, status,
+          -- speed tests that move a premises settle it as far as the figures go
+          CASE speedtest_moved WHEN 'below' THEN 1::real WHEN 'above' THEN 0::real
+            ELSE probability_below END AS probability_below,
+          best_down, best_up,
           CASE
             WHEN best_down IS NOT NULL AND evidence <> 'speed-raster' THEN {_bands("best_down")}
             WHEN evidence = 'postcode' THEN {_postcode_band()}
@@ -334,12 +450,15 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             WHEN status = 'unknown' THEN 'no_evidence'
             WHEN {abc} = 'unsettled' THEN 'line_not_settled'
             WHEN {abc} = 'below' AND speedtest_moved = 'below' THEN 'below_30_speedtests'
+            WHEN {abc} = 'below' AND evidence = 'oa' THEN 'below_30_oa'
             WHEN {abc} = 'below' AND evidence = 'postcode' THEN 'below_30_area'
             WHEN {abc} = 'below' THEN 'below_30'
             WHEN {abc} = 'possibly_below' AND evidence = 'speed-raster' THEN 'possibly_below_30_modelled'
+            WHEN {abc} = 'possibly_below' AND evidence = 'oa' THEN 'possibly_below_30_oa'
             WHEN {abc} = 'possibly_below' THEN 'possibly_below_30'
             WHEN speedtest_moved = 'above' THEN 'not_below_30_speedtests'
             WHEN evidence = 'bduk' THEN 'gigabit_available'
+            WHEN evidence = 'oa' THEN 'not_below_30_oa'
             WHEN evidence = 'postcode' THEN 'not_below_30_area'
             ELSE 'not_below_30' END AS abc_reason,
           CASE
@@ -362,14 +481,19 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
           CASE WHEN uso THEN 'eligible' WHEN NOT uso THEN 'not_eligible'
                WHEN probability_uso > 0 THEN 'possibly' ELSE 'unknown' END AS eligible_uso,
           CASE
+            WHEN uso AND evidence = 'oa' THEN 'below_uso_oa'
             WHEN uso AND evidence = 'postcode' THEN 'below_uso_area'
+            WHEN uso AND fwa_decent_pct > 0 THEN 'below_uso_fwa'
             WHEN uso THEN 'below_uso'
             WHEN NOT uso THEN 'decent_available'
+            WHEN probability_uso > 0 AND evidence = 'oa' THEN 'possibly_below_uso_oa'
+            WHEN probability_uso > 0 AND fwa_decent_pct > 0 THEN 'possibly_below_uso_fwa'
             WHEN probability_uso > 0 THEN 'possibly_below_uso'
             ELSE 'no_evidence' END AS uso_reason,
           CASE WHEN {voucher_sql} = 'below_100_no_plan' THEN 'eligible' ELSE 'not_eligible' END
             AS eligible_voucher,
-          {voucher_sql} AS voucher_reason
+          {voucher_sql} AS voucher_reason,
+          oa_code, oa_premises, oa_unable_30, oa_unable_decent, fwa_decent_pct, address_kind
         FROM statused""",
         {"strong": strong, "bduk": rid["bduk"][0], "correction": rid["correction"][0], "pc": rid["ofcom-coverage"][0],
          "raster": rid["speed-raster"][0], "bduk_label": rid["bduk"][1],
@@ -518,7 +642,7 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
     keys.update({f"hex{s}": [f"hex{s}_i", f"hex{s}_j"] for s in HEX_SIZES})
     columns = ", ".join(col for cols in keys.values() for col in cols)
     counts = ",\n".join(f"(count(*) FILTER (WHERE {cond}))::int AS {name}"
-                         for name, cond in COUNTS.items())
+                         for name, cond in (COUNTS | MORE_COUNTS).items())
     source = f"{SCHEMA}.premises_class_{run_id} c JOIN {SCHEMA}.premises_place m USING (uprn)"
     # The planner takes every premises for a combination of its own (it cannot know there are
     # about eight a combination) and would sort 1.5 million rows on 14 keys; hashing them is
@@ -542,7 +666,7 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
             FROM ({cells}) c
             ON CONFLICT (code) DO NOTHING""")
     sets, level, code = _grouping(keys)
-    sums = ", ".join(f"sum({name}) AS {name}" for name in COUNTS)
+    sums = ", ".join(f"sum({name}) AS {name}" for name in COUNTS | MORE_COUNTS)
     conn.execute(
         f"""CREATE TABLE {SCHEMA}.area_stats_{run_id} AS
             WITH sums AS (
@@ -561,7 +685,7 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
                    {', '.join(f's.{n}' for n in list(COUNTS)[4:])},
                    (CASE WHEN s.premises > 0 THEN s.expected_below_30 / s.premises END)::real
                      AS share_below,
-                   w.wimd_rank
+                   w.wimd_rank, {', '.join(f's.{n}' for n in MORE_COUNTS)}
             FROM sums s
             LEFT JOIN medians m ON m.level = s.level AND m.code = s.code
             LEFT JOIN {SCHEMA}.wimd w ON s.level = 'lsoa' AND w.lsoa_code = s.code

@@ -34,6 +34,11 @@ ARGS = {
     "st_down": "coalesce(round(speedtest_down::numeric, 1)::text, '?')",
     "st_tests": "coalesce(speedtest_tests::text, '?')",
     "st_release": "coalesce(speedtest_release, '?')",
+    "oa": "coalesce(oa_code, '?')",
+    "oa_premises": "coalesce(oa_premises::text, '?')",
+    "oa_unable": "coalesce(oa_unable_30::text, '?')",
+    "oa_unable_decent": "coalesce(oa_unable_decent::text, '?')",
+    "fwa": "coalesce(round(fwa_decent_pct::numeric)::text, '?')",
 }
 
 #: the speed test figures, as every sentence that uses them names them (licence included)
@@ -43,15 +48,21 @@ _TILE = ("speed tests in its tile average %s Mbit/s download over %s tests (Spee
          "prawf (Speedtest\u00ae gan Ookla\u00ae, %s, anfasnachol)")
 _ST = ("st_down", "st_tests", "st_release")
 #: the columns of a premises_class row the sentences read beyond the ones every run has had:
-#: tables made before speed tests were evidence lack them (old runs, old list snapshots)
+#: tables made before speed tests, output-area counts and fixed wireless were evidence lack
+#: them (old runs, old list snapshots). The name is older than the output-area and fixed
+#: wireless columns; it covers them all (target list snapshots keep each: migration 0014).
 SPEEDTEST_COLUMNS = {"speedtest_down": "real", "speedtest_tests": "integer",
-                     "speedtest_release": "text"}
+                     "speedtest_release": "text", "oa_code": "text", "oa_premises": "integer",
+                     "oa_unable_30": "integer", "oa_unable_decent": "integer",
+                     "fwa_decent_pct": "real"}
+REASON_COLUMNS = SPEEDTEST_COLUMNS
 
 
 def missing_columns_sql(conn, table: str) -> str:
     """``, NULL::real AS speedtest_down, ...`` for each of :data:`SPEEDTEST_COLUMNS` that
     ``table`` (a name in the gapmap schema) lacks, for a ``SELECT *`` the sentences read from:
-    a run classified before speed tests were evidence still exports and snapshots."""
+    a run classified before speed tests (or output-area counts, or fixed wireless figures)
+    were evidence still exports and snapshots."""
     have = {name for (name,) in conn.execute(
         "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
         "AND NOT attisdropped", (f"gapmap.{table}",))}
@@ -69,6 +80,15 @@ _GRANT = (" A grant of up to {abc_grant_gbp} may apply.",
           " Gallai grant o hyd at {abc_grant_gbp} fod ar gael.")
 _COST_CAP = (" The provider pays up to {uso_cost_cap_gbp} of the cost of connecting it.",
              " Mae'r darparwr yn talu hyd at {uso_cost_cap_gbp} o'r gost o'i gysylltu.")
+#: Ofcom's output-area counts, as every sentence that uses them names them
+_OA = ("%s of %s premises in output area %s cannot get",
+       "ni all %s o %s safle yn ardal gynnyrch %s gael")
+_OA_ARGS = ("oa_unable", "oa_premises", "oa")
+#: fixed wireless: Ofcom's postcode share, and what it means for a USO request
+_FWA = (" Ofcom says %s%% of premises in the postcode can get decent broadband by fixed "
+        "wireless, which can meet a USO request.",
+        " Yn ôl Ofcom, gall %s%% o safleoedd y cod post gael band eang digonol drwy ddiwifr "
+        "sefydlog, a all ateb cais dan y Rhwymedigaeth.")
 
 # (scheme, code) -> (premises values, English, Welsh)
 TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
@@ -103,23 +123,48 @@ TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
         "Efallai'n gymwys ar gyfer Allwedd Band Eang Cymru: cyflymder lawrlwytho wedi'i fodelu "
         "%s Mbit/s (%s, %s). Gwiriwch y safle hwn."),
     ("abc", "below_30_speedtests"): (
-        ("pct", "source", "release", *_ST),
-        "Eligible for Access Broadband Cymru: the prediction gives a %s%% chance that it cannot "
+        ("source", "release", *_ST),
+        "Eligible for Access Broadband Cymru: the prediction leaves it possibly unable to "
         "receive {superfast_down} Mbit/s (%s, %s), and " + _TILE[0] + ", below "
         "{speedtests_below_down} Mbit/s. Assumes no ABC funding in the last "
         "{abc_funding_window_months} months." + _GRANT[0],
-        "Yn gymwys ar gyfer Allwedd Band Eang Cymru: mae'r rhagfynegiad yn rhoi %s%% o siawns "
-        "na all gael {superfast_down} Mbit/s (%s, %s), ac " + _TILE[1] + ", o dan "
+        "Yn gymwys ar gyfer Allwedd Band Eang Cymru: yn ôl y rhagfynegiad efallai na all gael "
+        "{superfast_down} Mbit/s (%s, %s), ac " + _TILE[1] + ", o dan "
         "{speedtests_below_down} Mbit/s. Yn cymryd nad oes cyllid Allwedd Band Eang yn ystod y "
         "{abc_funding_window_months} mis diwethaf." + _GRANT[1]),
     ("abc", "not_below_30_speedtests"): (
-        ("pct", "source", "release", *_ST),
-        "Not eligible for Access Broadband Cymru: the prediction gives a %s%% chance that it "
-        "cannot receive {superfast_down} Mbit/s (%s, %s), but " + _TILE[0] + ", at least "
+        ("source", "release", *_ST),
+        "Not eligible for Access Broadband Cymru: the prediction leaves it possibly unable to "
+        "receive {superfast_down} Mbit/s (%s, %s), but " + _TILE[0] + ", at least "
         "{speedtests_above_down} Mbit/s.",
-        "Ddim yn gymwys ar gyfer Allwedd Band Eang Cymru: mae'r rhagfynegiad yn rhoi %s%% o "
-        "siawns na all gael {superfast_down} Mbit/s (%s, %s), ond " + _TILE[1] + ", o leiaf "
+        "Ddim yn gymwys ar gyfer Allwedd Band Eang Cymru: yn ôl y rhagfynegiad efallai na all "
+        "gael {superfast_down} Mbit/s (%s, %s), ond " + _TILE[1] + ", o leiaf "
         "{speedtests_above_down} Mbit/s."),
+    ("abc", "below_30_oa"): (
+        (*_OA_ARGS, "source", "release"),
+        "Eligible for Access Broadband Cymru: below {superfast_down} Mbit/s by output-area "
+        "counts: " + _OA[0] + " {superfast_down} Mbit/s (%s, %s). Assumes no ABC funding in the "
+        "last {abc_funding_window_months} months." + _GRANT[0],
+        "Yn gymwys ar gyfer Allwedd Band Eang Cymru: o dan {superfast_down} Mbit/s yn ôl "
+        "cyfrifon yr ardal gynnyrch: " + _OA[1] + " {superfast_down} Mbit/s (%s, %s). Yn cymryd "
+        "nad oes cyllid Allwedd Band Eang yn ystod y {abc_funding_window_months} mis "
+        "diwethaf." + _GRANT[1]),
+    ("abc", "possibly_below_30_oa"): (
+        ("pct", *_OA_ARGS, "source", "release"),
+        "Possibly eligible for Access Broadband Cymru: a %s%% chance that it cannot receive "
+        "{superfast_down} Mbit/s by output-area counts: " + _OA[0] + " {superfast_down} Mbit/s "
+        "(%s, %s). Check this premises.",
+        "Efallai'n gymwys ar gyfer Allwedd Band Eang Cymru: %s%% o siawns na all gael "
+        "{superfast_down} Mbit/s yn ôl cyfrifon yr ardal gynnyrch: " + _OA[1] + " "
+        "{superfast_down} Mbit/s (%s, %s). Gwiriwch y safle hwn."),
+    ("abc", "not_below_30_oa"): (
+        (*_OA_ARGS, "source", "release"),
+        "Not eligible for Access Broadband Cymru: by output-area counts this premises can "
+        "receive {superfast_down} Mbit/s: " + _OA[0] + " it, each known from premises-level "
+        "evidence (%s, %s).",
+        "Ddim yn gymwys ar gyfer Allwedd Band Eang Cymru: yn ôl cyfrifon yr ardal gynnyrch gall "
+        "y safle hwn gael {superfast_down} Mbit/s: " + _OA[1] + " hynny, pob un yn hysbys o "
+        "dystiolaeth safle (%s, %s)."),
     ("abc", "line_not_settled"): (
         ("source", "release"),
         "Possibly eligible for Access Broadband Cymru: the evidence says whether this premises "
@@ -147,19 +192,19 @@ TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
         "Local Broadband Fund target: below {lbf_max_down} Mbit/s{lbf_no_build_and} (%s, %s).",
         "Targed y Gronfa Band Eang Lleol: o dan {lbf_max_down} Mbit/s{lbf_no_build_and} (%s, %s)."),
     ("lbf", "target_speedtests"): (
-        ("pct", "source", "release", *_ST),
-        "Local Broadband Fund target: a %s%% chance of being below {superfast_down} Mbit/s "
+        ("source", "release", *_ST),
+        "Local Broadband Fund target: possibly below {superfast_down} Mbit/s by the prediction "
         "(%s, %s), and " + _TILE[0] + ", below {speedtests_below_down} "
         "Mbit/s{lbf_no_build_comma}.",
-        "Targed y Gronfa Band Eang Lleol: %s%% o siawns o fod o dan {superfast_down} Mbit/s "
-        "(%s, %s), ac " + _TILE[1] + ", o dan {speedtests_below_down} "
+        "Targed y Gronfa Band Eang Lleol: efallai o dan {superfast_down} Mbit/s yn ôl y "
+        "rhagfynegiad (%s, %s), ac " + _TILE[1] + ", o dan {speedtests_below_down} "
         "Mbit/s{lbf_no_build_comma}."),
     ("lbf", "not_below_30_speedtests"): (
-        ("pct", "source", "release", *_ST),
-        "Not a Local Broadband Fund target: a %s%% chance of being below {superfast_down} Mbit/s "
-        "(%s, %s), but " + _TILE[0] + ", at least {speedtests_above_down} Mbit/s.",
-        "Ddim yn darged y Gronfa Band Eang Lleol: %s%% o siawns o fod o dan {superfast_down} "
-        "Mbit/s (%s, %s), ond " + _TILE[1] + ", o leiaf {speedtests_above_down} Mbit/s."),
+        ("source", "release", *_ST),
+        "Not a Local Broadband Fund target: possibly below {superfast_down} Mbit/s by the "
+        "prediction (%s, %s), but " + _TILE[0] + ", at least {speedtests_above_down} Mbit/s.",
+        "Ddim yn darged y Gronfa Band Eang Lleol: efallai o dan {superfast_down} Mbit/s yn ôl y "
+        "rhagfynegiad (%s, %s), ond " + _TILE[1] + ", o leiaf {speedtests_above_down} Mbit/s."),
     ("lbf", "possible_target"): (
         ("pct", "source", "release"),
         "Possible Local Broadband Fund target: %s%% chance of being below {superfast_down} "
@@ -195,6 +240,33 @@ TEMPLATES: dict[tuple[str, str], tuple[tuple[str, ...], str, str]] = {
         "this premises has no decent broadband (%s)." + _COST_CAP[0],
         "Gall ofyn am gysylltiad dan y Rhwymedigaeth Gwasanaeth Cyffredinol: yn ôl ffigurau "
         "darpariaeth y cod post, nid oes gan y safle hwn fand eang digonol (%s)." + _COST_CAP[1]),
+    ("uso", "below_uso_fwa"): (
+        ("down", "up", "source", "fwa"),
+        "May request a Universal Service Obligation connection: below decent broadband by fixed "
+        "line, below {uso_down} Mbit/s down or {uso_up} Mbit/s up (%s down, %s up; %s)."
+        + _FWA[0] + _COST_CAP[0],
+        "Gall ofyn am gysylltiad dan y Rhwymedigaeth Gwasanaeth Cyffredinol: o dan fand eang "
+        "digonol dros linell sefydlog, o dan {uso_down} Mbit/s i lawr neu {uso_up} Mbit/s i fyny "
+        "(%s i lawr, %s i fyny; %s)." + _FWA[1] + _COST_CAP[1]),
+    ("uso", "below_uso_oa"): (
+        ("oa_unable_decent", "oa_premises", "oa", "source"),
+        "May request a Universal Service Obligation connection: by output-area counts this "
+        "premises has no decent broadband: " + _OA[0] + " it (%s)." + _COST_CAP[0],
+        "Gall ofyn am gysylltiad dan y Rhwymedigaeth Gwasanaeth Cyffredinol: yn ôl cyfrifon yr "
+        "ardal gynnyrch nid oes gan y safle hwn fand eang digonol: " + _OA[1] + " hynny (%s)."
+        + _COST_CAP[1]),
+    ("uso", "possibly_below_uso_oa"): (
+        ("oa_unable_decent", "oa_premises", "oa", "source"),
+        "Possibly below decent broadband ({uso_down} Mbit/s down, {uso_up} Mbit/s up), by "
+        "output-area counts: " + _OA[0] + " it (%s). Check this premises.",
+        "Efallai o dan fand eang digonol ({uso_down} Mbit/s i lawr, {uso_up} Mbit/s i fyny), yn "
+        "ôl cyfrifon yr ardal gynnyrch: " + _OA[1] + " hynny (%s). Gwiriwch y safle hwn."),
+    ("uso", "possibly_below_uso_fwa"): (
+        ("source", "fwa"),
+        "Possibly below decent broadband ({uso_down} Mbit/s down, {uso_up} Mbit/s up), from the "
+        "postcode's coverage figures (%s)." + _FWA[0] + " Check this premises.",
+        "Efallai o dan fand eang digonol ({uso_down} Mbit/s i lawr, {uso_up} Mbit/s i fyny), yn "
+        "ôl ffigurau darpariaeth y cod post (%s)." + _FWA[1] + " Gwiriwch y safle hwn."),
     ("uso", "possibly_below_uso"): (
         ("source",),
         "Possibly below decent broadband ({uso_down} Mbit/s down, {uso_up} Mbit/s up), from the "
@@ -301,8 +373,23 @@ def render(scheme: str, code: str, lang: str, row: dict[str, Any], rules: Rules)
         "st_down": _one_place(row.get("speedtest_down")),
         "st_tests": "?" if row.get("speedtest_tests") is None else str(row["speedtest_tests"]),
         "st_release": row.get("speedtest_release") or "?",
+        "oa": row.get("oa_code") or "?",
+        "oa_premises": _count(row.get("oa_premises")),
+        "oa_unable": _count(row.get("oa_unable_30")),
+        "oa_unable_decent": _count(row.get("oa_unable_decent")),
+        "fwa": "?" if row.get("fwa_decent_pct") is None else _whole(row["fwa_decent_pct"]),
     }
     return text % tuple(values[a] for a in args)
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def _whole(value: float) -> str:
+    """A real as SQL's ``round(x::numeric)::text`` spells it (half away from zero)."""
+    exact = decimal.Decimal(str(numpy.float32(value)))
+    return str(exact.quantize(decimal.Decimal("1"), rounding=decimal.ROUND_HALF_UP))
 
 
 def _one_place(value: float | None) -> str:

@@ -301,19 +301,26 @@ def test_speed_tests_support_the_predictions(wales, db, tmp_path):
     assert [got[101][k] for k in ("speedtest_down", "speedtest_up", "speedtest_latency_ms",
                                   "speedtest_tests", "speedtest_devices", "speedtest_release")] == [
         4.1, 0.7, 31.0, 50, 10, "2025-Q4"]
-    assert got[101]["probability_below"] == 0.5  # what the prediction says stays as it was
+    # a premises moved by speed tests is settled as far as the figures go: 1 below, 0 above
+    # (the statistics' expected count follows the status the same way)
+    assert {u: got[u]["probability_below"] for u in (101, 102, 103, 107)} == {
+        101: 1.0, 102: 0.0, 103: 0.5, 107: 0.0}
+    assert db.execute("SELECT code, expected_below_30, below, possibly_below FROM "
+                      "gapmap.area_stats WHERE level = 'la' ORDER BY code").fetchall() == [
+        ("W06000008", 2.0, 1, 2), ("W06000024", 0.0, 0, 0)]
     assert (got[101]["eligible_abc"], got[102]["eligible_abc"], got[103]["eligible_abc"]) == (
         "eligible", "not_eligible", "possibly")
     assert got[104]["speedtest_release"] is None
     assert render("abc", "below_30_speedtests", "en", got[101], rules) == (
-        "Eligible for Access Broadband Cymru: the prediction gives a 50% chance that it cannot "
+        "Eligible for Access Broadband Cymru: the prediction leaves it possibly unable to "
         "receive 30 Mbit/s (Ofcom postcode coverage, 2026-01), and speed tests in its tile "
         "average 4.1 Mbit/s download over 50 tests (Speedtest\u00ae by Ookla\u00ae, 2025-Q4, "
         "non-commercial), below 10 Mbit/s. Assumes no ABC funding in the last 48 months. "
         "A grant of up to \u00a3800 may apply.")
     assert render("lbf", "not_below_30_speedtests", "cy", got[107], rules) == (
-        "Ddim yn darged y Gronfa Band Eang Lleol: 70% o siawns o fod o dan 30 Mbit/s (arwyneb "
-        "cyflymder wedi'i fodelu, 2026-01), ond mae profion cyflymder yn ei deilsen yn 120.0 "
+        "Ddim yn darged y Gronfa Band Eang Lleol: efallai o dan 30 Mbit/s yn ôl y rhagfynegiad "
+        "(arwyneb cyflymder wedi'i fodelu, 2026-01), ond mae profion cyflymder yn ei deilsen yn "
+        "120.0 "
         "Mbit/s lawrlwytho ar gyfartaledd dros 25 prawf (Speedtest\u00ae gan Ookla\u00ae, "
         "2025-Q4, anfasnachol), o leiaf 100 Mbit/s.")
     assert speedtest_figures(got[105], "en") == (
