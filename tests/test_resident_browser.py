@@ -183,13 +183,13 @@ def test_the_form_works_without_javascript(browser, live_server, loaded_settings
 
 
 @pytest.fixture(scope="module")
-def evidence_server(server, loaded_settings):
+def evidence_server(server, base_db):
     """The demo copy with measured speeds, fixed wireless, a speed test tile and addresses
     (tests/test_resident_web.build_evidence_db), served with public_addresses on."""
     from tests.conftest import TEST_SECRET, app_for, serve_in_thread
     from tests.test_resident_web import build_evidence_db
 
-    built = build_evidence_db(server, loaded_settings)
+    built = build_evidence_db(server, base_db)
     settings = built["settings"].replace(secret_key=TEST_SECRET, public_addresses=True)
     with app_for(settings) as app, serve_in_thread(app) as base:
         yield base, built

@@ -181,8 +181,10 @@ ADDRESSES = {0: ("1 HIGH STREET, ABERAERON", "1 STRYD FAWR, ABER-AERON"),
 LICENCE_URL = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
 
 
-def build_evidence_db(server, loaded_settings) -> dict:
-    """A copy of the demo database where one postcode (``full``) has hand-made measured speeds
+def build_evidence_db(server, base_db: str) -> dict:
+    """A copy of ``base_db`` (the demo with its first release, 2026-01: tests/conftest.py; the
+    session's fully loaded database cannot be copied while the session's app is connected to
+    it) where one postcode (``full``) has hand-made measured speeds
     (8 lines), coverage, addresses for two of its premises and an Ookla tile over its first
     premises, classified again so the current run reads the speed tests; a second postcode
     (``few``) has 2 lines measured, a third (``none``) no performance row."""
@@ -191,12 +193,12 @@ def build_evidence_db(server, loaded_settings) -> dict:
     from connectivity.settings import load_settings
     from etl.ookla import quadkey_of, tile_bounds
 
-    name, url = copy_of(server, loaded_settings.conninfo.rsplit("/", 1)[1])
+    name, url = copy_of(server, base_db)
     with psycopg.connect(url, autocommit=True) as db:
         perf = db.execute("SELECT id FROM gapmap.release WHERE source = 'ofcom-performance' "
-                          "AND label = '2026-07'").fetchone()[0]
+                          "AND label = '2026-01'").fetchone()[0]
         cov = db.execute("SELECT id FROM gapmap.release WHERE source = 'ofcom-coverage' "
-                         "AND label = '2026-07'").fetchone()[0]
+                         "AND label = '2026-01'").fetchone()[0]
         # postcodes of three premises or more, each with a performance row
         full, few, none = [r[0] for r in db.execute(
             "SELECT c.postcode FROM gapmap.premises_class c JOIN gapmap.ev_postcode_performance e "
@@ -224,7 +226,7 @@ def build_evidence_db(server, loaded_settings) -> dict:
                    "ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), 27700))",
                    (ookla, quadkey, *tile_bounds(quadkey)))
         settings = load_settings({"database_url": url}, environ={})
-        classify(db, load_rules(settings.rules_file), label="2026-07 with speed tests")
+        classify(db, load_rules(settings.rules_file), label="2026-01 with speed tests")
         # after classifying: the page reads these rows, the statuses stay the demo's
         db.execute("UPDATE gapmap.ev_postcode_coverage SET unable_10_pct = %(unable_10_pct)s, "
                    "fwa_decent_pct = %(fwa_decent_pct)s, unable_decent_pct = %(unable_decent_pct)s "
@@ -244,8 +246,8 @@ def build_evidence_db(server, loaded_settings) -> dict:
 
 
 @pytest.fixture(scope="module")
-def evidence(server, loaded_settings):
-    built = build_evidence_db(server, loaded_settings)
+def evidence(server, base_db):
+    built = build_evidence_db(server, base_db)
     yield built
     server.drop(built["name"])
 
@@ -269,12 +271,12 @@ def test_the_api_gives_measured_speeds_fixed_wireless_and_speed_tests(evidence, 
     client = evidence_apps["off"]
     full = evidence["full"]
     data = client.get(f"/api/v1/postcodes/{full}").get_json()
-    assert data["classification"] == "2026-07 with speed tests"
-    assert data["measured"] == {"release": "2026-07", "lines": 8, "min_lines": 4, "shown": True,
+    assert data["classification"] == "2026-01 with speed tests"
+    assert data["measured"] == {"release": "2026-01", "lines": 8, "min_lines": 4, "shown": True,
                                 "median_down": 12.5, "avg_down": 20.3, "median_up": 1.5,
                                 "avg_up": 2.4, "lines_below_30_pct": 37.5,
                                 "lines_30_or_more_pct": 62.5}
-    assert data["decent_broadband"] == {"release": "2026-07", "fixed_unable_10_pct": 12.5,
+    assert data["decent_broadband"] == {"release": "2026-01", "fixed_unable_10_pct": 12.5,
                                         "fwa_decent_pct": 40.0, "unable_decent_pct": 5.0}
     # the tile covers the first premises (and perhaps neighbours in the same tile)
     first = data["premises"][0]
@@ -294,7 +296,7 @@ def test_the_api_gives_measured_speeds_fixed_wireless_and_speed_tests(evidence, 
     assert "address" not in one
     # too few lines: the figures are withheld; no row: nothing at all
     few = client.get(f"/api/v1/postcodes/{evidence['few']}").get_json()["measured"]
-    assert few == {"release": "2026-07", "lines": 2, "min_lines": 4, "shown": False,
+    assert few == {"release": "2026-01", "lines": 2, "min_lines": 4, "shown": False,
                    "median_down": None, "avg_down": None, "median_up": None, "avg_up": None,
                    "lines_below_30_pct": None, "lines_30_or_more_pct": None}
     assert client.get(f"/api/v1/postcodes/{evidence['none']}").get_json()["measured"] is None
@@ -340,7 +342,7 @@ def test_addresses_are_shown_only_with_the_setting_on(evidence, evidence_apps):
         "wireless network gives decent broadband, the provider may offer that instead of a line.</p>",
         '<h2 id="measured-title">Measured speeds</h2>',
         "<p>Measured on the lines people here use, so what they buy, not what they could get "
-        "(Ofcom fixed performance, release 2026-07).</p>",
+        "(Ofcom fixed performance, release 2026-01).</p>",
         "<dt>Median download</dt><dd>12.5 Mbit/s</dd>",
         "<dt>Average download</dt><dd>20.3 Mbit/s</dd>",
         "<dt>Median upload</dt><dd>1.5 Mbit/s</dd>",
