@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .features import COLLECTIONS
-from .vocab import BANDS, ELIGIBILITY, EVIDENCE, SCHEMES, STATUSES, Vocabulary
+from .vocab import ADDRESS_KINDS, BANDS, ELIGIBILITY, EVIDENCE, SCHEMES, STATUSES, Vocabulary
 
 #: (English, Welsh) of a few words the column texts share
 _WORDS = {
@@ -117,6 +117,50 @@ PREMISES: dict[str, Column] = {c.name: c for c in (
        "Pryd y disgwylir y cynllun adeiladu, fel y mae BDUK yn ei gyhoeddi (dyddiad, mis neu "
        "chwarter)"),
     *_SCHEME_COLUMNS,
+    _c("oa_code", "string", "Output area", "Ardal gynnyrch", _OGC["oa_code"],
+       "Yr ardal gynnyrch y darllenwyd cyfrifon Ofcom ar ei chyfer"),
+    _c("oa_premises", "integer", "Output area: Ofcom premises", "Ardal gynnyrch: safleoedd Ofcom",
+       "Ofcom's premises in the output area (All Premises, from AddressBase: not our count)",
+       "Safleoedd Ofcom yn yr ardal gynnyrch (All Premises, o AddressBase: nid ein cyfrif ni)"),
+    _c("oa_unable_30", "integer", "Output area: unable to get 30 Mbit/s",
+       "Ardal gynnyrch: methu cael 30 Mbit/s",
+       "Ofcom: premises in the output area unable to receive 30 Mbit/s",
+       "Ofcom: safleoedd yn yr ardal gynnyrch na allant gael 30 Mbit/s"),
+    _c("oa_unable_decent", "integer", "Output area: no decent broadband",
+       "Ardal gynnyrch: dim band eang digonol",
+       "Ofcom: premises in the output area unable to receive decent broadband from fixed or "
+       "fixed wireless",
+       "Ofcom: safleoedd yn yr ardal gynnyrch na allant gael band eang digonol dros linell "
+       "sefydlog na diwifr sefydlog"),
+    _c("fwa_decent_pct", "double", "Decent broadband by fixed wireless",
+       "Band eang digonol drwy ddiwifr sefydlog", _OGC["fwa_decent_pct"],
+       "Ofcom: % o safleoedd y cod post a all gael band eang digonol drwy ddiwifr sefydlog (a "
+       "all ateb cais dan y Rhwymedigaeth)", "%"),
+    _c("address_kind", "string", "Kind of premises", "Math o safle",
+       "What AddressBase says the premises is (empty without an AddressBase record). "
+       + _codes(ADDRESS_KINDS, "en"),
+       "Beth yw'r safle yn ôl AddressBase (gwag heb gofnod AddressBase). "
+       + _codes(ADDRESS_KINDS, "cy")),
+    _c("speedtest_down", "double", "Speed tests: download", "Profion cyflymder: lawrlwytho",
+       "Average download of the speed tests in the premises' tile (Speedtest by Ookla, "
+       "CC BY-NC-SA 4.0, non-commercial)",
+       "Lawrlwytho cyfartalog y profion cyflymder yn nheilsen y safle (Speedtest gan Ookla, "
+       "CC BY-NC-SA 4.0, anfasnachol)", "Mbit/s"),
+    _c("speedtest_up", "double", "Speed tests: upload", "Profion cyflymder: llwytho i fyny",
+       "Average upload of the speed tests in the premises' tile (Speedtest by Ookla, "
+       "CC BY-NC-SA 4.0, non-commercial)",
+       "Llwytho i fyny cyfartalog y profion cyflymder yn nheilsen y safle (Speedtest gan "
+       "Ookla, CC BY-NC-SA 4.0, anfasnachol)", "Mbit/s"),
+    _c("speedtest_tests", "integer", "Speed tests: tests", "Profion cyflymder: profion",
+       "How many speed tests the tile's averages are of",
+       "Sawl prawf cyflymder y mae cyfartaleddau'r deilsen yn seiliedig arnynt"),
+    _c("speedtest_release", "string", "Speed tests: quarter", "Profion cyflymder: chwarter",
+       "The quarter of the speed tests (Ookla open data)",
+       "Chwarter y profion cyflymder (data agored Ookla)"),
+    _c("speedtest_moved", "string", "Moved by speed tests", "Wedi'i symud gan brofion cyflymder",
+       "Where speed tests moved a possibly-below premises: below or above (empty: not moved)",
+       "I ble y symudodd profion cyflymder safle a oedd efallai o dan: below neu above (gwag: "
+       "heb ei symud)"),
     _c("classification", "string", "Classification", "Dosbarthiad",
        "The classification run (its label)", "Y dosbarthiad (ei label)", required=True),
     _c("easting", "double", "Easting", "Dwyreiniad", "British National Grid (EPSG:27700)",
@@ -169,6 +213,20 @@ STATISTICS: dict[str, Column] = {c.name: c for c in (
     _c("wimd_rank", "integer", "WIMD rank", "Safle MALlC",
        "Welsh Index of Multiple Deprivation 2019 rank of an LSOA (1 is the most deprived)",
        "Safle Mynegai Amddifadedd Lluosog Cymru 2019 ACEHI (1 yw'r mwyaf difreintiedig)"),
+    _c("residential", "integer", "Residential", "Preswyl",
+       "Premises that are dwellings by AddressBase (dual use counted here and in business)",
+       "Safleoedd sy'n anheddau yn ôl AddressBase (defnydd deuol yn cyfrif yma ac yn y golofn busnes)"),
+    _c("business", "integer", "Business", "Busnes",
+       "Premises that are businesses by AddressBase (dual use counted here and in residential)",
+       "Safleoedd sy'n fusnesau yn ôl AddressBase (defnydd deuol yn cyfrif yma ac yn y golofn preswyl)"),
+    _count("evidence_oa", "Status from output-area counts",
+           "Statws o gyfrifon ardal gynnyrch"),
+    _c("uso_eligible_fwa", "integer", "USO eligible, fixed wireless nearby",
+       "Cymwys am y Rhwymedigaeth, diwifr sefydlog gerllaw",
+       "Premises eligible for a USO connection in a postcode where Ofcom says some premises can "
+       "get decent broadband by fixed wireless (which can meet the request)",
+       "Safleoedd sy'n gymwys am gysylltiad dan y Rhwymedigaeth mewn cod post lle mae Ofcom yn "
+       "dweud y gall rhai safleoedd gael band eang digonol drwy ddiwifr sefydlog"),
     _c("name_en", "string", "Name in English", "Enw yn Saesneg", "The area's name in English",
        "Enw'r ardal yn Saesneg"),
     _c("name_cy", "string", "Name in Welsh", "Enw yn Gymraeg", "The area's name in Welsh",

@@ -24,7 +24,7 @@ from .db import SCHEMA
 from .errors import BadRequest, GapmapError
 from .geopackage import GPKG_OPTIONS, add_styles, status_style
 from .reasons import missing_columns_sql, reason_sql, source_name_sql
-from .vocab import LANGS, SCHEMES, STATISTICS_LEVELS, STATUSES
+from .vocab import LANGS, SCHEMES, SPEEDTEST_ATTRIBUTION, STATISTICS_LEVELS, STATUSES
 
 ATTRIBUTION = (
     "Contains OS data (c) Crown copyright and database right 2025; Royal Mail data (c) Royal Mail "
@@ -34,6 +34,17 @@ ATTRIBUTION = (
 )
 SYNTHETIC_NOTICE = "SYNTHETIC DEMO DATA: premises and speeds are invented. "
 OGL = "http://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+#: the licence of Ookla's open data: a file with speed test figures, or statuses they moved,
+#: carries it beside the OGL (non-commercial, share-alike)
+CC_BY_NC_SA = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
+
+
+def used_speedtests(conn: psycopg.Connection, run_label: str) -> bool:
+    """Whether classification run ``run_label`` read a release of speed tests (Ookla): its
+    files then carry speed test figures, and statuses those moved, under CC BY-NC-SA 4.0."""
+    row = conn.execute(f"SELECT releases ? 'ookla' FROM {SCHEMA}.classification_run "
+                       "WHERE label = %s", (run_label,)).fetchone()
+    return bool(row and row[0])
 
 
 def stats(conn: psycopg.Connection, level: str, run: str | None = None,
@@ -113,7 +124,10 @@ EXPORT_COLUMNS = [
     "uprn", "postcode", "status", "probability_below", "best_down_mbps", "best_up_mbps", "band",
     "uso", "evidence", "evidence_release", "gigabit_class", "planned_build", "contract_name",
     "supplier", "final_coverage_date", "eligible_abc", "abc_reason", "eligible_lbf", "lbf_reason",
-    "eligible_uso", "uso_reason", "eligible_voucher", "voucher_reason", "classification",
+    "eligible_uso", "uso_reason", "eligible_voucher", "voucher_reason",
+    "oa_code", "oa_premises", "oa_unable_30", "oa_unable_decent", "fwa_decent_pct",
+    "address_kind", "speedtest_down", "speedtest_up", "speedtest_tests", "speedtest_release",
+    "speedtest_moved", "classification",
     "easting", "northing", "latitude", "longitude", "la_code",
 ]
 
@@ -128,6 +142,9 @@ def export_columns_sql(lang: str, rules, geom: str) -> str:
                c.eligible_lbf, {reason_sql('lbf', lang, rules)} AS lbf_reason,
                c.eligible_uso, {reason_sql('uso', lang, rules)} AS uso_reason,
                c.eligible_voucher, {reason_sql('voucher', lang, rules)} AS voucher_reason,
+               c.oa_code, c.oa_premises, c.oa_unable_30, c.oa_unable_decent, c.fwa_decent_pct,
+               c.address_kind, c.speedtest_down, c.speedtest_up, c.speedtest_tests,
+               c.speedtest_release, c.speedtest_moved,
                %(run)s AS classification,
                round(ST_X({geom})::numeric, 2) AS easting, round(ST_Y({geom})::numeric, 2) AS northing,
                round(ST_Y(ST_Transform({geom}, 4326))::numeric, 7) AS latitude,
@@ -186,16 +203,19 @@ def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = N
     sql, params = _export_query(chosen, lang, list(areas), list(statuses), scheme,
                                 min_probability,
                                 missing_columns_sql(conn, f"premises_class_{chosen.id}"))
-    return write_query(conn, out, fmt, sql, params, chosen.label, chosen.synthetic)
+    return write_query(conn, out, fmt, sql, params, chosen.label, chosen.synthetic,
+                       speedtests=used_speedtests(conn, chosen.label))
 
 
 def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params: dict,
-                run_label: str, synthetic: bool, *, columns: list[str] = EXPORT_COLUMNS) -> int:
+                run_label: str, synthetic: bool, *, columns: list[str] = EXPORT_COLUMNS,
+                speedtests: bool = False) -> int:
     """Write the rows of ``sql`` (its columns: ``columns``, with easting/northing and
     latitude/longitude for the points) to ``out`` as ``fmt``, through a temporary file renamed
     into place, with the attribution once: a CSV gets ``<out>-metadata.json`` (CSVW) beside it, a
     GeoPackage (1.3, with a QGIS style by status when there is a status) its layer metadata, a
-    GeoJSON its ``description``. Returns the number of rows."""
+    GeoJSON its ``description``. With ``speedtests`` (the run read Ookla's speed tests) the
+    attribution and licence add Ookla's and CC BY-NC-SA 4.0. Returns the number of rows."""
     out = Path(out)
     if out.is_dir():
         raise GapmapError(f"cannot write {out}: it is a folder",
@@ -219,7 +239,8 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
         try:
             with conn.transaction():  # the server-side cursor lives in a transaction
                 rows = _write_csv(conn, sql, params, tmp, columns) if fmt == "csv" else \
-                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic, columns)
+                    _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic, columns,
+                                  speedtests)
             if fmt == "gpkg" and "status" in columns:
                 add_styles(tmp, {"premises": status_style()})
         except _gdal_errors() as exc:
@@ -231,7 +252,8 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
         else:
             if fmt == "csv":
                 sidecar = tmp.with_name(f"{tmp.name}-metadata.json")
-                _write_csv_metadata(sidecar, target.name, columns, run_label, synthetic)
+                _write_csv_metadata(sidecar, target.name, columns, run_label, synthetic,
+                                    speedtests)
             for written in (tmp, sidecar):
                 if written is not None:
                     os.chmod(written, 0o666 & ~_umask())  # as a new file, not mkstemp's 0600
@@ -251,21 +273,34 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
     return rows
 
 
-def describe(run_label: str, synthetic: bool) -> str:
+def attribution(speedtests: bool = False) -> str:
+    """The attribution a file carries: the OGL sources', and Ookla's when it holds speed test
+    figures or statuses they moved."""
+    return ATTRIBUTION + (f" {SPEEDTEST_ATTRIBUTION.en}." if speedtests else "")
+
+
+def licences(speedtests: bool = False) -> list[str]:
+    """The licences of a file's contents: the OGL, and CC BY-NC-SA 4.0 with speed tests."""
+    return [OGL, CC_BY_NC_SA] if speedtests else [OGL]
+
+
+def describe(run_label: str, synthetic: bool, speedtests: bool = False) -> str:
     """What an export says once about itself: the classification and the attribution."""
-    return (SYNTHETIC_NOTICE if synthetic else "") + f"Classification {run_label}. " + ATTRIBUTION
+    return ((SYNTHETIC_NOTICE if synthetic else "") + f"Classification {run_label}. "
+            + attribution(speedtests))
 
 
 def _write_csv_metadata(path: Path, csv_name: str, columns: list[str], run_label: str,
-                        synthetic: bool) -> None:
+                        synthetic: bool, speedtests: bool = False) -> None:
     """The CSV's CSVW metadata (W3C: ``<file>-metadata.json`` is where CSVW tools look), holding
     the attribution and licence the rows no longer repeat."""
     document = {
         "@context": ["http://www.w3.org/ns/csvw", {"@language": "en"}],
         "url": csv_name,
-        "dc:description": describe(run_label, synthetic),
-        "dc:license": {"@id": OGL},
-        "dc:rights": ATTRIBUTION,
+        "dc:description": describe(run_label, synthetic, speedtests),
+        "dc:license": ({"@id": OGL} if not speedtests else
+                       [{"@id": url} for url in licences(speedtests)]),
+        "dc:rights": attribution(speedtests),
         "dialect": {"encoding": "utf-8", "header": True, "lineTerminators": ["\r\n"]},
         "tableSchema": {"columns": [{"name": c, "titles": c} for c in columns]},
     }
@@ -347,7 +382,7 @@ def _write_csv(conn, sql: str, params: dict, path: Path, columns: list[str]) -> 
 
 
 def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label: str,
-                  synthetic: bool, columns: list[str]) -> int:
+                  synthetic: bool, columns: list[str], speedtests: bool = False) -> int:
     """GeoPackage 1.3 (EPSG:27700) or GeoJSON (WGS84), written in chunks with pyogrio; the
     attribution in the layer's metadata (GeoPackage) or ``description`` (GeoJSON)."""
     import geopandas as gpd
@@ -363,14 +398,19 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
         while chunk := cur.fetchmany(50_000):
             frame = pd.DataFrame(chunk, columns=columns)
             for col in ("probability_below", "best_down_mbps", "best_up_mbps", "easting",
-                        "northing", "latitude", "longitude"):
-                frame[col] = frame[col].astype("float64")
+                        "northing", "latitude", "longitude", "fwa_decent_pct",
+                        "speedtest_down", "speedtest_up"):
+                if col in frame:
+                    frame[col] = frame[col].astype("float64")
+            for col in ("oa_premises", "oa_unable_30", "oa_unable_decent", "speedtest_tests"):
+                if col in frame:
+                    frame[col] = frame[col].astype("Int64")
             if fmt == "gpkg":
                 geom, crs = points(frame["easting"], frame["northing"]), "EPSG:27700"
             else:
                 geom, crs = points(frame["longitude"], frame["latitude"]), "EPSG:4326"
             gdf = gpd.GeoDataFrame(frame, geometry=geom, crs=crs)
-            kwargs = _vector_options(fmt, run_label, synthetic) if first else \
+            kwargs = _vector_options(fmt, run_label, synthetic, speedtests) if first else \
                 ({"layer": "premises"} if fmt == "gpkg" else {})
             pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
                                     append=not first, **kwargs)
@@ -380,13 +420,15 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
         gdf = gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry=[],
                                crs="EPSG:27700" if fmt == "gpkg" else "EPSG:4326")
         pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
-                                **_vector_options(fmt, run_label, synthetic))
+                                **_vector_options(fmt, run_label, synthetic, speedtests))
     return rows
 
 
-def _vector_options(fmt: str, run_label: str, synthetic: bool) -> dict[str, Any]:
+def _vector_options(fmt: str, run_label: str, synthetic: bool,
+                    speedtests: bool = False) -> dict[str, Any]:
     """pyogrio's options for the first write of a GeoPackage or GeoJSON export."""
+    text = describe(run_label, synthetic, speedtests)
     if fmt == "gpkg":
         return {"layer": "premises", "dataset_options": GPKG_OPTIONS,
-                "metadata": {"DESCRIPTION": describe(run_label, synthetic)}}
-    return {"layer_options": {"DESCRIPTION": describe(run_label, synthetic)}}
+                "metadata": {"DESCRIPTION": text}}
+    return {"layer_options": {"DESCRIPTION": text}}

@@ -34,14 +34,16 @@ from .classify import HEX_SIZES
 from .db import SCHEMA
 from .errors import BadRequest, GapmapError
 from .outputs import (
-    ATTRIBUTION,
     DIFF_COLUMNS,
     EXPORT_COLUMNS,
-    OGL,
+    OGL,  # noqa: F401 (re-exported: webmap.data names the licence)
     SYNTHETIC_NOTICE,
+    attribution,
     changed_sql,
     export,
+    licences,
     stats,
+    used_speedtests,
     write_query,
 )
 from .vocab import STATISTICS_LEVELS
@@ -101,6 +103,9 @@ class _Dataset:
     description_cy: str
     spatial: str
     files: list[_File] = field(default_factory=list)
+    #: the run read speed tests (Ookla): its statuses, counts and changes are partly theirs,
+    #: so the files carry CC BY-NC-SA 4.0 and Ookla's attribution beside the OGL
+    speedtests: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,6 +219,7 @@ def _write_release(conn, folder: Path, release: _Release, progress) -> list[_Dat
     members = _memberships(conn, run.id)
     wales_stats: dict[str, list[dict]] = {}
     datasets: list[_Dataset] = []
+    speedtests = used_speedtests(conn, label)
     for number, (part, code, name_en, name_cy) in enumerate(scopes, 1):
         where = f"{name_en} ({number}/{len(scopes)})"
         spatial = code or WALES[1]
@@ -224,7 +230,7 @@ def _write_release(conn, folder: Path, release: _Release, progress) -> list[_Dat
             "status against 30 Mbit/s and its eligibility for each scheme, with reasons.",
             notice + f"Pob safle yn {name_cy} gyda'i gyflymderau gorau hysbys, y dystiolaeth, ei "
             "statws o'i gymharu â 30 Mbit/s a'i gymhwysedd ar gyfer pob cynllun, gyda "
-            "rhesymau.", spatial)
+            "rhesymau.", spatial, speedtests=speedtests)
         progress(f"premises of {where}")
         areas = [code] if code else []
         for fmt in ("csv", "gpkg"):
@@ -243,7 +249,7 @@ def _write_release(conn, folder: Path, release: _Release, progress) -> list[_Dat
                 f"classification {release.previous} to {label}, before and after.",
                 notice + f"Safleoedd yn {name_cy} y newidiodd eu statws, eu band neu eu "
                 f"cymhwysedd o ddosbarthiad {release.previous} i {label}, cyn ac ar ôl.",
-                spatial)
+                spatial, speedtests=speedtests)
             sql, params = changed_sql(release.previous_id, run.id), {}
             if code:
                 sql = (f"SELECT d.* FROM ({sql}) d JOIN {SCHEMA}.premises_place m USING (uprn) "
@@ -251,7 +257,7 @@ def _write_release(conn, folder: Path, release: _Release, progress) -> list[_Dat
                 params = {"la": code}
             name = f"changes-{part}.csv"
             rows = write_query(conn, folder / name, "csv", sql, params, label, run.synthetic,
-                               columns=DIFF_COLUMNS)
+                               columns=DIFF_COLUMNS, speedtests=speedtests)
             changes.files.append(_File(name, changes.title_en, changes.title_cy, rows))
             _csvw(folder, changes, changes.files[0], datadict.changes(DIFF_COLUMNS),
                   DIFF_COLUMNS, ["uprn"])
@@ -277,7 +283,7 @@ def _write_release(conn, folder: Path, release: _Release, progress) -> list[_Dat
                 notice + f"Ar gyfer pob {level_cy.lower()} "
                 + (f"â safleoedd yn {name_cy}" if code else "yng Nghymru")
                 + ": safleoedd yn ôl statws, band a chymhwysedd ar gyfer cynlluniau, "
-                f"dosbarthiad {label}.", spatial)
+                f"dosbarthiad {label}.", spatial, speedtests=speedtests)
             name = f"statistics-{part}-{level}.csv"
             columns = list(datadict.STATISTICS)
             _write_rows(folder / name, columns, rows)
@@ -309,8 +315,8 @@ def _csvw(folder: Path, dataset: _Dataset, csv_file: _File, columns: dict, names
         "url": csv_file.name,
         "dc:title": _text(dataset.title_en, dataset.title_cy),
         "dc:description": _text(dataset.description_en, dataset.description_cy),
-        "dc:license": {"@id": OGL},
-        "dc:rights": ATTRIBUTION,
+        "dc:license": _licence(dataset.speedtests),
+        "dc:rights": attribution(dataset.speedtests),
         "dc:publisher": PUBLISHER,
         "dialect": {"encoding": "utf-8", "header": True, "lineTerminators": ["\r\n"]},
         "tableSchema": {"columns": [columns[n].csvw() for n in names],
@@ -336,8 +342,27 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def distribution(path: Path, url: str, title_en: str, title_cy: str, issued: str) -> dict:
-    """A dcat:Distribution of the file at ``path``, downloaded from ``url`` (relative)."""
+def _licence(speedtests: bool) -> dict | list[dict]:
+    """The licence member of a document: the OGL, or with speed tests a list of the OGL and
+    CC BY-NC-SA 4.0 (JSON-LD: both apply)."""
+    ids = [{"@id": url} for url in licences(speedtests)]
+    return ids if speedtests else ids[0]
+
+
+def _rights(speedtests: bool) -> dict:
+    return {"@type": "dct:RightsStatement", "rdfs:label": attribution(speedtests)}
+
+
+def _licence_ids(value: Any) -> list[str]:
+    """The licence URLs of a ``dct:license`` member (one object or a list of them)."""
+    items = value if isinstance(value, list) else [value] if value else []
+    return [item["@id"] for item in items if isinstance(item, dict) and "@id" in item]
+
+
+def distribution(path: Path, url: str, title_en: str, title_cy: str, issued: str,
+                 speedtests: bool = False) -> dict:
+    """A dcat:Distribution of the file at ``path``, downloaded from ``url`` (relative); with
+    ``speedtests`` under CC BY-NC-SA 4.0 too, with Ookla's attribution."""
     suffix = path.suffix
     out = {
         "@type": "dcat:Distribution",
@@ -350,8 +375,8 @@ def distribution(path: Path, url: str, title_en: str, title_cy: str, issued: str
         "spdx:checksum": {"@type": "spdx:Checksum",
                           "spdx:algorithm": {"@id": "spdx:checksumAlgorithm_sha256"},
                           "spdx:checksumValue": _sha256(path)},
-        "dct:license": {"@id": OGL},
-        "dct:rights": {"@type": "dct:RightsStatement", "rdfs:label": ATTRIBUTION},
+        "dct:license": _licence(speedtests),
+        "dct:rights": _rights(speedtests),
         "dct:issued": {"@value": issued, "@type": "xsd:dateTime"},
     }
     return {k: v for k, v in out.items() if v is not None}
@@ -378,10 +403,10 @@ def _release_catalog(folder: Path, release: _Release, datasets: list[_Dataset]) 
             "dct:spatial": {"@id": f"http://statistics.data.gov.uk/id/statistical-geography/"
                                    f"{ds.spatial}"},
             "dct:source": sources,
-            "dct:license": {"@id": OGL},
-            "dct:rights": {"@type": "dct:RightsStatement", "rdfs:label": ATTRIBUTION},
+            "dct:license": _licence(ds.speedtests),
+            "dct:rights": _rights(ds.speedtests),
             "dcat:distribution": [distribution(folder / f.name, f.name, f.title_en, f.title_cy,
-                                               issued) for f in ds.files],
+                                               issued, ds.speedtests) for f in ds.files],
         })
     return _catalog(described, issued, release=run.label, synthetic=run.synthetic)
 
@@ -389,6 +414,7 @@ def _release_catalog(folder: Path, release: _Release, datasets: list[_Dataset]) 
 def _catalog(datasets: list[dict], modified: str | None, *, release: str | None = None,
              synthetic: bool = False) -> dict:
     notice = SYNTHETIC_NOTICE if synthetic else ""
+    speedtests = any(len(_licence_ids(d.get("dct:license"))) > 1 for d in datasets)
     what_en = f"classification {release}" if release else "every published classification"
     what_cy = f"dosbarthiad {release}" if release else "pob dosbarthiad a gyhoeddwyd"
     out = {
@@ -406,8 +432,8 @@ def _catalog(datasets: list[dict], modified: str | None, *, release: str | None 
         "dct:publisher": {"@type": "foaf:Agent", "foaf:name": PUBLISHER},
         "dct:language": [{"@id": "http://id.loc.gov/vocabulary/iso639-1/en"},
                          {"@id": "http://id.loc.gov/vocabulary/iso639-1/cy"}],
-        "dct:license": {"@id": OGL},
-        "dct:rights": {"@type": "dct:RightsStatement", "rdfs:label": ATTRIBUTION},
+        "dct:license": _licence(speedtests),
+        "dct:rights": _rights(speedtests),
         "dct:modified": {"@value": modified, "@type": "xsd:dateTime"} if modified else None,
         "dcat:dataset": datasets,
     }
@@ -490,7 +516,10 @@ def catalogue_page(out: Path | None, lang: str,
         release.setdefault("sources", [
             {"title": s.get("dct:title", ""), "version": s.get("dcat:version", ""),
              "issued": s.get("dct:issued", {}).get("@value")} for s in ds.get("dct:source", [])])
-        release.setdefault("licence", ds.get("dct:license", {}).get("@id"))
+        ids = _licence_ids(ds.get("dct:license"))
+        # the first is the OGL; with speed tests CC BY-NC-SA 4.0 follows ("licences")
+        release.setdefault("licence", ids[0] if ids else None)
+        release.setdefault("licences", ids)
         release.setdefault("attribution", ds.get("dct:rights", {}).get("rdfs:label"))
         code = ds.get("dct:spatial", {}).get("@id", "").rsplit("/", 1)[-1]
         en, cy = names.get(code, (code, code))

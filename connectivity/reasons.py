@@ -54,7 +54,9 @@ _ST = ("st_down", "st_tests", "st_release")
 SPEEDTEST_COLUMNS = {"speedtest_down": "real", "speedtest_tests": "integer",
                      "speedtest_release": "text", "oa_code": "text", "oa_premises": "integer",
                      "oa_unable_30": "integer", "oa_unable_decent": "integer",
-                     "fwa_decent_pct": "real"}
+                     "fwa_decent_pct": "real",
+                     # not read by the sentences, but exported beside them (outputs.py)
+                     "speedtest_up": "real", "speedtest_moved": "text", "address_kind": "text"}
 REASON_COLUMNS = SPEEDTEST_COLUMNS
 
 

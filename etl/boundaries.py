@@ -64,6 +64,9 @@ def find_columns(columns: Sequence[str], level: str, options: dict[str, Any], fi
     vintage = stem.upper()
     if "name_column" not in chosen:
         chosen["name_column"] = by_upper.get(f"{stem.upper()}NM")
+        if chosen["name_column"] is None and level == "oa":
+            # ONS output areas have codes and no names (OA21CD, then the LSOA they are in)
+            chosen["name_column"] = chosen["code_column"]
         if chosen["name_column"] is None:
             raise InputError(
                 f"no name column {stem}NM beside {chosen['code_column']}. "
