@@ -260,7 +260,8 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
         oa_joins = f"""LEFT JOIN {SCHEMA}.premises_place pl ON pl.uprn = p.uprn
             LEFT JOIN {SCHEMA}.ev_area_coverage oc ON oc.release_id = %(pc)s AND oc.level = 'oa'
                   AND oc.code = pl.oa"""
-        refine = ("CASE WHEN tentative = 'oa' AND oa_q > 0 AND oa_q < 1 "
+        oa_q = "(oa_share_30 * oa_n - oa_known_below) / nullif(oa_open, 0)"
+        refine = (f"CASE WHEN tentative = 'oa' AND {oa_q} > 0 AND {oa_q} < 1 "
                   "AND unable_30_pct IS NOT NULL THEN 'postcode' ELSE tentative END"
                   if "postcode" in rules.evidence.order else "tentative")
         # Output-area counts first: premises settled by premises-level evidence are taken out,
@@ -277,7 +278,7 @@ def _build_premises(conn: psycopg.Connection, run_id: int, releases: dict, rules
             FROM decided0 d
             WINDOW oa AS (PARTITION BY oa_code COLLATE "C")
         ), decided AS (
-            SELECT d.*, (oa_share_30 * oa_n - oa_known_below) / nullif(oa_open, 0) AS oa_q,
+            SELECT d.*, {oa_q} AS oa_q,
                    (oa_share_uso * oa_n - oa_known_uso) / nullif(oa_open, 0) AS oa_q_uso,
                    {refine} AS evidence
             FROM oa_pool d"""
