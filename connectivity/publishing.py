@@ -34,6 +34,7 @@ from .classify import HEX_SIZES
 from .db import SCHEMA
 from .errors import BadRequest, GapmapError
 from .outputs import (
+    ATTRIBUTION,  # noqa: F401 (re-exported: the OGL sources' attribution)
     DIFF_COLUMNS,
     EXPORT_COLUMNS,
     OGL,  # noqa: F401 (re-exported: webmap.data names the licence)
