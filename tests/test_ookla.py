@@ -360,3 +360,35 @@ def test_quarters_compare_with_months(wales, db):
     assert choose_releases(db, "2026-03")["ookla"][1] == "2026-Q1"
     assert choose_releases(db, "2026-02")["ookla"][1] == "2025-Q4"
     assert choose_releases(db, "2025-Q4")["ookla"][1] == "2025-Q4"
+
+
+def test_files_of_a_run_with_speed_tests_carry_ookla_s_licence(wales, db, tmp_path):
+    import json
+
+    from connectivity.outputs import CC_BY_NC_SA, OGL, export
+
+    _predictions(db)
+    run_load(wales, OoklaLoader(), [write_parquet(
+        tmp_path / "2025-10-01_performance_fixed_tiles.parquet", [r for r, _ in ROWS])])
+    classify(db, load_rules())
+    out = tmp_path / "premises.csv"
+    assert export(db, out, "csv") == 7
+    meta = json.loads((tmp_path / "premises.csv-metadata.json").read_text(encoding="utf-8"))
+    assert meta["dc:license"] == [{"@id": OGL}, {"@id": CC_BY_NC_SA}]
+    assert meta["dc:rights"].endswith(
+        "Speedtest\u00ae by Ookla\u00ae Global Fixed and Mobile Network Performance Maps, "
+        "CC BY-NC-SA 4.0: non-commercial use only.")
+    import csv
+
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = {int(r["uprn"]): r for r in csv.DictReader(fh)}
+    assert [rows[101][k] for k in ("speedtest_down", "speedtest_up", "speedtest_tests",
+                                   "speedtest_release", "speedtest_moved",
+                                   "probability_below")] == ["4.1", "0.7", "50", "2025-Q4",
+                                                             "below", "1.0"]
+    # a run without speed tests stays under the OGL alone
+    db.execute("DELETE FROM gapmap.release WHERE source = 'ookla'")
+    classify(db, load_rules(), label="no tests")
+    export(db, out, "csv", run="no tests")
+    meta = json.loads((tmp_path / "premises.csv-metadata.json").read_text(encoding="utf-8"))
+    assert meta["dc:license"] == {"@id": OGL}
