@@ -117,7 +117,8 @@ PREMISES: dict[str, Column] = {c.name: c for c in (
        "Pryd y disgwylir y cynllun adeiladu, fel y mae BDUK yn ei gyhoeddi (dyddiad, mis neu "
        "chwarter)"),
     *_SCHEME_COLUMNS,
-    _c("oa_code", "string", "Output area", "Ardal gynnyrch", _OGC["oa_code"],
+    _c("oa_code", "string", "Output area", "Ardal gynnyrch",
+       "The output area whose Ofcom counts were read for the premises",
        "Yr ardal gynnyrch y darllenwyd cyfrifon Ofcom ar ei chyfer"),
     _c("oa_premises", "integer", "Output area: Ofcom premises", "Ardal gynnyrch: safleoedd Ofcom",
        "Ofcom's premises in the output area (All Premises, from AddressBase: not our count)",
@@ -133,7 +134,9 @@ PREMISES: dict[str, Column] = {c.name: c for c in (
        "Ofcom: safleoedd yn yr ardal gynnyrch na allant gael band eang digonol dros linell "
        "sefydlog na diwifr sefydlog"),
     _c("fwa_decent_pct", "double", "Decent broadband by fixed wireless",
-       "Band eang digonol drwy ddiwifr sefydlog", _OGC["fwa_decent_pct"],
+       "Band eang digonol drwy ddiwifr sefydlog",
+       "Ofcom: % of premises in the postcode able to receive decent broadband by fixed "
+       "wireless (which can meet a USO request)",
        "Ofcom: % o safleoedd y cod post a all gael band eang digonol drwy ddiwifr sefydlog (a "
        "all ateb cais dan y Rhwymedigaeth)", "%"),
     _c("address_kind", "string", "Kind of premises", "Math o safle",

@@ -25,7 +25,7 @@ from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .lookup import MAX_OFFSET, clip_to_service_area, parse_bbox
 from .postcodes import normalise_postcode
-from .vocab import ADDRESS_KINDS, BANDS, ELIGIBILITY, EVIDENCE, STATUSES
+from .vocab import BANDS, ELIGIBILITY, EVIDENCE, STATUSES
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 DEFAULT_LIMIT = 10
@@ -130,15 +130,6 @@ _PREMISES = Collection(
              enum=ELIGIBILITY.codes, queryable=True),
         Prop("planned_build", "c.planned_build", "boolean",
              "In a planned commercial or publicly funded gigabit build", queryable=True),
-        Prop("oa_code", "c.oa_code", "string",
-             "The output area whose Ofcom counts were read for the premises", nullable=True,
-             queryable=True),
-        Prop("fwa_decent_pct", "c.fwa_decent_pct", "number",
-             "Ofcom: % of premises in the postcode able to receive decent broadband by fixed "
-             "wireless (which can meet a USO request)", nullable=True),
-        Prop("address_kind", "c.address_kind", "string",
-             "What AddressBase says the premises is (null without an AddressBase record)",
-             nullable=True, enum=ADDRESS_KINDS.codes[:3], queryable=True),
         Prop("approximate", "p.approximate", "boolean",
              "Placed at its postcode centroid (no coordinates of its own)", queryable=True),
     ),
@@ -170,10 +161,6 @@ def _area_collection(cid: str, level: str, title: str, description: str) -> Coll
             stat("lbf_eligible", "lbf_eligible", "Premises eligible for Local Broadband Fund "
                                                  "targeting"),
             stat("uso_eligible", "uso_eligible", "Premises eligible for a USO connection"),
-            stat("residential", "residential",
-                 "Residential premises by AddressBase (dual use counted here and in business)"),
-            stat("business", "business",
-                 "Business premises by AddressBase (dual use counted here and in residential)"),
         ),
     )
 
