@@ -15,7 +15,7 @@ from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .maptiles import buffered_envelope
 from .postcodes import normalise_postcode
-from .reasons import missing_columns_sql, render
+from .reasons import SPEEDTEST_COLUMNS, missing_columns_sql, render
 from .rules import Rules
 from .vocab import AREA_LEVELS, SCHEMES, SPEEDTEST_ATTRIBUTION, STATUSES
 
@@ -40,7 +40,8 @@ _PREMISES_COLUMNS = """c.uprn, c.postcode, c.status, c.probability_below, c.best
     c.contract_name, c.supplier, c.final_coverage_date, c.eligible_abc, c.abc_reason,
     c.eligible_lbf, c.lbf_reason, c.eligible_uso, c.uso_reason, c.eligible_voucher,
     c.voucher_reason, c.speedtest_down, c.speedtest_up, c.speedtest_latency_ms, c.speedtest_tests,
-    c.speedtest_devices, c.speedtest_release, c.speedtest_moved, p.approximate,
+    c.speedtest_devices, c.speedtest_release, c.speedtest_moved, c.oa_code, c.oa_premises,
+    c.oa_unable_30, c.oa_unable_decent, c.fwa_decent_pct, p.approximate,
     round(ST_X(ST_Transform(p.geom, 4326))::numeric, 6)::float8 AS lon,
     round(ST_Y(ST_Transform(p.geom, 4326))::numeric, 6)::float8 AS lat"""
 
@@ -60,7 +61,7 @@ def _classes(conn: psycopg.Connection) -> str:
         "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
         "AND NOT attisdropped", (f"{SCHEMA}.premises_class",))}
     more = "".join(f", NULL::{kind} AS {name}" for name, kind in _MORE_SPEEDTEST_COLUMNS.items()
-                   if name not in have)
+                   if name not in have and name not in SPEEDTEST_COLUMNS)
     return (f"(SELECT *{missing_columns_sql(conn, 'premises_class')}{more} "
             f"FROM {SCHEMA}.premises_class)")
 
@@ -80,7 +81,10 @@ def _speedtest(row: dict[str, Any], lang: str) -> dict[str, Any] | None:
 
 def _shape(row: dict[str, Any], lang: str, rules: Rules) -> dict[str, Any]:
     out = {k: row[k] for k in row if not k.endswith("_reason") and k not in ("lon", "lat")
-           and not k.startswith("speedtest_") and k not in ("address_en", "address_cy")}
+           and not k.startswith(("speedtest_", "oa_")) and k != "fwa_decent_pct"
+           and k not in ("address_en", "address_cy")}
+    # the output-area counts and the fixed wireless share are read by the reasons only: the
+    # postcode's own figures are in "decent_broadband", the area's in the areas API
     if "address_en" in row:  # only when the public_addresses setting is on
         out["address"] = (row["address_cy"] if lang == "cy" and row["address_cy"]
                           else row["address_en"])

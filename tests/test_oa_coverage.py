@@ -242,3 +242,19 @@ def test_without_oa_in_the_order_the_counts_are_not_read(borth, db):
         1002: ("unknown", "none"), 2002: ("unknown", "none"), 3002: ("unknown", "none"),
         4001: ("below", "postcode"), 4003: ("above", "postcode"), 4005: ("unknown", "none")}
     assert got[2002]["oa_code"] is None
+
+
+def test_the_premises_answer_quotes_the_output_area_counts(borth, db):
+    """The API's (and the postcode page's) reasons read the columns the exports read."""
+    from connectivity.lookup import premises_detail
+
+    classify(db, load_rules())
+    got = premises_detail(db, 2002)
+    assert got["schemes"]["abc"]["reason"] == (
+        "Eligible for Access Broadband Cymru: below 30 Mbit/s by output-area counts: 12 of 12 "
+        "premises in output area W00090002 cannot get 30 Mbit/s (Ofcom output-area coverage, "
+        "2026-01). Assumes no ABC funding in the last 48 months. A grant of up to £800 may apply.")
+    assert not {k for k in got if k.startswith("oa_") or k == "fwa_decent_pct"}
+    fwa = premises_detail(db, 3001, "en")["schemes"]["uso"]["reason"]
+    assert "Ofcom says 60% of premises in the postcode can get decent broadband by fixed " \
+        "wireless" in fwa
