@@ -112,14 +112,22 @@ def read_inputs(con, up_to: str | None, rules) -> dict:
         f"WHERE release_id IN ({_ids([rid['bduk']])})", con)
     out["coverage"] = pd.read_sql(
         "SELECT postcode, unable_30_pct, unable_decent_pct, pct_down_0_2, pct_down_2_5, "
-        "pct_down_5_10, pct_down_10_30, pct_down_30_300, pct_down_300 "
+        "pct_down_5_10, pct_down_10_30, pct_down_30_300, pct_down_300, fwa_decent_pct "
         "FROM gapmap.ev_postcode_coverage "
         f"WHERE release_id IN ({_ids([rid['ofcom-coverage']])}) AND NOT residential_only", con)
     out["corrections"] = pd.read_sql(
         "SELECT uprn, added, excluded, no_planned_build FROM gapmap.ev_correction "
         f"WHERE release_id IN ({_ids([rid['correction']])})", con)
+    out["addresses"] = pd.read_sql("SELECT uprn, kind AS address_kind FROM gapmap.address", con)
     out["areas"] = gpd.read_postgis("SELECT level, code, geom FROM gapmap.area", con,
                                     geom_col="geom")
+    # the peer has no output-area evidence (docs/classification.md, "The geopandas peer"): say
+    # so rather than disagree
+    if "oa" in rules.evidence.order and pd.read_sql(
+            "SELECT EXISTS (SELECT 1 FROM gapmap.ev_area_coverage WHERE level = 'oa' AND "
+            f"release_id IN ({_ids([rid['ofcom-coverage']])})) AND EXISTS (SELECT 1 FROM "
+            "gapmap.area WHERE level = 'oa') AS oa", con)["oa"].iloc[0]:
+        raise NotImplementedError("the geopandas peer does not read output-area counts")
     # mirrors: the cells are ST_HexagonGrid's (origin 0,0), over the premises' extent
     out["hexes"] = {
         size: gpd.read_postgis(
@@ -227,7 +235,10 @@ def classify_premises(inputs: dict, rules) -> pd.DataFrame:
     df = df.merge(inputs["coverage"], on="postcode", how="left")
     df = df.merge(raster.rename(columns={"max_down": "r_down"}), on="uprn", how="left")
     df = df.merge(corrections, on="uprn", how="left")
-    df = df[~_true(df["x_excluded"])].reset_index(drop=True)
+    df = df.merge(inputs["addresses"], on="uprn", how="left")
+    # corrections that take a premises out, and AddressBase records that are not premises
+    df = df[~_true(df["x_excluded"]) & ~df["address_kind"].eq("not_premises")
+            ].reset_index(drop=True)
     n = len(df)
 
     no_plan = _true(df["x_no_planned_build"])
@@ -242,7 +253,7 @@ def classify_premises(inputs: dict, rules) -> pd.DataFrame:
         "correction": df["s_source"].eq("correction").to_numpy(dtype=bool),
         "ofcom-api": df["s_source"].eq("ofcom-api").to_numpy(dtype=bool),
         "bduk": current_gigabit,
-        "oa": np.zeros(n, dtype=bool),  # output-area polygons are not wired, as in ours
+        "oa": np.zeros(n, dtype=bool),  # not read by the peer (read_inputs refuses OA data)
         "postcode": df["unable_30_pct"].notna().to_numpy(),
         "speed-raster": ~np.isnan(r_down),
     }
@@ -298,6 +309,11 @@ def classify_premises(inputs: dict, rules) -> pd.DataFrame:
     status = _case(n, [(evidence == "none", "unknown"), (is_raster, possibly),
                        (probability >= 1, "below"), (probability <= 0, "above")], possibly)
     moved_below, moved_above = moved == "below", moved == "above"
+    # speed tests that move a premises settle it as far as the figures go
+    probability = np.where(moved_below, 1.0, np.where(moved_above, 0.0, probability))
+    fwa = df["fwa_decent_pct"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        some_fwa = fwa > 0
     with np.errstate(invalid="ignore"):
         uso = _case(n, [(is_strong, (s_down < t.uso_down) | (s_up < t.uso_up)),
                         (evidence == "bduk", False),
@@ -376,12 +392,17 @@ def classify_premises(inputs: dict, rules) -> pd.DataFrame:
                                 (moved_above, "not_below_30_speedtests")], "not_below_30"),
         "eligible_uso": _case(n, [(uso_true, "eligible"), (uso_false, "not_eligible"),
                                   (uso_possible, "possibly")], "unknown"),
-        "uso_reason": _case(n, [(uso_true & is_pc, "below_uso_area"), (uso_true, "below_uso"),
+        "uso_reason": _case(n, [(uso_true & is_pc, "below_uso_area"),
+                                (uso_true & some_fwa, "below_uso_fwa"), (uso_true, "below_uso"),
                                 (uso_false, "decent_available"),
+                                (uso_possible & some_fwa, "possibly_below_uso_fwa"),
                                 (uso_possible, "possibly_below_uso")], "no_evidence"),
         "eligible_voucher": np.where(voucher_reason == "below_100_no_plan", "eligible",
                                      "not_eligible").astype(object),
         "voucher_reason": voucher_reason,
+        "oa_code": None, "oa_premises": None, "oa_unable_30": None, "oa_unable_decent": None,
+        "fwa_decent_pct": fwa.astype(np.float32),
+        "address_kind": df["address_kind"].to_numpy(dtype=object),
     })
     return out
 
@@ -413,7 +434,7 @@ def membership(inputs: dict) -> pd.DataFrame:
 
 def area_stats(classified: pd.DataFrame, places: pd.DataFrame, wimd: pd.DataFrame) -> pd.DataFrame:
     """The columns of gapmap.area_stats_<id> for every level, postcode and hexagon size."""
-    from connectivity.classify import COUNTS
+    from connectivity.classify import COUNTS, MORE_COUNTS
     from connectivity.vocab import AREA_LEVELS, BANDS, STATUSES
 
     c = classified.merge(places, on="uprn")
@@ -427,9 +448,14 @@ def area_stats(classified: pd.DataFrame, places: pd.DataFrame, wimd: pd.DataFram
         flags[f"{scheme}_possibly"] = c[f"eligible_{scheme}"].eq("possibly")
     flags["voucher_eligible"] = c["eligible_voucher"].eq("eligible")
     flags["planned_build"] = c["planned_build"]
-    if set(flags) != set(COUNTS):
-        raise ValueError(f"the peer counts {sorted(flags)}, ours {sorted(COUNTS)}")
-    work = pd.DataFrame({name: flags[name].astype(np.int64) for name in COUNTS})
+    flags["residential"] = c["address_kind"].isin(("residential", "dual_use"))
+    flags["business"] = c["address_kind"].isin(("business", "dual_use"))
+    flags["evidence_oa"] = c["evidence"].eq("oa")
+    flags["uso_eligible_fwa"] = c["eligible_uso"].eq("eligible") & (c["fwa_decent_pct"] > 0)
+    everything = {**COUNTS, **MORE_COUNTS}
+    if set(flags) != set(everything):
+        raise ValueError(f"the peer counts {sorted(flags)}, ours {sorted(everything)}")
+    work = pd.DataFrame({name: flags[name].astype(np.int64) for name in everything})
     work["premises"] = 1
     # expected premises below the line, exactly: 1 per 'below', the probability per 'possibly'
     units = _decimal_units(c["probability_below"].fillna(0).to_numpy(dtype=np.float32))
@@ -441,7 +467,7 @@ def area_stats(classified: pd.DataFrame, places: pd.DataFrame, wimd: pd.DataFram
     median_of = c["best_down"].astype(float).where(c["evidence"].isin(STRONG))
     frames = []
     for key in keys:
-        sums = work.groupby(key)[["premises", *COUNTS, "units"]].sum()
+        sums = work.groupby(key)[["premises", *everything, "units"]].sum()
         if sums.empty:
             continue
         sums["median_down"] = median_of.groupby(work[key]).median()
@@ -458,7 +484,7 @@ def area_stats(classified: pd.DataFrame, places: pd.DataFrame, wimd: pd.DataFram
     stats["wimd_rank"] = stats["code"].map(ranks).where(stats["level"].eq("lsoa"))
     counts = list(COUNTS)
     return stats[["level", "code", "premises", *counts[:4], "expected_below_30", "median_down",
-                  *counts[4:], "share_below", "wimd_rank"]]
+                  *counts[4:], "share_below", "wimd_rank", *MORE_COUNTS]]
 
 
 def run_peer(url: str, rules, up_to: str | None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
