@@ -50,7 +50,7 @@ _ST = ("st_down", "st_tests", "st_release")
 #: the columns of a premises_class row the sentences read beyond the ones every run has had:
 #: tables made before speed tests, output-area counts and fixed wireless were evidence lack
 #: them (old runs, old list snapshots). The name is older than the output-area and fixed
-#: wireless columns; it covers them all (target list snapshots keep each: migration 0014).
+#: wireless columns; it covers them all (target list snapshots keep each: migration 0013).
 SPEEDTEST_COLUMNS = {"speedtest_down": "real", "speedtest_tests": "integer",
                      "speedtest_release": "text", "oa_code": "text", "oa_premises": "integer",
                      "oa_unable_30": "integer", "oa_unable_decent": "integer",
