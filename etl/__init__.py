@@ -23,7 +23,6 @@ _WHERE = {
     "places": "etl.places:PlacesLoader",
     "challenges": "etl.challenges:ChallengesLoader",
     "ookla": "etl.ookla:OoklaLoader",
-    "addressbase": "etl.addressbase:AddressBaseLoader",
 }
 
 
