@@ -110,8 +110,11 @@ def _address_join(addresses: bool) -> tuple[str, str]:
 
 def _run_releases(conn: psycopg.Connection) -> dict[str, str]:
     """The release label per source the current run read."""
-    row = conn.execute(f"SELECT releases FROM {SCHEMA}.classification_run WHERE is_current"
-                       ).fetchone()
+    run = runs.current(conn)  # (which run is current is asked in runs.py only)
+    if run is None:
+        return {}
+    row = conn.execute(f"SELECT releases FROM {SCHEMA}.classification_run WHERE id = %s",
+                       (run.id,)).fetchone()
     return dict(row[0] or {}) if row else {}
 
 
