@@ -23,6 +23,7 @@ _WHERE = {
     "places": "etl.places:PlacesLoader",
     "challenges": "etl.challenges:ChallengesLoader",
     "ookla": "etl.ookla:OoklaLoader",
+    "addressbase": "etl.addressbase:AddressBaseLoader",
 }
 
 

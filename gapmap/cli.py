@@ -262,6 +262,9 @@ for _kind, _help in (
     ("ookla", "Ookla open data fixed-network speed test tiles (Parquet or zipped Shapefile; "
      "CC BY-NC-SA, non-commercial), --release YYYY-QN: tiles touching the loaded Welsh "
      "authorities."),
+    ("addressbase", "OS AddressBase Plus (with or without its header) or Premium (multi-record) "
+     "CSV, plain or zipped: each premises' address in English and Welsh, class, parent UPRN and "
+     "kind. A full supply: each load replaces the addresses; change-only updates are refused."),
 ):
     _simple_load_command(_kind, _help)
 
