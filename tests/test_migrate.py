@@ -25,7 +25,7 @@ def test_an_empty_database_migrates_once_and_then_is_current(empty_settings):
             "0001_initial", "0002_classification", "0003_membership", "0004_places_and_map",
             "0005_officers", "0006_lists", "0007_challenges", "0008_plans",
             "0009_membership_indexes", "0010_place_welsh_names",
-            "0011_list_speedtests", "0012_addresses", "0013_list_oa_fwa"]
+            "0011_list_speedtests", "0012_addresses", "0013_list_oa_fwa", "0014_list_addresses", "0015_performance_bands"]
         assert migrate(conn) == []
         assert current_version(conn) == available_migrations()[-1].version
         assert pending_migrations(conn) == []
