@@ -244,10 +244,10 @@ SETTINGS: tuple[Setting, ...] = (
         "public_addresses",
         _bool,
         False,
-        "Show each premises' address (gapmap.address, from AddressBase) on the public "
+        "Show each premises' address (from `connectivity load addressbase`) on the public "
         "postcode pages and in the public API. Off by default: address licences differ by "
         "deployment (AddressBase held under the Public Sector Geospatial Agreement may not be "
-        "shown to the public).",
+        "shown to the public); officers see addresses whatever this says.",
     ),
     Setting(
         "performance_min_lines",

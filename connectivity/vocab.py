@@ -288,7 +288,7 @@ GIGABIT_CLASSES: Vocabulary[GigabitClass] = Vocabulary("BDUK gigabit class", (
 ))
 
 #: what a premises is by its AddressBase classification code (gapmap.address.kind; migration
-#: 0012 says which codes are which): not_premises records are left out of every count and target
+#: 0012, docs/etl.md "AddressBase"): not_premises records are left out of every count and target
 ADDRESS_KINDS: Vocabulary[Term] = Vocabulary("address kind", (
     Term("residential", "Residential", "Preswyl"),
     Term("business", "Business", "Busnes"),

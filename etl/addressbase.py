@@ -457,7 +457,7 @@ class AddressBaseLoader(Loader):
         Returns the addresses published. Rejects of a Premium address name its BLPU line (the
         classification is its own record: a missing one names the BLPU)."""
         conn = ctx.conn
-        reject_where(ctx, "stage_ab", "class_code IS NULL", "CLASS", "uprn",
+        reject_where(ctx, "stage_ab", "class_code IS NULL", "CLASS", "NULL",
                      "CASE WHEN premium THEN 'missing class: no current classification record "
                      "(32) for this UPRN' ELSE 'missing class' END")
         reject_where(ctx, "stage_ab", f"class_code !~ {_CLASS}", "CLASS", "class_code",

@@ -134,7 +134,7 @@ def test_bad_rows_are_rejected(settings, db, tmp_path):
     assert [(r["line"], r["column"], r["value"], r["reason"])
             for r in list_rejects(db, result.run_id)] == [
         (2, "UPRN", "12A", "UPRN must be a positive whole number of at most 12 digits"),
-        (3, "CLASS", "100100000011", "missing class"),
+        (3, "CLASS", None, "missing class"),
         (4, "UPRN", "100100000001", "duplicate UPRN: first seen in plus_bad.csv line 1"),
         (5, "PARENT_UPRN", "100100000012", "parent UPRN equal to the UPRN itself"),
         (6, "CLASS", "Q1", "unknown classification: the first letter must be one of C, L, M, "

@@ -51,6 +51,7 @@ PUBLISHED = {
     "challenges": "SELECT count(*) FROM gapmap.challenge WHERE load_run_id = %(run)s",
     "ookla": "SELECT count(*) FROM gapmap.ev_speedtest_tile e JOIN gapmap.release r "
              "ON r.id = e.release_id WHERE r.run_id = %(run)s",
+    "addressbase": "SELECT count(*) FROM gapmap.address WHERE run_id = %(run)s",
 }
 
 
