@@ -55,7 +55,7 @@ def _server_info(conninfo: str) -> dict:
 
 
 def run(scale: str, only: list[str], cache: Path, conninfo: str,
-        load_seconds: float = web_load.SECONDS) -> dict:
+        load_seconds: float = web_load.SECONDS, load_clients: int = web_load.CLIENTS) -> dict:
     report = {
         "scale": scale,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -96,7 +96,7 @@ def run(scale: str, only: list[str], cache: Path, conninfo: str,
                 report["benchmarks"].append(figures)
             if "web_load" in only:  # last: it loads and classifies release 2026-07
                 figures = web_load.run(built["url"], dataset.demo_files(plan["web"], cache),
-                                       seconds=load_seconds)
+                                       seconds=load_seconds, clients=load_clients)
                 figures["scale"] = plan["web"]
                 report["benchmarks"].append(figures)
         finally:
@@ -155,13 +155,17 @@ def main() -> None:
                         help="run only this benchmark (repeatable; default: all)")
     parser.add_argument("--load-seconds", type=float, default=web_load.SECONDS,
                         help="seconds of each web_load round (default: %(default)s)")
+    parser.add_argument("--load-clients", type=int, default=web_load.CLIENTS,
+                        help="concurrent clients of web_load (default: %(default)s; fewer for a "
+                        "smoke test)")
     parser.add_argument("--out", type=Path, default=None,
                         help="also write <scale>.json and <scale>.md into this folder")
     args = parser.parse_args()
     settings = load_settings()
     only = args.only or [b for b in BENCHMARKS if b not in NOT_BY_DEFAULT.get(args.scale, ())]
     report = run(args.scale, only, settings.cache_dir / "bench",
-                 settings.conninfo, load_seconds=args.load_seconds)
+                 settings.conninfo, load_seconds=args.load_seconds,
+                 load_clients=args.load_clients)
     text = markdown(report)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -160,10 +160,11 @@ def load(port: int, paths: dict, seconds: float = SECONDS, clients: int = CLIENT
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     results: list[tuple] = []
-    per = clients // PROCESSES
+    processes = min(PROCESSES, clients)  # fewer clients than processes: one client each
+    per = clients // processes
     if until is None:
         procs = [ctx.Process(target=_client_process, args=(port, paths, per, seconds, i, queue))
-                 for i in range(PROCESSES)]
+                 for i in range(processes)]
         for p in procs:
             p.start()
         for _ in procs:
@@ -301,7 +302,7 @@ def run(url: str, folder: Path, seconds: float = SECONDS, clients: int = CLIENTS
     env = dict(os.environ, DATABASE_URL=url, CONNECTIVITY_DATABASE_URL=url,
                CONNECTIVITY_SECRET_KEY=secrets.token_urlsafe(32))
     report = {"benchmark": "web_load", "premises": premises, "clients": clients,
-              "processes": PROCESSES, "workers": WORKERS, "seconds": seconds, "mix": MIX,
+              "processes": min(PROCESSES, clients), "workers": WORKERS, "seconds": seconds, "mix": MIX,
               "urls": {k: len(v) for k, v in paths.items()}}
     port = _free_port()
     with _server([str(BIN / "connectivity"), "--database-url", url, "serve", "--port", str(port),

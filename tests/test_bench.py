@@ -49,15 +49,18 @@ def test_the_small_benchmarks_run_and_compare_like_with_like(tmp_path, server):
 
 
 def test_web_load_serves_every_answer_from_the_old_snapshot_or_the_new(tmp_path, server):
-    """bench.web_load at the small scale, for 5 s a round: 64 clients, nothing fails, and while
-    release 2026-07 loads and classifies every answer is wholly 2026-01's or 2026-07's."""
+    """bench.web_load at the small scale as a smoke test (the fewest clients and seconds that
+    exercise it: 2 clients, 2 s a round): nothing fails, and while release 2026-07 loads and
+    classifies every answer is wholly 2026-01's or 2026-07's."""
     done = subprocess.run([sys.executable, "-m", "bench", "--scale", "small", "--only", "web_load",
-                           "--load-seconds", "5", "--out", str(tmp_path)],
+                           "--load-seconds", "2", "--load-clients", "2", "--out", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     print(done.stdout)
+    assert "63,225 premises; 2 clients (2 processes) for 2.0 s per row" in done.stdout
     (load,) = json.loads((tmp_path / "small.json").read_text())["benchmarks"]
-    assert load["benchmark"] == "web_load" and load["premises"] == 63225 and load["clients"] == 64
+    assert load["benchmark"] == "web_load" and load["premises"] == 63225 and load["clients"] == 2
+    assert load["seconds"] == 2 and load["processes"] == 2
     for name in ("mixed", "tiles_only", "tipg_tiles_only", "with_writes"):
         assert load[name]["failed"] == 0, (name, load[name]["errors"])
     assert sorted(load["mixed"]["kinds"]) == ["areas", "postcode", "resident", "tile"]
