@@ -17,7 +17,7 @@ from .maptiles import buffered_envelope
 from .postcodes import normalise_postcode
 from .reasons import SPEEDTEST_COLUMNS, missing_columns_sql, render
 from .rules import Rules
-from .vocab import AREA_LEVELS, SCHEMES, SPEEDTEST_ATTRIBUTION, STATUSES
+from .vocab import AREA_LEVELS, BANDS, SCHEMES, SPEEDTEST_ATTRIBUTION, STATUSES
 
 MAX_BBOX_DEG2 = 0.25  # about 17 x 35 km at Welsh latitudes
 MAX_PAGE = 5000
@@ -123,14 +123,28 @@ def speedtest_release(conn: psycopg.Connection) -> str | None:
     return _run_releases(conn).get("ookla")
 
 
+#: Ofcom's bands of measured lines (fixed performance), in the order it publishes them: the
+#: column of gapmap.ev_postcode_performance (migration 0015) and the band's code, as the
+#: coverage bands spell theirs (vocab.BANDS)
+PERFORMANCE_BANDS = (("lines_0_2", "0<2"), ("lines_2_5", "2<5"), ("lines_5_10", "5<10"),
+                     ("lines_10_30", "10<30"), ("lines_30_300", "30<300"), ("lines_300", ">=300"))
+
+
 def measured_speeds(conn: psycopg.Connection, postcode: str | None, releases: dict[str, str],
-                    min_lines: int = 4) -> dict[str, Any] | None:
+                    min_lines: int = 4, lang: str = "en") -> dict[str, Any] | None:
     """Ofcom's measured line speeds of ``postcode`` (fixed performance: the lines people use,
     so what they buy, not what they could get), from the newest performance release no later
     than the Ofcom coverage release the run read (the newest when it read none); None when that
     release has no row for the postcode. With fewer than ``min_lines`` lines counted, the
     figures are withheld (``shown`` false); a file with no line counts (``lines`` 0) says
-    nothing either way, and its figures are shown."""
+    nothing either way, and its figures are shown.
+
+    ``bands`` gives the lines in each of Ofcom's bands (null where the file left the band
+    empty), each with its name in ``lang``, and is null altogether when the figures are
+    withheld, when no line is counted or when the row was loaded before the bands were kept
+    (migration 0015). ``lines`` and the
+    shares below and at or above 30 Mbit/s count an empty band as 0 lines;
+    ``lines_300_or_more_pct`` is null when the ">= 300" band is empty or not kept."""
     if postcode is None:
         return None
     up_to = releases.get("ofcom-coverage")
@@ -140,23 +154,33 @@ def measured_speeds(conn: psycopg.Connection, postcode: str | None, releases: di
                          AND (%(up_to)s::text IS NULL OR label <= %(up_to)s)
                        ORDER BY label DESC LIMIT 1)
             SELECT r.label, e.median_down, e.avg_down, e.median_up, e.avg_up,
-                   e.lines_below_30, e.lines_total
+                   e.lines_below_30, e.lines_total,
+                   {', '.join(f'e.{column}' for column, _ in PERFORMANCE_BANDS)}
             FROM r JOIN {SCHEMA}.ev_postcode_performance e
                  ON e.release_id = r.id AND e.postcode = %(pc)s""",
         {"up_to": up_to, "pc": postcode}).fetchone()
     if row is None:
         return None
-    label, median_down, avg_down, median_up, avg_up, below, total = row
+    label, median_down, avg_down, median_up, avg_up, below, total = row[:7]
+    counted = row[7:]
     lines = total or None
     shown = lines is None or lines >= min_lines
     def fig(value: float | None) -> float | None:
         return round(value, 1) if shown and value is not None else None
     share = round(100.0 * below / lines, 1) if shown and lines else None
+    kept = shown and lines is not None and any(n is not None for n in counted)
+    bands = ([{"band": code, "name": BANDS.name(code, lang), "lines": n}
+              for (_, code), n in zip(PERFORMANCE_BANDS, counted, strict=True)]
+             if kept else None)
+    top = counted[-1]
     return {"release": label, "lines": lines, "min_lines": min_lines, "shown": shown,
             "median_down": fig(median_down), "avg_down": fig(avg_down),
             "median_up": fig(median_up), "avg_up": fig(avg_up),
             "lines_below_30_pct": share,
-            "lines_30_or_more_pct": None if share is None else round(100.0 - share, 1)}
+            "lines_30_or_more_pct": None if share is None else round(100.0 - share, 1),
+            "lines_300_or_more_pct": (round(100.0 * top / lines, 1)
+                                      if kept and top is not None else None),
+            "bands": bands}
 
 
 def decent_broadband(conn: psycopg.Connection, postcode: str | None,
@@ -195,7 +219,7 @@ def premises_detail(conn: psycopg.Connection, uprn: int, lang: str = "en", *,
     shaped = _shape(dict(zip(names, row, strict=True)), lang, run.rules)
     releases = _run_releases(conn)
     return {"classification": run.label, "synthetic": run.synthetic, **shaped,
-            "measured": measured_speeds(conn, shaped["postcode"], releases, min_lines),
+            "measured": measured_speeds(conn, shaped["postcode"], releases, min_lines, lang),
             "decent_broadband": decent_broadband(conn, shaped["postcode"], releases)}
 
 
@@ -246,7 +270,7 @@ def postcode_detail(conn: psycopg.Connection, raw: str, lang: str = "en", *,
         "local_authority": {"code": place[2], "name_en": place[3], "name_cy": place[4]},
         "summary": dict(zip(keys, stats, strict=True)) if stats else None,
         "premises": premises,
-        "measured": measured_speeds(conn, postcode, releases, min_lines),
+        "measured": measured_speeds(conn, postcode, releases, min_lines, lang),
         "decent_broadband": decent_broadband(conn, postcode, releases),
         "bounds": ([[round(box[0], 6), round(box[1], 6)], [round(box[2], 6), round(box[3], 6)]]
                    if box else None),

@@ -230,16 +230,17 @@ class OfcomPerformanceLoader(Loader):
         below = ["lines_0_2", "lines_2_5", "lines_5_10", "lines_10_30"]
         speeds = ["median_down", "avg_down", "min_down", "max_down", "median_up", "avg_up",
                   "min_up", "max_up"]
+        # each band as published (an empty cell stays NULL: migration 0015); the two sums count
+        # an empty band as 0 lines, as they always have
+        kept = [*speeds, *lines, "lines_below_30", "lines_total"]
         loaded = ctx.conn.execute(
-            f"""INSERT INTO {SCHEMA}.ev_postcode_performance (release_id, postcode, {', '.join(speeds)},
-                    lines_below_30, lines_total)
-                SELECT %s, postcode, {', '.join(speeds)},
+            f"""INSERT INTO {SCHEMA}.ev_postcode_performance (release_id, postcode, {', '.join(kept)})
+                SELECT %s, postcode, {', '.join(speeds)}, {', '.join(f'round({c})' for c in lines)},
                        round({' + '.join(f'coalesce({c}, 0)' for c in below)}),
                        round({' + '.join(f'coalesce({c}, 0)' for c in lines)})
                 FROM stage_perf
                 ON CONFLICT (release_id, postcode) DO UPDATE SET
-                    {', '.join(f'{c} = EXCLUDED.{c}' for c in speeds)},
-                    lines_below_30 = EXCLUDED.lines_below_30, lines_total = EXCLUDED.lines_total""",
+                    {', '.join(f'{c} = EXCLUDED.{c}' for c in kept)}""",
             (release_id,)).rowcount
         return Counts(read, loaded)
 

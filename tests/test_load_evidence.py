@@ -178,13 +178,18 @@ def test_performance_file(settings, db, tmp_path):
     path.write_text(csv_text(OFCOM_PC_PERFORMANCE_HEADER, [
         ["CF10 1AA", "CF", 50, 60, 5, 200, 10, 12, 1, 20, 300, 1, 0, 2, 3, 4, 5, 9],
         ["CF10 1AB", "CF", -5, 60, 5, 200, 10, 12, 1, 20, 300, 1, 0, 2, 3, 4, 5, 9],
+        # two bands left empty: kept NULL, and counted as 0 lines in the two sums
+        ["CF10 1AD", "CF", 30, 40, 2, 100, 5, 6, 1, 10, 250, 2, "", 1, 4, 7, "", 7],
     ]))
     result = run_load(settings, OfcomPerformanceLoader(), [path])
-    assert (result.rows_loaded, result.rows_rejected) == (1, 1)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1)
     assert rejects(db, result.run_id) == [
         (3, "Median download speed (Mbit/s)", "-5", "negative speed or count")]
-    assert db.execute("SELECT postcode, median_down, lines_below_30, lines_total FROM "
-                      "gapmap.ev_postcode_performance").fetchone() == ("CF10 1AA", 50.0, 6, 15)
+    assert db.execute("SELECT postcode, median_down, lines_below_30, lines_total, lines_0_2, "
+                      "lines_2_5, lines_5_10, lines_10_30, lines_30_300, lines_300 FROM "
+                      "gapmap.ev_postcode_performance ORDER BY postcode").fetchall() == [
+        ("CF10 1AA", 50.0, 6, 15, 1, 0, 2, 3, 4, 5),
+        ("CF10 1AD", 30.0, 7, 14, 2, None, 1, 4, 7, None)]
 
 
 # -- Ofcom coverage API ----------------------------------------------------------------------------

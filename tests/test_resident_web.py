@@ -174,7 +174,8 @@ def test_the_postcode_map_is_given_the_postcode_its_bounds_and_the_report_form(c
 
 #: what the hand-made evidence says for the chosen postcode (written over the demo's rows)
 MEASURED = {"median_down": 12.5, "avg_down": 20.3, "median_up": 1.5, "avg_up": 2.4,
-            "lines_below_30": 3, "lines_total": 8}
+            "lines_below_30": 3, "lines_total": 8, "lines_0_2": 1, "lines_2_5": 0,
+            "lines_5_10": 1, "lines_10_30": 1, "lines_30_300": 4, "lines_300": 1}
 COVERAGE = {"unable_10_pct": 12.5, "fwa_decent_pct": 40, "unable_decent_pct": 5}
 ADDRESSES = {0: ("1 HIGH STREET, ABERAERON", "1 STRYD FAWR, ABER-AERON"),
              1: ("2 HIGH STREET, ABERAERON", None)}  # the third premises has no address row
@@ -206,7 +207,10 @@ def build_evidence_db(server, base_db: str) -> dict:
             "HAVING count(*) >= 3 ORDER BY c.postcode LIMIT 3", (perf,)).fetchall()]
         db.execute("UPDATE gapmap.ev_postcode_performance SET median_down = %(median_down)s, "
                    "avg_down = %(avg_down)s, median_up = %(median_up)s, avg_up = %(avg_up)s, "
-                   "lines_below_30 = %(lines_below_30)s, lines_total = %(lines_total)s "
+                   "lines_below_30 = %(lines_below_30)s, lines_total = %(lines_total)s, "
+                   "lines_0_2 = %(lines_0_2)s, lines_2_5 = %(lines_2_5)s, "
+                   "lines_5_10 = %(lines_5_10)s, lines_10_30 = %(lines_10_30)s, "
+                   "lines_30_300 = %(lines_30_300)s, lines_300 = %(lines_300)s "
                    "WHERE release_id = %(perf)s AND postcode = %(pc)s",
                    {**MEASURED, "perf": perf, "pc": full})
         db.execute("UPDATE gapmap.ev_postcode_performance SET lines_below_30 = 1, lines_total = 2 "
@@ -275,7 +279,14 @@ def test_the_api_gives_measured_speeds_fixed_wireless_and_speed_tests(evidence, 
     assert data["measured"] == {"release": "2026-01", "lines": 8, "min_lines": 4, "shown": True,
                                 "median_down": 12.5, "avg_down": 20.3, "median_up": 1.5,
                                 "avg_up": 2.4, "lines_below_30_pct": 37.5,
-                                "lines_30_or_more_pct": 62.5}
+                                "lines_30_or_more_pct": 62.5, "lines_300_or_more_pct": 12.5,
+                                "bands": [
+        {"band": "0<2", "name": "Under 2 Mbit/s", "lines": 1},
+        {"band": "2<5", "name": "2 to 5 Mbit/s", "lines": 0},
+        {"band": "5<10", "name": "5 to 10 Mbit/s", "lines": 1},
+        {"band": "10<30", "name": "10 to 30 Mbit/s", "lines": 1},
+        {"band": "30<300", "name": "30 to 300 Mbit/s", "lines": 4},
+        {"band": ">=300", "name": "300 Mbit/s or more", "lines": 1}]}
     assert data["decent_broadband"] == {"release": "2026-01", "fixed_unable_10_pct": 12.5,
                                         "fwa_decent_pct": 40.0, "unable_decent_pct": 5.0}
     # the tile covers the first premises (and perhaps neighbours in the same tile)
@@ -290,7 +301,11 @@ def test_the_api_gives_measured_speeds_fixed_wireless_and_speed_tests(evidence, 
         p in evidence["tested"] for p in evidence["uprns"]]
     assert all("speedtest_down" not in p and "address" not in p for p in data["premises"])
     one = client.get(f"/api/v1/premises/{evidence['uprns'][0]}?lang=cy").get_json()
-    assert one["measured"] == data["measured"]
+    # the same figures; the bands named in Welsh
+    assert one["measured"] == {**data["measured"], "bands": [
+        {**band, "name": name} for band, name in zip(data["measured"]["bands"], [
+            "O dan 2 Mbit/s", "2 i 5 Mbit/s", "5 i 10 Mbit/s", "10 i 30 Mbit/s",
+            "30 i 300 Mbit/s", "300 Mbit/s neu fwy"], strict=True)]}
     assert one["decent_broadband"] == data["decent_broadband"]
     assert one["speedtest"]["attribution"].endswith("CC BY-NC-SA 4.0: at ddefnydd anfasnachol yn unig")
     assert "address" not in one
@@ -298,7 +313,8 @@ def test_the_api_gives_measured_speeds_fixed_wireless_and_speed_tests(evidence, 
     few = client.get(f"/api/v1/postcodes/{evidence['few']}").get_json()["measured"]
     assert few == {"release": "2026-01", "lines": 2, "min_lines": 4, "shown": False,
                    "median_down": None, "avg_down": None, "median_up": None, "avg_up": None,
-                   "lines_below_30_pct": None, "lines_30_or_more_pct": None}
+                   "lines_below_30_pct": None, "lines_30_or_more_pct": None,
+                   "lines_300_or_more_pct": None, "bands": None}
     assert client.get(f"/api/v1/postcodes/{evidence['none']}").get_json()["measured"] is None
 
 
@@ -350,6 +366,10 @@ def test_addresses_are_shown_only_with_the_setting_on(evidence, evidence_apps):
         "<dt>Lines measured</dt><dd>8</dd>",
         "<dt>Lines below 30 Mbit/s</dt><dd>37.5%</dd>",
         "<dt>Lines at 30 Mbit/s or more</dt><dd>62.5%</dd>",
+        "<dt>Lines at 300 Mbit/s or more</dt><dd>12.5%</dd>",
+        "<caption>Lines measured in each download speed band (Ofcom fixed performance)</caption>",
+        '<tr><th scope="row">Under 2 Mbit/s</th><td>1</td></tr>',
+        '<tr><th scope="row">300 Mbit/s or more</th><td>1</td></tr>',
         "Since July 2024 Ofcom publishes its average measured speeds as robust only down to local "
         "authority level: a postcode's figures are indicative.",
         '<th scope="col">Speed tests in its tile (Speedtest by Ookla, CC BY-NC-SA 4.0, '
@@ -386,7 +406,7 @@ def test_few_lines_withhold_the_figures_and_no_row_says_nothing(evidence, eviden
     few = main_of(client.get(f"/en/postcode/{evidence['few'].replace(' ', '')}").get_data(as_text=True))
     assert ("<p>Too few lines are measured here (2, fewer than 4) for their speeds to be shown.</p>"
             in few)
-    assert "<dt>Median download</dt>" not in few
+    assert "<dt>Median download</dt>" not in few and 'class="measured-bands"' not in few
     cy = main_of(client.get(f"/cy/postcode/{evidence['few'].replace(' ', '')}").get_data(as_text=True))
     assert ("<p>Mae rhy ychydig o linellau wedi'u mesur yma (2, llai na 4) i ddangos eu "
             "cyflymderau.</p>") in cy

@@ -17,7 +17,7 @@ from connectivity.basemap import MAX_LABELS as BASE_MAX_LABELS
 from connectivity.basemap import MAX_ZOOM as BASE_MAX_ZOOM
 from connectivity.basemap import MIN_ZOOM as BASE_MIN_ZOOM
 from connectivity.basemap import PLACE_KINDS as BASE_PLACE_KINDS
-from connectivity.lookup import MAX_OFFSET, MAX_PAGE, MAX_RADIUS_M
+from connectivity.lookup import MAX_OFFSET, MAX_PAGE, MAX_RADIUS_M, PERFORMANCE_BANDS
 from connectivity.officers.listfilters import HELP, ListFilters
 from connectivity.vocab import (
     AREA_LEVELS,
@@ -150,7 +150,24 @@ _SCHEMAS = {
             "median_down": _null("number", minimum=0), "avg_down": _null("number", minimum=0),
             "median_up": _null("number", minimum=0), "avg_up": _null("number", minimum=0),
             "lines_below_30_pct": _null("number", minimum=0, maximum=100),
-            "lines_30_or_more_pct": _null("number", minimum=0, maximum=100)})},
+            "lines_30_or_more_pct": _null("number", minimum=0, maximum=100),
+            "lines_300_or_more_pct": _null(
+                "number", minimum=0, maximum=100,
+                description="Share of the lines at 300 Mbit/s or more; null when the band is "
+                            "empty in the file or not kept"),
+            "bands": {"oneOf": [{"type": "null"}, {
+                "type": "array", "minItems": len(PERFORMANCE_BANDS),
+                "maxItems": len(PERFORMANCE_BANDS),
+                "items": _object({
+                    "band": {"type": "string", "enum": [c for _, c in PERFORMANCE_BANDS]},
+                    "name": {"type": "string", "description": "The band's name in the "
+                                                              "language asked for"},
+                    "lines": _null("integer", minimum=0,
+                                   description="Lines measured in the band; null when the "
+                                               "file leaves the band empty")})}],
+                      "description": "Lines measured in each of Ofcom's bands, in order; null "
+                                     "when the figures are withheld, no line is counted, or "
+                                     "the release was loaded before the bands were kept"}})},
     "DecentBroadband": {
         "description": "Ofcom postcode coverage (the release the classification read): decent "
                        "broadband is 10 Mbit/s down and 1 up. A USO request may be met by fixed "
