@@ -179,6 +179,38 @@ PREMISES: dict[str, Column] = {c.name: c for c in (
 )}
 
 
+#: the columns an officer's target list export adds to :data:`PREMISES`
+#: (connectivity.officers.lists.LIST_EXPORT_COLUMNS). The addresses are AddressBase's (OS,
+#: under the Public Sector Geospatial Agreement) as the list's snapshot kept them: never in
+#: the public files.
+LIST: dict[str, Column] = {c.name: c for c in (
+    _c("address_en", "string", "Address", "Cyfeiriad",
+       "The premises' address from OS AddressBase, one line, comma separated, as it was when "
+       "the list's snapshot was taken (empty without an AddressBase record)",
+       "Cyfeiriad y safle o OS AddressBase, ar un llinell wedi'i gwahanu â chomas, fel yr oedd "
+       "pan dynnwyd ciplun y rhestr (gwag heb gofnod AddressBase)"),
+    _c("address_cy", "string", "Address in Welsh", "Cyfeiriad yn Gymraeg",
+       "The Welsh-language address AddressBase gives, where it gives one (empty otherwise)",
+       "Y cyfeiriad Cymraeg y mae AddressBase yn ei roi, lle mae'n rhoi un (gwag fel arall)"),
+    _c("parent_uprn", "integer", "Parent UPRN", "UPRN rhiant",
+       "The UPRN of the building the premises is in (a flat's), from AddressBase",
+       "UPRN yr adeilad y mae'r safle ynddo (adeilad fflat), o AddressBase"),
+    _c("class_code", "string", "AddressBase class", "Dosbarth AddressBase",
+       "The AddressBase classification code (RD04 a terraced house, CR08 a shop, X dual use, "
+       "...); address_kind sums it up",
+       "Cod dosbarthu AddressBase (RD04 tŷ teras, CR08 siop, X defnydd deuol, ...); mae "
+       "address_kind yn ei grynhoi"),
+    _c("release_published", "string", "Evidence published", "Dyddiad cyhoeddi'r dystiolaeth",
+       "The publication date of the evidence's release",
+       "Dyddiad cyhoeddi rhyddhad y dystiolaeth"),
+    _c("list_name", "string", "List", "Rhestr", "The target list's name", "Enw'r rhestr darged",
+       required=True),
+    _c("snapshot", "string", "Snapshot", "Ciplun",
+       "The list's snapshot: its id, when it was taken and on which classification",
+       "Ciplun y rhestr: ei rif, pryd y'i tynnwyd ac ar ba ddosbarthiad", required=True),
+)}
+
+
 def _count(name: str, en: str, cy: str) -> Column:
     return _c(name, "integer", en, cy, f"Premises: {en.lower()}", f"Safleoedd: {cy.lower()}")
 

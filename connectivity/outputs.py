@@ -37,6 +37,16 @@ OGL = "http://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/
 #: the licence of Ookla's open data: a file with speed test figures, or statuses they moved,
 #: carries it beside the OGL (non-commercial, share-alike)
 CC_BY_NC_SA = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
+#: AddressBase (OS) is held under the Public Sector Geospatial Agreement, not the OGL: a file
+#: holding addresses (an officer's target list) carries OS's attribution for it, with the year
+#: of the AddressBase supply, and the PSGA beside the OGL. Public files never hold addresses.
+PSGA = "https://www.ordnancesurvey.co.uk/customers/public-sector/public-sector-licensing"
+
+
+def address_attribution(year: int) -> str:
+    """OS's attribution of the AddressBase addresses a file holds (supplied in ``year``)."""
+    return (f"Addresses from OS AddressBase under the Public Sector Geospatial Agreement: "
+            f"Contains OS data \u00a9 Crown copyright and database rights {int(year)}.")
 
 
 def used_speedtests(conn: psycopg.Connection, run_label: str) -> bool:
@@ -209,13 +219,15 @@ def export(conn: psycopg.Connection, out: Path, fmt: str, *, run: str | None = N
 
 def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params: dict,
                 run_label: str, synthetic: bool, *, columns: list[str] = EXPORT_COLUMNS,
-                speedtests: bool = False) -> int:
+                speedtests: bool = False, addresses: int | None = None) -> int:
     """Write the rows of ``sql`` (its columns: ``columns``, with easting/northing and
     latitude/longitude for the points) to ``out`` as ``fmt``, through a temporary file renamed
     into place, with the attribution once: a CSV gets ``<out>-metadata.json`` (CSVW) beside it, a
     GeoPackage (1.3, with a QGIS style by status when there is a status) its layer metadata, a
     GeoJSON its ``description``. With ``speedtests`` (the run read Ookla's speed tests) the
-    attribution and licence add Ookla's and CC BY-NC-SA 4.0. Returns the number of rows."""
+    attribution and licence add Ookla's and CC BY-NC-SA 4.0; with ``addresses`` (the year of
+    the AddressBase supply whose addresses the rows hold) OS's AddressBase attribution and the
+    PSGA. Returns the number of rows."""
     out = Path(out)
     if out.is_dir():
         raise GapmapError(f"cannot write {out}: it is a folder",
@@ -240,7 +252,7 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
             with conn.transaction():  # the server-side cursor lives in a transaction
                 rows = _write_csv(conn, sql, params, tmp, columns) if fmt == "csv" else \
                     _write_vector(conn, sql, params, tmp, fmt, run_label, synthetic, columns,
-                                  speedtests)
+                                  speedtests, addresses)
             if fmt == "gpkg" and "status" in columns:
                 add_styles(tmp, {"premises": status_style()})
         except _gdal_errors() as exc:
@@ -253,7 +265,7 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
             if fmt == "csv":
                 sidecar = tmp.with_name(f"{tmp.name}-metadata.json")
                 _write_csv_metadata(sidecar, target.name, columns, run_label, synthetic,
-                                    speedtests)
+                                    speedtests, addresses)
             for written in (tmp, sidecar):
                 if written is not None:
                     os.chmod(written, 0o666 & ~_umask())  # as a new file, not mkstemp's 0600
@@ -273,34 +285,39 @@ def write_query(conn: psycopg.Connection, out: Path, fmt: str, sql: str, params:
     return rows
 
 
-def attribution(speedtests: bool = False) -> str:
-    """The attribution a file carries: the OGL sources', and Ookla's when it holds speed test
-    figures or statuses they moved."""
-    return ATTRIBUTION + (f" {SPEEDTEST_ATTRIBUTION.en}." if speedtests else "")
+def attribution(speedtests: bool = False, addresses: int | None = None) -> str:
+    """The attribution a file carries: the OGL sources', Ookla's when it holds speed test
+    figures or statuses they moved, and AddressBase's when it holds addresses (``addresses``:
+    the year of their supply)."""
+    return (ATTRIBUTION + (f" {SPEEDTEST_ATTRIBUTION.en}." if speedtests else "")
+            + (f" {address_attribution(addresses)}" if addresses else ""))
 
 
-def licences(speedtests: bool = False) -> list[str]:
-    """The licences of a file's contents: the OGL, and CC BY-NC-SA 4.0 with speed tests."""
-    return [OGL, CC_BY_NC_SA] if speedtests else [OGL]
+def licences(speedtests: bool = False, addresses: int | None = None) -> list[str]:
+    """The licences of a file's contents: the OGL, CC BY-NC-SA 4.0 with speed tests, the PSGA
+    with addresses."""
+    return [OGL, *([CC_BY_NC_SA] if speedtests else []), *([PSGA] if addresses else [])]
 
 
-def describe(run_label: str, synthetic: bool, speedtests: bool = False) -> str:
+def describe(run_label: str, synthetic: bool, speedtests: bool = False,
+             addresses: int | None = None) -> str:
     """What an export says once about itself: the classification and the attribution."""
     return ((SYNTHETIC_NOTICE if synthetic else "") + f"Classification {run_label}. "
-            + attribution(speedtests))
+            + attribution(speedtests, addresses))
 
 
 def _write_csv_metadata(path: Path, csv_name: str, columns: list[str], run_label: str,
-                        synthetic: bool, speedtests: bool = False) -> None:
+                        synthetic: bool, speedtests: bool = False,
+                        addresses: int | None = None) -> None:
     """The CSV's CSVW metadata (W3C: ``<file>-metadata.json`` is where CSVW tools look), holding
     the attribution and licence the rows no longer repeat."""
+    ids = licences(speedtests, addresses)
     document = {
         "@context": ["http://www.w3.org/ns/csvw", {"@language": "en"}],
         "url": csv_name,
-        "dc:description": describe(run_label, synthetic, speedtests),
-        "dc:license": ({"@id": OGL} if not speedtests else
-                       [{"@id": url} for url in licences(speedtests)]),
-        "dc:rights": attribution(speedtests),
+        "dc:description": describe(run_label, synthetic, speedtests, addresses),
+        "dc:license": {"@id": OGL} if len(ids) == 1 else [{"@id": url} for url in ids],
+        "dc:rights": attribution(speedtests, addresses),
         "dialect": {"encoding": "utf-8", "header": True, "lineTerminators": ["\r\n"]},
         "tableSchema": {"columns": [{"name": c, "titles": c} for c in columns]},
     }
@@ -382,7 +399,8 @@ def _write_csv(conn, sql: str, params: dict, path: Path, columns: list[str]) -> 
 
 
 def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label: str,
-                  synthetic: bool, columns: list[str], speedtests: bool = False) -> int:
+                  synthetic: bool, columns: list[str], speedtests: bool = False,
+                  addresses: int | None = None) -> int:
     """GeoPackage 1.3 (EPSG:27700) or GeoJSON (WGS84), written in chunks with pyogrio; the
     attribution in the layer's metadata (GeoPackage) or ``description`` (GeoJSON)."""
     import geopandas as gpd
@@ -402,7 +420,8 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
                         "speedtest_down", "speedtest_up"):
                 if col in frame:
                     frame[col] = frame[col].astype("float64")
-            for col in ("oa_premises", "oa_unable_30", "oa_unable_decent", "speedtest_tests"):
+            for col in ("oa_premises", "oa_unable_30", "oa_unable_decent", "speedtest_tests",
+                        "parent_uprn"):
                 if col in frame:
                     frame[col] = frame[col].astype("Int64")
             if fmt == "gpkg":
@@ -410,7 +429,7 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
             else:
                 geom, crs = points(frame["longitude"], frame["latitude"]), "EPSG:4326"
             gdf = gpd.GeoDataFrame(frame, geometry=geom, crs=crs)
-            kwargs = _vector_options(fmt, run_label, synthetic, speedtests) if first else \
+            kwargs = _vector_options(fmt, run_label, synthetic, speedtests, addresses) if first else \
                 ({"layer": "premises"} if fmt == "gpkg" else {})
             pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
                                     append=not first, **kwargs)
@@ -420,14 +439,15 @@ def _write_vector(conn, sql: str, params: dict, path: Path, fmt: str, run_label:
         gdf = gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry=[],
                                crs="EPSG:27700" if fmt == "gpkg" else "EPSG:4326")
         pyogrio.write_dataframe(gdf, path, driver="GPKG" if fmt == "gpkg" else "GeoJSON",
-                                **_vector_options(fmt, run_label, synthetic, speedtests))
+                                **_vector_options(fmt, run_label, synthetic, speedtests,
+                                                  addresses))
     return rows
 
 
 def _vector_options(fmt: str, run_label: str, synthetic: bool,
-                    speedtests: bool = False) -> dict[str, Any]:
+                    speedtests: bool = False, addresses: int | None = None) -> dict[str, Any]:
     """pyogrio's options for the first write of a GeoPackage or GeoJSON export."""
-    text = describe(run_label, synthetic, speedtests)
+    text = describe(run_label, synthetic, speedtests, addresses)
     if fmt == "gpkg":
         return {"layer": "premises", "dataset_options": GPKG_OPTIONS,
                 "metadata": {"DESCRIPTION": text}}
