@@ -29,10 +29,10 @@ from ..costs import OPTION_NAMES, OPTIONS, value_keys
 from ..db import SCHEMA
 from ..errors import GapmapError
 from ..geopackage import GPKG_OPTIONS, add_styles, categorised_qml, status_style
-from ..outputs import ATTRIBUTION, SYNTHETIC_NOTICE
+from ..outputs import ATTRIBUTION, SYNTHETIC_NOTICE, address_attribution
 from ..planning import NETWORK_PROXY, NETWORK_PROXY_CY
 from . import audit
-from .lists import raw
+from .lists import raw, supply_label
 from .models import Account, Plan
 from .plans import plan_dict
 
@@ -242,6 +242,8 @@ def _frame(conn, sql: str, params: dict[str, Any]):
     import pandas
 
     frame = pandas.DataFrame.from_records(records, columns=names[:-1])
+    if "parent_uprn" in frame:  # a UPRN, not a float, where some premises have none
+        frame["parent_uprn"] = frame["parent_uprn"].astype("Int64")
     return geopandas.GeoDataFrame(frame, geometry=list(geoms), crs="EPSG:27700")
 
 
@@ -268,7 +270,8 @@ def styles() -> dict[str, tuple[str, str]]:
 
 PREMISES_COLUMNS = ("uprn", "cluster_id", "kind", "recommended", "status", "probability_below",
                     "planned_build", "is_target", "lsoa", "wimd_rank", "easting", "northing",
-                    "latitude", "longitude", "la_code", "plan", "classification", "attribution")
+                    "latitude", "longitude", "la_code", "address_en", "address_cy",
+                    "parent_uprn", "class_code", "plan", "classification", "attribution")
 
 
 def _premises_sql() -> str:
@@ -279,11 +282,14 @@ def _premises_sql() -> str:
                round(ST_Y(pp.geom)::numeric, 2)::float8 AS northing,
                round(ST_Y(ST_Transform(pp.geom, 4326))::numeric, 7)::float8 AS latitude,
                round(ST_X(ST_Transform(pp.geom, 4326))::numeric, 7)::float8 AS longitude,
-               p.la_code, p.name AS plan, p.run_label AS classification,
+               p.la_code, a.address_en, a.address_cy, a.parent_uprn, a.class_code,
+               p.name AS plan, p.run_label AS classification,
                %(attribution)s AS attribution, ST_AsBinary(pp.geom)
         FROM {SCHEMA}.plan_premises pp
         JOIN {SCHEMA}.plan_cluster pc USING (plan_id, cluster_id)
         JOIN {SCHEMA}.plan p ON p.id = pp.plan_id
+        -- the addresses AddressBase holds as the pack is written (a plan keeps no addresses)
+        LEFT JOIN {SCHEMA}.address a ON a.uprn = pp.uprn
         WHERE pp.plan_id = %(plan)s ORDER BY pp.cluster_id, pp.uprn"""
 
 
@@ -346,6 +352,20 @@ def write_pdf(page: str, path: Path) -> str | None:
     return None
 
 
+def _address_year(conn, plan: Plan) -> int | None:
+    """The year of the AddressBase supply whose addresses the plan's premises have now (for
+    the attribution); None when none of them has one."""
+    row = conn.execute(
+        f"""SELECT r.release, r.files, r.finished_at::date FROM {SCHEMA}.load_run r
+            WHERE r.id = (SELECT a.run_id FROM {SCHEMA}.address a
+                          JOIN {SCHEMA}.plan_premises pp ON pp.uprn = a.uprn
+                          WHERE pp.plan_id = %s LIMIT 1)""", (plan.id,)).fetchone()
+    if row is None:
+        return None
+    label = supply_label(*row)
+    return int(label[:4]) if label[:4].isdigit() else row[2].year
+
+
 def export_bidpack(session: Session, plan: Plan, out: Path, *, actor: str,
                    by: Account | None = None, client: str | None = None) -> dict[str, Any]:
     """Write the plan's bid pack to ``out`` (a zip); audited with the row counts."""
@@ -361,7 +381,9 @@ def export_bidpack(session: Session, plan: Plan, out: Path, *, actor: str,
         f"SELECT name_en, coalesce(name_cy, name_en) FROM {SCHEMA}.area "
         "WHERE level = 'la' AND code = %s", (plan.la_code,)).fetchone() or (plan.la_code,) * 2,
         strict=True))
-    attribution = (SYNTHETIC_NOTICE if plan.synthetic else "") + ATTRIBUTION
+    year = _address_year(conn, plan)
+    attribution = ((SYNTHETIC_NOTICE if plan.synthetic else "") + ATTRIBUTION
+                   + (f" {address_attribution(year)}" if year else ""))
     with tempfile.TemporaryDirectory(prefix="gapmap-bidpack-") as folder:
         work = Path(folder)
         layers = write_gpkg(conn, plan, work / "plan.gpkg", attribution)

@@ -215,6 +215,19 @@ def challenge_dict(challenge: Challenge, account: Account | None = None,
     return row
 
 
+def premises_address(session: Session, uprn: int | None) -> dict[str, Any] | None:
+    """The challenged premises' AddressBase record as gapmap.address holds it now (a challenge
+    is handled against the premises as it is, not as a list once kept it): its English and
+    Welsh addresses, parent UPRN, class code and kind; None when no AddressBase load holds the
+    UPRN. Officers only (the public pages show addresses only with ``public_addresses``)."""
+    if uprn is None:
+        return None
+    row = session.execute(text(
+        f"""SELECT address_en, address_cy, parent_uprn, class_code, kind
+            FROM {SCHEMA}.address WHERE uprn = :uprn"""), {"uprn": uprn}).mappings().first()
+    return dict(row) if row is not None else None
+
+
 def neighbours(session: Session, challenge: Challenge) -> dict[str, int]:
     """Other challenges and reports in the same postcode ("4 neighbours report the same")."""
     if not challenge.postcode:

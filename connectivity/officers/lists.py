@@ -8,6 +8,7 @@ Design and reasons: docs/lists.md."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from .. import runs
 from ..db import SCHEMA
 from ..errors import BadRequest, Forbidden, NotFound
-from ..outputs import EXPORT_COLUMNS, export_columns_sql, write_query
+from ..outputs import EXPORT_COLUMNS, export_columns_sql, used_speedtests, write_query
 from ..reasons import SPEEDTEST_COLUMNS, missing_columns_sql, source_name_sql
 from ..vocab import EVIDENCE, LANGS, REASONS, SCHEMES, STATUSES
 from . import audit
@@ -32,10 +33,14 @@ SNAPSHOT_COLUMNS = (
     "uso", "evidence", "evidence_release", "gigabit_class", "planned_build", "contract_name",
     "supplier", "final_coverage_date", "eligible_abc", "abc_reason", "eligible_lbf", "lbf_reason",
     "eligible_uso", "uso_reason", "eligible_voucher", "voucher_reason", *SPEEDTEST_COLUMNS)
+#: what a snapshot keeps of each premises' AddressBase record (migration 0014), as it was when
+#: the snapshot was taken: a later AddressBase load does not rewrite a list (docs/lists.md)
+ADDRESS_COLUMNS = ("address_en", "address_cy", "parent_uprn", "class_code")
 #: what a refresh compares, premises by premises
 COMPARED = ("status", "band", "eligible_abc", "eligible_lbf", "eligible_uso", "eligible_voucher",
             "planned_build")
-LIST_EXPORT_COLUMNS = [*EXPORT_COLUMNS, "release_published", "list_name", "snapshot"]
+LIST_EXPORT_COLUMNS = [*EXPORT_COLUMNS, *ADDRESS_COLUMNS, "release_published", "list_name",
+                       "snapshot"]
 SORTS = ("uprn", "postcode", "status", "probability_below", "best_down", "band", "la_code")
 PAGE_SIZE = 50
 
@@ -48,9 +53,11 @@ def raw(session: Session):
 # -- evaluating a definition ----------------------------------------------------------------
 def selection(conn, run_id: int, filters: ListFilters, polygon_wkb: bytes | None,
               authorities: list[str] | None, *, full: bool = True,
-              leave_out: list[int] | None = None) -> tuple[str, dict[str, Any]]:
+              leave_out: list[int] | None = None,
+              addresses: bool = False) -> tuple[str, dict[str, Any]]:
     """``FROM ... WHERE ...`` over run ``run_id`` for the premises the definition selects
-    (aliases: c the run's classification, m premises_place, p premises). Unless
+    (aliases: c the run's classification, m premises_place, p premises, and with ``addresses``
+    a, the premises' AddressBase record in gapmap.address, LEFT JOINed). Unless
     ``full`` (a snapshot needs the authority and the point of every premises), the areas and the
     points are joined only when a filter needs them: a count of a whole run reads one table.
     ``leave_out``: UPRNs left out (what :func:`count` has instead of ``authorities`` when
@@ -70,6 +77,7 @@ def selection(conn, run_id: int, filters: ListFilters, polygon_wkb: bytes | None
     sql = (f"FROM {SCHEMA}.premises_class_{int(run_id)} c "
            + (f"JOIN {SCHEMA}.premises_place m USING (uprn) " if areas else "")
            + (f"JOIN {SCHEMA}.premises p USING (uprn) " if points else "")
+           + (f"LEFT JOIN {SCHEMA}.address a ON a.uprn = c.uprn " if addresses else "")
            + (f"WHERE {' AND '.join(where)}" if where else ""))
     return sql, params
 
@@ -347,20 +355,67 @@ def _snapshot(session: Session, target: TargetList, run: runs.Run, filters: List
                               created_by=actor)
     session.add(snap)
     session.flush()
-    frm, params = selection(conn, run.id, filters, _wkb(target.polygon), authorities)
+    frm, params = selection(conn, run.id, filters, _wkb(target.polygon), authorities,
+                            addresses=True)
     # never prepared, like a count (_without_jit): planned for its own areas and LSOAs
     # a run classified before speed tests were evidence has no speed test columns: NULLs
     missing = missing_columns_sql(conn, f"premises_class_{run.id}")
     cols = [f"NULL::{SPEEDTEST_COLUMNS[c]}" if f" AS {c}" in missing else f"c.{c}"
             for c in SNAPSHOT_COLUMNS]
     cols[1] = "m.la"
+    # the address as AddressBase holds it now (NULL without a record), kept from here on
+    cols += [f"a.{c}" for c in ADDRESS_COLUMNS]
+    names = ", ".join((*SNAPSHOT_COLUMNS, *ADDRESS_COLUMNS))
     n = conn.execute(
-        f"""INSERT INTO {SCHEMA}.target_list_premises (snapshot_id, {', '.join(SNAPSHOT_COLUMNS)}, geom)
+        f"""INSERT INTO {SCHEMA}.target_list_premises (snapshot_id, {names}, geom)
             SELECT %(snapshot)s, {', '.join(cols)}, p.geom {frm}""",
         {**params, "snapshot": snap.id}, prepare=False).rowcount
     snap.premises = n
+    supply = _address_supply(conn, snap.id)
+    if supply is not None:  # the snapshot rests on that AddressBase supply too
+        snap.releases = {**(releases or {}), "addressbase": supply}
     session.flush()
     return snap
+
+
+def _address_supply(conn, snapshot_id: int) -> str | None:
+    """The label of the AddressBase supply whose records snapshot ``snapshot_id`` holds (None
+    when it holds none): the load's release when one was given, else the supply date in the
+    file's name (``AddressBasePlus_FULL_2026-01-01_001.csv``), else the day it was loaded. A
+    load is a full supply and replaces gapmap.address, so its records are of one load."""
+    row = conn.execute(
+        f"""SELECT r.release, r.files, r.finished_at::date FROM {SCHEMA}.load_run r
+            WHERE r.id = (SELECT a.run_id FROM {SCHEMA}.address a
+                          JOIN {SCHEMA}.target_list_premises t ON t.uprn = a.uprn
+                          WHERE t.snapshot_id = %s AND t.class_code IS NOT NULL LIMIT 1)""",
+        (snapshot_id,)).fetchone()
+    return None if row is None else supply_label(*row)
+
+
+def supply_label(release: str | None, files: list | None, loaded) -> str:
+    """An AddressBase load's label: its release, else the supply date in a file's name, else
+    the day it was loaded (``loaded``, a date)."""
+    if release:
+        return str(release)
+    for f in files or []:
+        found = re.search(r"_(\d{4}-\d{2}-\d{2})_", str(f.get("name", "")))
+        if found:
+            return found.group(1)
+    return loaded.isoformat()
+
+
+def address_year(session: Session, snap: TargetListSnapshot) -> int | None:
+    """The year of the AddressBase supply whose addresses snapshot ``snap`` holds, for the
+    attribution its files carry; None when it holds no AddressBase record. The year of the
+    supply's label, else (a label that is not a date) of the snapshot."""
+    label = str((snap.releases or {}).get("addressbase") or "")
+    if not label:
+        held = raw(session).execute(
+            f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %s "
+            "AND class_code IS NOT NULL)", (snap.id,)).fetchone()[0]
+        if not held:
+            return None
+    return int(label[:4]) if label[:4].isdigit() else snap.created_at.year
 
 
 def refresh(session: Session, target: TargetList, *, accept: bool, actor: str,
@@ -437,7 +492,7 @@ def premises_page(session: Session, snap: TargetListSnapshot, *, page: int = 1,
         raise BadRequest("page must be at least 1 and per_page between 1 and 1000")
     order = f"{sort} {'DESC' if descending else 'ASC'} NULLS LAST, uprn"
     cur = raw(session).execute(
-        f"""SELECT {', '.join(SNAPSHOT_COLUMNS)},
+        f"""SELECT {', '.join(SNAPSHOT_COLUMNS)}, {', '.join(ADDRESS_COLUMNS)},
                    round(ST_Y(ST_Transform(geom, 4326))::numeric, 6)::float8 AS latitude,
                    round(ST_X(ST_Transform(geom, 4326))::numeric, 6)::float8 AS longitude
             FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %s
@@ -485,7 +540,8 @@ def export_list(session: Session, target: TargetList, out: Path, fmt: str, *, ac
     rules = chosen.rules
     sql = f"""
         SELECT {export_columns_sql(lang, rules, "c.geom")},
-               c.la_code, {_release_published_sql()} AS release_published,
+               c.la_code, {', '.join(f'c.{c}' for c in ADDRESS_COLUMNS)},
+               {_release_published_sql()} AS release_published,
                %(list)s AS list_name, %(snapshot)s AS snapshot
         FROM (SELECT *, {source_name_sql(lang)} AS source_name
               FROM {SCHEMA}.target_list_premises WHERE snapshot_id = %(snapshot_id)s) c
@@ -494,7 +550,9 @@ def export_list(session: Session, target: TargetList, out: Path, fmt: str, *, ac
               "snapshot": f"{snap.id} ({snap.created_at:%Y-%m-%d %H:%M} UTC, classification "
                           f"{snap.run_label})"}
     rows = write_query(conn, out, fmt, sql, params, snap.run_label, snap.synthetic,
-                       columns=LIST_EXPORT_COLUMNS)
+                       columns=LIST_EXPORT_COLUMNS,
+                       speedtests=used_speedtests(conn, snap.run_label),
+                       addresses=address_year(session, snap))
     audit.record(session, "list.export", account=by, actor=actor, object_type="list",
                  object_id=target.id, client=client,
                  detail={"format": fmt, "rows": rows, "snapshot": snap.id, "lang": lang})

@@ -207,7 +207,10 @@ class TargetListArea(Base):
 
 class TargetListSnapshot(Base):
     """One evaluation of a list on a classification run; its premises are in
-    ``gapmap.target_list_premises``."""
+    ``gapmap.target_list_premises`` (no ORM class: written and read with set-based SQL in
+    ``lists.py``), each with its AddressBase address, parent UPRN and class as they were when
+    the snapshot was taken (migration 0014). ``releases`` is the run's, with ``addressbase``
+    added when the snapshot holds AddressBase records (the label of that supply)."""
 
     __tablename__ = "target_list_snapshot"
 
