@@ -205,6 +205,7 @@ def _challenge_context(db, account, challenge) -> dict[str, Any]:
         "evidence": ch.check_evidence(challenge, settings),
         "neighbours": ch.neighbours(db, challenge), "building": ch.building(db, challenge, settings),
         "premises": _premises_now(challenge.uprn),
+        "address": ch.premises_address(db, challenge.uprn),
         "may_screen": account.may_change and challenge.state == "submitted",
         "outcomes": [o for o in ("upheld", "rejected", "moot") if o in allowed]
         if account.may_change else [],
@@ -389,6 +390,7 @@ def _api_challenge(db, account, challenge) -> dict:
     data = ch.challenge_dict(challenge, account, _settings())
     data["neighbours"] = ch.neighbours(db, challenge)
     data["building"] = ch.building(db, challenge, _settings())
+    data["address"] = ch.premises_address(db, challenge.uprn)
     return _json_ready(data)
 
 

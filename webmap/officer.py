@@ -542,6 +542,15 @@ def report_status_names() -> dict[str, str]:
     return {"new": _("New"), "accepted": _("Accepted"), "rejected": _("Rejected")}
 
 
+def address_in_lang(address_en: str | None, address_cy: str | None) -> str | None:
+    """A premises' AddressBase address in the page's language: the Welsh-language one on a
+    Welsh page when AddressBase gives one, else the English (and the reverse); None when
+    neither is held (the page says so)."""
+    if g.get("lang") == "cy":
+        return address_cy or address_en or None
+    return address_en or address_cy or None
+
+
 def la_name(code: str | None) -> str:
     """An authority's name in the page's language (the code itself when it is not loaded)."""
     if not code:
@@ -566,4 +575,5 @@ def init_app(app) -> None:
     app.add_template_filter(la_name, "la_name")
     app.jinja_env.globals.update(
         role_names=role_names, report_status_names=report_status_names, figure_names=figure_names,
+        address_in_lang=address_in_lang,
         problem_names=report_texts, sign_in_texts=sign_in_texts)
