@@ -8,6 +8,7 @@ CREATEDB. Databases made here are named ``gapmap_test_<pid>_...`` and dropped af
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import signal
@@ -261,3 +262,100 @@ def copy_of(server, name: str) -> tuple[str, str]:
     """A writable copy of database ``name``: (its name, its URL)."""
     copy = server.create(template=name)
     return copy, server.url(copy)
+
+
+# -- a real browser: Debian's Chromium driven by Playwright, axe-core for accessibility ---------
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules/axe-core/axe.min.js"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: the axe-core rules every page is checked against
+AXE_TAGS = ("{runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', "
+            "'wcag22aa', 'best-practice']}}")
+
+
+# Module scope, not session: Playwright's sync API refuses a second sync_playwright() while one
+# is running, and test_areas_page.py and test_lists.py still start their own inside their tests.
+# Once they take this fixture instead, it can be session-scoped.
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+def watch_csp(pg) -> list[str]:
+    """Every Content-Security-Policy violation the page reports, on any document it loads."""
+    seen: list[str] = []
+    pg.on("console", lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None)
+    return seen
+
+
+def open_page(browser, base: str, *, lang: str = "en", javascript: bool = True,
+              viewport: tuple[int, int] = (1280, 900), request_failures: bool = True,
+              expected_abort=None):
+    """A page in a context of its own that refuses, and records in ``page.external``, every
+    request not to ``base`` (the service must work offline). It records too: ``page.failed``,
+    the answers of status 400 or more (and, with ``request_failures``, the requests that failed,
+    except those ``expected_abort(request)`` calls expected: they go to ``page.aborted``);
+    ``page.errors``, the script errors and console errors (a 404 or 400 page logs "Failed to
+    load resource": not counted); ``page.csp``, the CSP violations (watch_csp). Close it with
+    ``page.context.close()``."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  locale="cy-GB" if lang == "cy" else "en-GB",
+                                  java_script_enabled=javascript)
+    pg = context.new_page()
+    pg.failed, pg.external, pg.aborted, pg.errors = [], [], [], []
+
+    def failed(request):
+        if expected_abort is not None and expected_abort(request):
+            pg.aborted.append(request.url)
+        else:
+            pg.failed.append(request.url)
+
+    if request_failures:
+        pg.on("requestfailed", failed)
+    pg.on("response", lambda r: pg.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error"
+          and not m.text.startswith("Failed to load resource: the server responded") else None)
+
+    def offline(route):
+        pg.external.append(route.request.url)
+        route.abort()
+
+    pg.route(lambda url: not url.startswith(base), offline)
+    pg.csp = watch_csp(pg)
+    return pg
+
+
+@pytest.fixture()
+def page(browser, live_server):
+    """A page of the session's app (open_page), with no CSP violation by the end of the test."""
+    pg = open_page(browser, live_server)
+    yield pg
+    pg.context.close()
+    assert pg.csp == [], "Content-Security-Policy violations"
+
+
+@functools.cache
+def _axe_source() -> str:
+    return AXE.read_text()
+
+
+def axe_run(page) -> dict:
+    """axe-core's results for the page as it is (AXE_TAGS). The script goes in through DevTools:
+    the pages' CSP allows no inline script."""
+    page.evaluate(_axe_source())
+    return page.evaluate(f"async () => await axe.run(document, {AXE_TAGS})")
+
+
+def axe_serious(page) -> list:
+    """The serious and critical axe violations: (rule, the first three nodes' targets)."""
+    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in axe_run(page)["violations"]
+            if v["impact"] in ("serious", "critical")]

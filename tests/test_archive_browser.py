@@ -13,23 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from gapmap.cli import main
-from tests.conftest import TEST_SECRET, app_for, serve_in_thread
-from tests.test_browser import ARGS, AXE, CHROMIUM, watch_csp
+from tests.conftest import TEST_SECRET, app_for, axe_run, serve_in_thread, watch_csp
 
 pytestmark = pytest.mark.browser
 MERTHYR = "W06000024"
-AXE_TAGS = ("{runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', "
-            "'wcag22aa', 'best-practice']}}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +79,7 @@ def _drawn(browser, base: str, view: str, grid: str,
     }}""")
     features = page.evaluate(f"() => ({FEATURES})({pick})")
     if axe:
-        page.evaluate(AXE.read_text())
-        result = page.evaluate(f"async () => await axe.run(document, {AXE_TAGS})")
+        result = axe_run(page)
         serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
         assert serious == []
     context.close()
@@ -143,8 +129,7 @@ def test_the_open_data_page_is_axe_clean_with_no_csp_violation(browser, loaded_s
                 assert page.locator("details").nth(1).get_attribute("open") is not None
             else:
                 assert page.locator("[role=status] h2").count() == 1
-            page.evaluate(AXE.read_text())
-            result = page.evaluate(f"async () => await axe.run(document, {AXE_TAGS})")
+            result = axe_run(page)
             serious = [(v["id"], [n["target"] for n in v["nodes"]][:3])
                        for v in result["violations"] if v["impact"] in ("serious", "critical")]
             assert serious == [] and csp == []

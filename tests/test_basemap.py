@@ -10,8 +10,7 @@ import psycopg
 import pytest
 
 from connectivity.basemap import CELL_PX, MAX_LABELS, has_welsh_names
-from tests.conftest import TEST_SECRET, app_for
-from tests.test_browser import ARGS, CHROMIUM, watch_csp
+from tests.conftest import TEST_SECRET, app_for, open_page
 
 CARDIGAN_BAY = "-5.0,51.9,-4.3,52.3"  # Fishguard to Newcastle Emlyn
 CARDIGAN = "-4.72,52.05,-4.6,52.12"
@@ -203,42 +202,14 @@ def wait_until(page, script: str, arg=None, timeout: float = 10.0):
         page.wait_for_timeout(100)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
-
-
 @pytest.fixture()
-def page(chromium, live_server):
-    """A page that refuses and records every request not to the test server (as test_browser)."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    pg = context.new_page()
-    pg.failed, pg.external = [], []
-    pg.aborted = []  # stale label requests the layer cancels: expected, not failures
-
-    def failed(r):
-        if r.failure == "net::ERR_ABORTED" and "/api/v1/base/" in r.url:
-            pg.aborted.append(r.url)
-        else:
-            pg.failed.append(r.url)
-
-    pg.on("requestfailed", failed)
-    pg.on("response", lambda r: pg.failed.append(f"{r.status} {r.url}") if r.status >= 400
-          else None)
-
-    def offline(route):
-        pg.external.append(route.request.url)
-        route.abort()
-
-    pg.route(lambda url: not url.startswith(live_server), offline)
-    pg.csp = watch_csp(pg)
+def page(browser, live_server):
+    """The shared page (conftest.open_page), but stale label requests the layer cancels are
+    expected, not failures: they are kept in ``page.aborted``."""
+    pg = open_page(browser, live_server, expected_abort=lambda r: r.failure == "net::ERR_ABORTED"
+                   and "/api/v1/base/" in r.url)
     yield pg
-    context.close()
+    pg.context.close()
     assert pg.csp == [], "Content-Security-Policy violations"
 
 

@@ -4,52 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOT
-
-CHROMIUM = "/usr/bin/chromium"
-AXE = ROOT / "node_modules/axe-core/axe.min.js"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# ARGS, CHROMIUM and watch_csp are still imported from here by test_areas_page.py and test_lists.py
+from tests.conftest import ARGS, CHROMIUM, axe_run, watch_csp  # noqa: F401
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
-
-
-def watch_csp(pg) -> list[str]:
-    """Every Content-Security-Policy violation the page reports, on any document it loads."""
-    seen: list[str] = []
-    pg.on("console", lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None)
-    return seen
-
-
-@pytest.fixture()
-def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    pg = context.new_page()
-    pg.failed = []
-    pg.external = []
-    pg.on("requestfailed", lambda r: pg.failed.append(r.url))
-    pg.on("response", lambda r: pg.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-
-    def offline(route):
-        pg.external.append(route.request.url)
-        route.abort()
-
-    # the map must work with no network: anything not on our server is refused and recorded
-    pg.route(lambda url: not url.startswith(live_server), offline)
-    pg.csp = watch_csp(pg)
-    yield pg
-    context.close()
-    assert pg.csp == [], "Content-Security-Policy violations"
 
 
 def test_the_map_renders_22_authorities_with_no_failed_or_external_requests(page, live_server):
@@ -112,11 +70,7 @@ def test_axe_finds_no_serious_or_critical_violations(page, live_server, path, lo
         pc = conn.execute("SELECT replace(postcode, ' ', '') FROM gapmap.premises_class "
                           "WHERE status = 'below' ORDER BY uprn LIMIT 1").fetchone()[0]
     page.goto(f"{live_server}{path.format(pc=pc)}")
-    page.evaluate(AXE.read_text())  # through DevTools: the page's CSP allows no inline script
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})"
-    )
+    result = axe_run(page)
     serious = [
         (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
         for v in result["violations"]

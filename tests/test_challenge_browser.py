@@ -14,8 +14,7 @@ import pytest
 from connectivity.officers import accounts as acc
 from connectivity.officers import session_scope
 from connectivity.settings import load_settings
-from tests.conftest import TEST_SECRET, app_for, copy_of, serve_in_thread
-from tests.test_browser import ARGS, AXE, CHROMIUM, watch_csp
+from tests.conftest import TEST_SECRET, app_for, axe_serious, copy_of, open_page, serve_in_thread
 
 pytestmark = pytest.mark.browser
 
@@ -67,30 +66,9 @@ def site(server, base_db, tmp_path_factory):
     server.drop(name)
 
 
-def axe_serious(page) -> list:
-    page.evaluate(AXE.read_text())  # through DevTools: the CSP allows no inline script
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})")
-    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
-            if v["impact"] in ("serious", "critical")]
-
-
 def new_page(browser, base: str, lang: str):
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  locale="cy-GB" if lang == "cy" else "en-GB")
-    page = context.new_page()
-    page.failed, page.external = [], []
-    page.on("response", lambda r: page.failed.append(f"{r.status} {r.url}")
-            if r.status >= 400 else None)
-
-    def offline(route):
-        page.external.append(route.request.url)
-        route.abort()
-
-    page.route(lambda u: not u.startswith(base), offline)
-    page.csp = watch_csp(page)
-    return page
+    # the answers of 400 or more only: requests cancelled by a navigation are no failure here
+    return open_page(browser, base, lang=lang, request_failures=False)
 
 
 def sign_in(page, base: str, lang: str, email: str) -> None:
@@ -99,16 +77,6 @@ def sign_in(page, base: str, lang: str, email: str) -> None:
     page.fill("#field-password", PASSWORD)
     page.get_by_role("button", name=WORDS[lang]["sign_in"]).click()
     page.wait_for_url("**/officer/")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "cy"])

@@ -25,7 +25,17 @@ from connectivity.officers import plans as plan_records
 from connectivity.officers.listfilters import ListFilters
 from connectivity.planning import params_from
 from connectivity.settings import load_settings
-from tests.conftest import BIN, TEST_SECRET, app_for, copy_of, free_port, gunicorn, serve_in_thread
+from tests.conftest import (
+    BIN,
+    TEST_SECRET,
+    app_for,
+    axe_serious,
+    copy_of,
+    free_port,
+    gunicorn,
+    serve_in_thread,
+    watch_csp,
+)
 
 PASSWORD = "correct horse battery staple"
 CEREDIGION, MERTHYR = "W06000008", "W06000024"
@@ -651,31 +661,15 @@ def officer_server(ws_app):
         yield base
 
 
-def axe_serious(page) -> list:
-    from tests.test_browser import AXE
-
-    page.evaluate(AXE.read_text())
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})")
-    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
-            if v["impact"] in ("serious", "critical")]
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("lang, email, heading, home_lang", [
     ("en", "admin@gov.wales", "Your dashboard", "en"),
     ("cy", "officer@ceredigion.gov.uk", "Eich dangosfwrdd", "cy"),
 ])
 def test_sign_in_by_keyboard_in_a_real_browser_is_accessible_and_csp_clean(
-        ws, officer_server, lang, email, heading, home_lang):
-    from playwright.sync_api import sync_playwright
-
-    from tests.test_browser import ARGS, CHROMIUM, watch_csp
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        browser, ws, officer_server, lang, email, heading, home_lang):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
         page = context.new_page()
         failed = []
         page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
@@ -721,4 +715,5 @@ def test_sign_in_by_keyboard_in_a_real_browser_is_accessible_and_csp_clean(
         page.wait_for_timeout(200)
         assert page.evaluate("window.__ran") is None and len(csp) == 1
         assert failed == [] and axe_serious(page) == []
-        browser.close()
+    finally:
+        context.close()

@@ -17,8 +17,7 @@ from connectivity.officers import accounts as acc
 from connectivity.officers import plans, session_scope
 from connectivity.planning import params_from
 from connectivity.settings import load_settings
-from tests.conftest import TEST_SECRET, app_for, copy_of, serve_in_thread
-from tests.test_browser import ARGS, AXE, CHROMIUM, watch_csp
+from tests.conftest import TEST_SECRET, app_for, axe_serious, copy_of, serve_in_thread, watch_csp
 
 pytestmark = pytest.mark.browser
 
@@ -43,25 +42,6 @@ def site(server, base_db, tmp_path_factory):
     with app_for(settings) as app, serve_in_thread(app) as base:
         yield {"base": base, "settings": settings}
     server.drop(name)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
-
-
-def axe_serious(page) -> list:
-    page.evaluate(AXE.read_text())  # through DevTools: the CSP allows no inline script
-    result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})")
-    return [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
-            if v["impact"] in ("serious", "critical")]
 
 
 @pytest.mark.parametrize("lang", ["en", "cy"])

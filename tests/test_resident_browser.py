@@ -8,39 +8,9 @@ import re
 import psycopg
 import pytest
 
-from tests.test_browser import ARGS, CHROMIUM, watch_csp
-from tests.test_officer_web import axe_serious
+from tests.conftest import axe_serious, open_page
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
-
-
-def open_page(browser, base: str, *, javascript: bool = True):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB",
-                                  java_script_enabled=javascript)
-    page = context.new_page()
-    page.errors, page.external = [], []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    # a 404 or 400 page logs "Failed to load resource": the tests check those statuses themselves
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error"
-            and not m.text.startswith("Failed to load resource: the server responded") else None)
-
-    def offline(route):
-        page.external.append(route.request.url)
-        route.abort()
-
-    page.route(lambda url: not url.startswith(base), offline)
-    page.csp = watch_csp(page)
-    return page
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from connectivity.errors import InputError
 from connectivity.places import best_match, search_places
 from etl import LOADERS, run_load
 from etl.places import english_part, read_names_table
-from tests.conftest import ROOT
+from tests.conftest import ROOT, axe_serious, watch_csp
 
 TABLE = ROOT / "data/osm/wales_place_names_cy.csv"
 PLACES = ROOT / "data/osm/wales_osm_places_2021-01-17.geojson.gz"
@@ -239,23 +239,8 @@ def test_postcodes_and_uprns_still_go_to_their_page(client):
 
 # --- in a browser --------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.test_browser import ARGS, CHROMIUM
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
-
-
 @pytest.mark.browser
 def test_typing_a_welsh_town_name_in_welsh_lands_on_the_map_at_that_town(browser, live_server):
-    from tests.test_browser import watch_csp
-    from tests.test_officer_web import axe_serious
-
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="cy-GB")
     page = context.new_page()
     external = []
