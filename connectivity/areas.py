@@ -17,12 +17,19 @@ from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .vocab import AREA_LEVELS
 
+#: the postcodes inside an area, from the stored summary (gapmap.area_summary, written when
+#: boundaries or postcodes are loaded); counted here only for an area the summary lacks (one
+#: written by something other than the loaders)
+_POSTCODES = (f"coalesce(sm.postcodes, (SELECT count(*) FROM {SCHEMA}.postcode p "
+              "WHERE ST_Covers(a.geom, p.geom)))::int")
+
 _SUMMARY_SQL = f"""
 SELECT a.code, a.name_en, a.name_cy, a.vintage,
        round((ST_Area(a.geom) / 1e6)::numeric, 1)::float8 AS area_km2,
-       (SELECT count(*) FROM {SCHEMA}.postcode p WHERE ST_Covers(a.geom, p.geom)) AS postcodes,
+       {_POSTCODES} AS postcodes,
        coalesce(st.premises, 0) AS premises, st.expected_below_30, st.share_below::float8
 FROM {SCHEMA}.area a
+LEFT JOIN {SCHEMA}.area_summary sm ON sm.level = a.level AND sm.code = a.code
 LEFT JOIN {SCHEMA}.area_stats st ON st.level = a.level AND st.code = a.code
 WHERE a.level = %(level)s {{where}}
 ORDER BY a.code
@@ -105,8 +112,10 @@ FILTER_LEVELS = ("ward", "lsoa", "msoa")
 #: ``abc_incl_possibly`` and ``lbf_incl_possibly`` count eligible and possibly eligible premises,
 #: as the map's themes and popups do.
 FIGURES = {
-    "postcodes": "(SELECT count(*) FROM {schema}.postcode p WHERE ST_Covers(a.geom, p.geom))",
+    "postcodes": _POSTCODES,
     "premises": "st.premises",
+    "residential": "st.residential",
+    "business": "st.business",
     "below": "st.below",
     "possibly_below": "st.possibly_below",
     "expected_below_30": "st.expected_below_30",
@@ -116,8 +125,11 @@ FIGURES = {
     "planned_build": "st.planned_build",
     "wimd_rank": "(SELECT w.wimd_rank FROM {schema}.wimd w WHERE w.lsoa_code = a.code)",
 }
+#: figures from AddressBase (classify.MORE_COUNTS: dual use counts in both): unknown (None)
+#: for a run made with no AddressBase loaded, or made before the statistics counted them
+ADDRESS_FIGURES = ("residential", "business")
 #: the figures summed in the table's total row (the share is recomputed from the sums)
-SUMMED = ("postcodes", "premises", "below", "possibly_below", "expected_below_30",
+SUMMED = ("postcodes", "premises", "residential", "business", "below", "possibly_below", "expected_below_30",
           "abc_incl_possibly", "lbf_incl_possibly", "planned_build")
 #: the order a column sorts in when first chosen: names ascending, figures largest first
 #: (WIMD rank 1 is the most deprived, so it too starts ascending)
@@ -178,9 +190,13 @@ def area_table(conn: psycopg.Connection, level: str = "la", la: str | None = Non
     by code). A figure is None where no premises are loaded for the area (or, for the WIMD rank,
     where the area has none), which is not the same as 0.
 
+    The residential and business counts are None for every area when the current run knows
+    none (:func:`address_counts_known`).
+
     Returns ``{"level", "la" (the authority's code and names, or None), "sort", "order",
     "columns", "rows", "total" (the summed figures of the rows), "with_premises" (rows with
-    premises loaded), "run" (the classification's label, or None before one)}``."""
+    premises loaded), "run" (the classification's label, or None before one), "addresses"
+    (whether the residential and business counts are known)}``."""
     check_table_level(level)
     if la is not None:
         if level not in FILTER_LEVELS:
@@ -200,8 +216,12 @@ def area_table(conn: psycopg.Connection, level: str = "la", la: str | None = Non
         raise BadRequest(f"unknown language {lang!r}; languages: {', '.join(_COLLATIONS)}")
     columns = table_columns(level, authority is not None)
     run = runs.current(conn)
-    # before the first classification the statistics view has none of the figures' columns
-    figures = {c: (sql.format(schema=SCHEMA) if run or c in ("postcodes", "wimd_rank")
+    addresses = run is not None and address_counts_known(conn)
+    # before the first classification the statistics view has none of the figures' columns;
+    # a run made before AddressBase was counted has no residential or business column
+    figures = {c: (sql.format(schema=SCHEMA)
+                   if (run or c in ("postcodes", "wimd_rank"))
+                   and (addresses or c not in ADDRESS_FIGURES)
                    else "NULL::int") for c, sql in FIGURES.items() if c in columns}
     first, second = ("name_cy", "name_en") if lang == "cy" else ("name_en", "name_cy")
     collate = f"COLLATE {_COLLATIONS[lang]}"
@@ -211,19 +231,24 @@ def area_table(conn: psycopg.Connection, level: str = "la", la: str | None = Non
     la_columns = "p.code AS la_code, p.name_en AS la_name_en, p.name_cy AS la_name_cy, "
     join = (f"LEFT JOIN {SCHEMA}.area_stats st ON st.level = a.level AND st.code = a.code"
             if run else "")
+    # each fine area's authority as stored (gapmap.area_summary), found here only for an area
+    # the summary lacks
     parent = (f"""LEFT JOIN LATERAL (
-                      SELECT l.code, l.name_en, l.name_cy FROM {SCHEMA}.area l
-                      WHERE l.level = 'la' AND ST_Covers(l.geom, ST_PointOnSurface(a.geom))
-                      ORDER BY l.code LIMIT 1) p ON true"""
+                      SELECT CASE WHEN sm.code IS NOT NULL THEN sm.la_code ELSE (
+                          SELECT l.code FROM {SCHEMA}.area l
+                          WHERE l.level = 'la' AND ST_Covers(l.geom, ST_PointOnSurface(a.geom))
+                          ORDER BY l.code LIMIT 1) END AS code) pc ON true
+                  LEFT JOIN {SCHEMA}.area p ON p.level = 'la' AND p.code = pc.code"""
               if level in FILTER_LEVELS else "")
     sort_key = {"name": "sort_name", "la": "sort_name"}.get(sort, sort)
-    # the figures are computed for the filtered areas only (postcode counts are spatial joins)
     sql = f"""
         SELECT * FROM (
             SELECT a.code, a.name_en, a.name_cy, {la_columns if "la_code" in columns else ""}
                    {", ".join(f"{expr} AS {name}" for name, expr in figures.items())},
                    {names_sql.get(sort, "NULL")} AS sort_name
-            FROM {SCHEMA}.area a {parent} {join}
+            FROM {SCHEMA}.area a
+            LEFT JOIN {SCHEMA}.area_summary sm ON sm.level = a.level AND sm.code = a.code
+            {parent} {join}
             WHERE a.level = %(level)s {"AND p.code = %(la)s" if authority else ""}
         ) t
         ORDER BY {sort_key} {direction} NULLS LAST, code"""
@@ -241,4 +266,52 @@ def area_table(conn: psycopg.Connection, level: str = "la", la: str | None = Non
     return {"level": level, "la": authority, "sort": sort, "order": order, "columns": columns,
             "rows": out, "total": total,
             "with_premises": sum(1 for r in out if r["premises"] is not None),
-            "run": run.label if run else None}
+            "run": run.label if run else None, "addresses": addresses}
+
+
+def address_counts_known(conn: psycopg.Connection) -> bool:
+    """Whether the current run's statistics know the residential and business premises: its
+    statistics have the columns (runs made before AddressBase was counted have not) and some
+    authority has a residential or business premises (a run made with no AddressBase loaded has
+    0 for every area, which is not the same as none)."""
+    columns = {name for (name,) in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped", (f"{SCHEMA}.area_stats",))}
+    if not set(ADDRESS_FIGURES) <= columns:
+        return False
+    return conn.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM {SCHEMA}.area_stats
+                           WHERE level = 'la' AND (residential > 0 OR business > 0))""").fetchone()[0]
+
+
+# --- What depends on boundaries and postcodes only, stored when they are loaded ---
+
+def refresh_area_summary(conn: psycopg.Connection, levels: list[str] | None = None, *,
+                         authorities: bool = True) -> None:
+    """Recount ``gapmap.area_summary`` for the areas of ``levels`` (None: every level): the
+    postcodes each covers and, with ``authorities``, the authority of each ward, LSOA and MSOA
+    (the one covering a point on its surface; when ``la`` is among the levels, every fine
+    area's). The loaders call it inside their load's transaction (`connectivity load
+    boundaries`: the level loaded; `connectivity load postcodes`: every level, postcodes only),
+    so a load that fails leaves the summary as it was. Set-based: one statement per figure."""
+    every = levels is None
+    levels = list(AREA_LEVELS.codes) if every else list(levels)
+    conn.execute(
+        f"""INSERT INTO {SCHEMA}.area_summary (level, code, postcodes)
+            SELECT a.level, a.code,
+                   (SELECT count(*) FROM {SCHEMA}.postcode p WHERE ST_Covers(a.geom, p.geom))
+            FROM {SCHEMA}.area a WHERE a.level = ANY(%s)
+            ON CONFLICT (level, code) DO UPDATE SET postcodes = EXCLUDED.postcodes""", (levels,))
+    if not authorities:
+        return
+    fine = list(FILTER_LEVELS) if every or "la" in levels else [
+        v for v in levels if v in FILTER_LEVELS]
+    conn.execute(
+        f"""UPDATE {SCHEMA}.area_summary s SET la_code = f.la_code
+            FROM (SELECT a.level, a.code,
+                         (SELECT l.code FROM {SCHEMA}.area l
+                          WHERE l.level = 'la' AND ST_Covers(l.geom, ST_PointOnSurface(a.geom))
+                          ORDER BY l.code LIMIT 1) AS la_code
+                  FROM {SCHEMA}.area a WHERE a.level = ANY(%s)) f
+            WHERE s.level = f.level AND s.code = f.code
+              AND s.la_code IS DISTINCT FROM f.la_code""", (fine,))

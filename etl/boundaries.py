@@ -16,6 +16,7 @@ from typing import Any
 
 import shapely
 
+from connectivity.areas import refresh_area_summary
 from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 
@@ -110,7 +111,10 @@ class BoundariesLoader(Loader):
         for file_no, path in enumerate(paths):
             rows_read += self._stage_file(ctx, file_no, path, level)
             ctx.progress.advance(path.stat().st_size)
-        return Counts(rows_read, self._publish(ctx, level))
+        loaded = self._publish(ctx, level)
+        # the areas page's stored postcode counts and authorities, in this load's transaction
+        refresh_area_summary(conn, [level])
+        return Counts(rows_read, loaded)
 
     def _stage_file(self, ctx: LoadContext, file_no: int, path: Path, level: str) -> int:
         label = path.name

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from connectivity.areas import refresh_area_summary
 from connectivity.db import SCHEMA
 from connectivity.errors import InputError
 from connectivity.postcodes import normalise_postcode
@@ -65,7 +66,10 @@ class PostcodesLoader(Loader):
         inputs = [m for p in paths for m in members(p) if not _DOC.search(m.label)]
         for file_no, member in enumerate(inputs):
             rows_read += self._stage_member(ctx, file_no, member)
-        return Counts(rows_read, self._publish(ctx))
+        loaded = self._publish(ctx)
+        # the areas page's stored postcode counts, in this load's transaction
+        refresh_area_summary(conn, authorities=False)
+        return Counts(rows_read, loaded)
 
     def _stage_member(self, ctx: LoadContext, file_no: int, member) -> int:
         with member.open_binary() as raw:

@@ -8,6 +8,7 @@ import csv
 import html as htmllib
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +36,8 @@ def test_authorities_show_every_figure_and_no_premises_loaded_is_not_zero(client
     assert caption_of(page) == ("Local authorities (Wales): 22, of which 2 have premises loaded. "
                                 "Sorted by “Code”, ascending.")
     headers = re.findall(r'<th scope="col"[^>]*><a [^>]*>([^<]+)</a>', page)
-    assert headers == ["Code", "Local authority", "Postcodes", "Premises", "Below 30 Mbit/s",
+    assert headers == ["Code", "Local authority", "Postcodes", "Premises", "Residential premises",
+                       "Business premises", "Below 30 Mbit/s",
                        "Possibly below 30 Mbit/s", "Expected below 30 Mbit/s",
                        "Share below 30 Mbit/s",
                        "Eligible for Access Broadband Cymru (incl. possibly)",
@@ -45,13 +47,14 @@ def test_authorities_show_every_figure_and_no_premises_loaded_is_not_zero(client
            'Code</a>' in page
     rows = {code: (name, cells) for code, name, cells in rows_of(page)}
     assert len(rows) == 22 and list(rows) == sorted(rows)
-    assert rows["W06000008"] == ("Ceredigion", ["3,077", "34,623", "1,043", "7,707", "4,025.0",
+    # the demo loads no AddressBase: residential and business are not known, not 0
+    assert rows["W06000008"] == ("Ceredigion", ["3,077", "34,623", "Not known (no AddressBase loaded)", "1,043", "7,707", "4,025.0",
                                                 "11.6 %", "8,750", "5,942", "4,653"])
     # no premises loaded in Cardiff: said so, not shown as 0
     assert rows["W06000015"] == ("Cardiff (Caerdydd)", ["7,678", "No premises loaded"])
     total = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S).group(1)
     assert [c.strip() for c in CELL.findall(total)] == [
-        "92,244", "63,225", "1,109", "8,855", "4,250.0", "6.7 %", "9,964", "6,250", "9,222"]
+        "92,244", "63,225", "Not known (no AddressBase loaded)", "1,109", "8,855", "4,250.0", "6.7 %", "9,964", "6,250", "9,222"]
 
 
 def test_a_zero_is_shown_as_zero(client):
@@ -59,8 +62,8 @@ def test_a_zero_is_shown_as_zero(client):
     rows = rows_of(page)
     assert [r[0] for r in rows[:3]] == ["W07000093", "W07000099", "W07000088"]
     # Caerphilly: one premises, none below: zeros, not "no premises loaded"
-    assert rows[2] == ("W07000088", "Caerphilly", ["2,282", "1", "0", "0", "0.0", "0.0 %", "0",
-                                                   "0", "0"])
+    assert rows[2] == ("W07000088", "Caerphilly", ["2,282", "1", "Not known (no AddressBase loaded)", "0", "0", "0.0",
+                                                   "0.0 %", "0", "0", "0"])
     # the 29 without premises come after, in code order (ties by code)
     rest = [code for code, _, cells in rows[3:]]
     assert len(rest) == 29 and rest == sorted(rest)
@@ -75,10 +78,10 @@ def test_wards_of_one_authority_sorted_by_share_below_descending(client):
                                 "Sorted by “Share below 30 Mbit/s”, descending.")
     rows = rows_of(page)
     assert len(rows) == 40
-    assert rows[0] == ("W05000383", "Llangybi", ["68", "603", "61", "349", "269.5", "44.7 %",
-                                                 "410", "351", "131"])
+    assert rows[0] == ("W05000383", "Llangybi", ["68", "603", "Not known (no AddressBase loaded)", "61", "349", "269.5",
+                                                 "44.7 %", "410", "351", "131"])
     assert rows[1][:2] == ("W05000381", "Llanfihangel Ystrad")
-    shares = [float(cells[5].removesuffix(" %")) for _, _, cells in rows]
+    shares = [float(cells[6].removesuffix(" %")) for _, _, cells in rows]
     assert shares == sorted(shares, reverse=True)
     # the sorted header says so and its link reverses the order; the others start largest first
     assert ('<th scope="col" class="num" aria-sort="descending"><a href="/en/areas?level=ward&amp;'
@@ -89,7 +92,7 @@ def test_wards_of_one_authority_sorted_by_share_below_descending(client):
     assert '<a href="/en/areas?level=constituency">Constituencies</a>' in page
     assert '<option value="W06000008" selected>Ceredigion</option>' in page
     # a filtered table does not repeat the authority on every row
-    assert "la_code" not in page and len(rows[0][2]) == 9
+    assert "la_code" not in page and len(rows[0][2]) == 10
 
 
 def test_all_wales_wards_name_their_authority(client):
@@ -110,8 +113,9 @@ def test_lsoas_carry_the_wimd_rank_in_welsh(client):
     assert "Safle MALlC 2019 (1 = mwyaf difreintiedig)" in page
     rows = rows_of(page)
     assert len(rows) == 46
-    assert rows[0] == ("W01000511", "Ceredigion 009E", ["69", "814", "0", "0", "0.0", "0.0 %",
-                                                         "0", "0", "80", "125"])
+    assert rows[0] == ("W01000511", "Ceredigion 009E", ["69", "814", "Dim yn hysbys (dim "
+                                                         "AddressBase wedi'i lwytho)", "0", "0",
+                                                         "0.0", "0.0 %", "0", "0", "80", "125"])
     ranks = [int(cells[-1].replace(",", "")) for _, _, cells in rows]
     assert ranks == sorted(ranks)
 
@@ -120,13 +124,13 @@ def test_lsoas_carry_the_wimd_rank_in_welsh(client):
     ("level=county", "Unknown level “county”. Levels: la, ward, lsoa, msoa, constituency.",
      "Lefel anhysbys “county”. Lefelau: la, ward, lsoa, msoa, constituency."),
     ("sort=colour", "This table cannot be sorted by “colour”. Sorts: code, name, postcodes, "
-     "premises, below, possibly_below, expected_below_30, share_below, abc_incl_possibly, "
+     "premises, residential, business, below, possibly_below, expected_below_30, share_below, abc_incl_possibly, "
      "lbf_incl_possibly, planned_build.",
      "Ni ellir trefnu'r tabl hwn yn ôl “colour”. Trefniadau: code, name, postcodes, premises, "
-     "below, possibly_below, expected_below_30, share_below, abc_incl_possibly, "
+     "residential, business, below, possibly_below, expected_below_30, share_below, abc_incl_possibly, "
      "lbf_incl_possibly, planned_build."),
     ("level=ward&sort=wimd_rank", "This table cannot be sorted by “wimd_rank”. Sorts: code, "
-     "name, la, postcodes, premises, below, possibly_below, expected_below_30, share_below, "
+     "name, la, postcodes, premises, residential, business, below, possibly_below, expected_below_30, share_below, "
      "abc_incl_possibly, lbf_incl_possibly, planned_build.", None),
     ("level=ward&la=W06000099", "There is no local authority with the code “W06000099”. Codes "
      "run from W06000001 to W06000024.",
@@ -166,13 +170,15 @@ def test_the_csv_is_the_table_shown(client, tmp_path):
     data = response.get_data()
     assert data.startswith("\ufeffcode,".encode()) and b"\r\n" in data
     records = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    header = ["code", "name_en", "name_cy", "postcodes", "premises", "below", "possibly_below",
+    header = ["code", "name_en", "name_cy", "postcodes", "premises", "residential", "business",
+              "below", "possibly_below",
               "expected_below_30", "share_below", "abc_incl_possibly", "lbf_incl_possibly",
               "planned_build", "wimd_rank"]
     assert list(records[0]) == header
     assert [r["code"] for r in records] == [code for code, _, _ in rows_of(page)]
     assert records[0] == {"code": "W01000511", "name_en": "Ceredigion 009E", "name_cy": "",
-                          "postcodes": "69", "premises": "814", "below": "0",
+                          "postcodes": "69", "premises": "814", "residential": "",
+                          "business": "", "below": "0",
                           "possibly_below": "0", "expected_below_30": "0.0", "share_below": "0.0",
                           "abc_incl_possibly": "0", "lbf_incl_possibly": "0",
                           "planned_build": "80", "wimd_rank": "125"}
@@ -213,7 +219,11 @@ def test_the_csvw_metadata_gives_the_attribution_once_and_bilingual_titles(clien
     assert meta["dc:description"].startswith("SYNTHETIC DEMO DATA")
     columns = meta["tableSchema"]["columns"]
     assert [c["name"] for c in columns][:4] == ["code", "name_en", "name_cy", "postcodes"]
-    assert columns[9] == {"name": "abc_incl_possibly", "titles": {
+    assert "Residential and business are empty for every area: not known" in meta[
+        "dc:description"]
+    assert columns[5] == {"name": "residential", "titles": {
+        "en": "Residential premises", "cy": "Safleoedd preswyl"}}
+    assert columns[11] == {"name": "abc_incl_possibly", "titles": {
         "en": "Eligible for Access Broadband Cymru (incl. possibly)",
         "cy": "Yn gymwys ar gyfer Allwedd Band Eang Cymru (gan gynnwys o bosibl)"}}
     assert columns[1]["titles"] == {"en": "Ward (English name)", "cy": "Ward (Enw Saesneg)"}
@@ -237,8 +247,10 @@ def test_before_any_classification_every_area_has_no_premises_loaded(settings):
     with psycopg.connect(settings.conninfo, autocommit=True) as conn:
         table = area_table(conn, "la", sort="share_below", order="desc")
     assert table["run"] is None and table["with_premises"] == 0 and len(table["rows"]) == 22
+    assert table["addresses"] is False
     assert table["rows"][13] == {"code": "W06000015", "name_en": "Cardiff", "name_cy": "Caerdydd",
-                                "postcodes": 0, "premises": None, "below": None,
+                                "postcodes": 0, "premises": None, "residential": None,
+                                "business": None, "below": None,
                                 "possibly_below": None, "expected_below_30": None,
                                 "share_below": None, "abc_incl_possibly": None,
                                 "lbf_incl_possibly": None, "planned_build": None}
@@ -307,3 +319,223 @@ def test_in_a_real_browser_the_table_is_axe_clean_and_sorts_and_filters_by_keybo
             assert failed == [] and external == [] and csp == []
         finally:
             browser.close()
+
+
+# --- Residential and business counts (AddressBase), a small database of its own ---
+
+ADDRESSBASE = Path(__file__).parent / "data" / "addressbase"
+#: the AddressBase Plus fixtures' UPRNs, placed in Aberystwyth (Ceredigion) and Bala (Gwynedd)
+UPRNS = [(100100000000 + n, 258500 + 10 * n, 281600) for n in range(1, 8)] + [
+    (100200000000 + n, 292300 + 10 * n, 335900) for n in range(1, 4)]
+CEREDIGION, GWYNEDD = "W06000008", "W06000002"
+NOT_KNOWN = "Not known (no AddressBase loaded)"
+
+
+@pytest.fixture()
+def addressed(settings, tmp_path):
+    """Authorities and postcodes (bundled), the ten premises of the AddressBase Plus fixtures
+    (OS Open UPRN), classified once with no AddressBase loaded ("before"), then AddressBase
+    loaded (Plus without and with its header) and classified again ("with-addresses")."""
+    import psycopg
+
+    from connectivity.classify import classify
+    from connectivity.rules import load_rules
+    from etl import LOADERS, run_load
+    from gapmap.demo import bundled_inputs
+
+    for kind, paths, options, extra in bundled_inputs(settings):
+        if kind == "postcodes" or (kind == "boundaries" and options["level"] == "la"):
+            run_load(settings, LOADERS[kind](), paths, options=options, **extra)
+    uprn = tmp_path / "osopenuprn_202601.csv"
+    uprn.write_text("UPRN,X_COORDINATE,Y_COORDINATE,LATITUDE,LONGITUDE\n" + "".join(
+        f"{u},{x}.00,{y}.00,52.4,-4.0\n" for u, x, y in UPRNS), encoding="utf-8")
+    run_load(settings, LOADERS["uprn"](), [uprn])
+    with psycopg.connect(settings.conninfo, autocommit=True) as conn:
+        classify(conn, load_rules(settings.rules_file), label="before")
+    run_load(settings, LOADERS["addressbase"](), [ADDRESSBASE / "AddressBasePlus_FULL_2026-01-01_001.csv",
+                                                  ADDRESSBASE / "addressbase_plus_header.csv"])
+    with psycopg.connect(settings.conninfo, autocommit=True) as conn:
+        classify(conn, load_rules(settings.rules_file), label="with-addresses")
+    return settings
+
+
+def _page(settings, path: str) -> str:
+    with app_for(settings.replace(secret_key="x" * 40)) as app:
+        response = app.test_client().get(path)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_residential_and_business_counts_from_addressbase(addressed):
+    import psycopg
+
+    with psycopg.connect(addressed.conninfo, autocommit=True) as conn:
+        table = area_table(conn, "la", sort="residential", order="desc")
+    assert table["run"] == "with-addresses" and table["addresses"] is True
+    rows = {r["code"]: r for r in table["rows"]}
+    # Aberystwyth: 12 Oak Street (RD04), Flat 1 Ty Gwyn (RD06), Siop y Gornel (CR08), Fferm y
+    # Waen (X, dual use: in both); Ty Gwyn itself (PP), the street (PS) and the substation are
+    # not premises. Bala: Bryn Awel (RD02) and Adran Gyllid (CO01); the garage is not premises.
+    assert {k: rows[CEREDIGION][k] for k in ("premises", "residential", "business")} == {
+        "premises": 4, "residential": 3, "business": 2}
+    assert {k: rows[GWYNEDD][k] for k in ("premises", "residential", "business")} == {
+        "premises": 2, "residential": 1, "business": 1}
+    assert [r["code"] for r in table["rows"][:2]] == [CEREDIGION, GWYNEDD]
+    assert rows["W06000015"]["residential"] is None  # Cardiff: no premises loaded
+    assert {k: table["total"][k] for k in ("premises", "residential", "business")} == {
+        "premises": 6, "residential": 4, "business": 3}
+    page = _page(addressed, "/en/areas?sort=business")
+    found = {code: cells for code, _, cells in rows_of(page)}
+    assert found[CEREDIGION][:4] == ["3,077", "4", "3", "2"]
+    assert found[GWYNEDD][:4] == ["5,600", "2", "1", "1"]
+    assert [code for code, _, _ in rows_of(page)][:2] == [CEREDIGION, GWYNEDD]
+    assert NOT_KNOWN not in page
+    total = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S).group(1)
+    assert [c.strip() for c in CELL.findall(total)][:4] == ["92,244", "6", "4", "3"]
+    with app_for(addressed.replace(secret_key="x" * 40)) as app:
+        data = app.test_client().get("/en/areas.csv").get_data().decode("utf-8-sig")
+    records = {r["code"]: r for r in csv.DictReader(io.StringIO(data))}
+    assert (records[CEREDIGION]["residential"], records[CEREDIGION]["business"]) == ("3", "2")
+    assert (records["W06000015"]["residential"], records["W06000015"]["business"]) == ("", "")
+
+
+def test_a_run_with_no_addressbase_says_not_known_not_zero(addressed):
+    """The run made before AddressBase was loaded has 0 in its statistics; the page says the
+    counts are not known."""
+    import psycopg
+
+    from connectivity import runs
+
+    with psycopg.connect(addressed.conninfo, autocommit=True) as conn:
+        before = next(r for r in runs.list_runs(conn) if r["label"] == "before")
+        assert conn.execute(
+            f"SELECT residential, business FROM gapmap.area_stats_{before['id']} "
+            "WHERE level = 'la' AND code = %s", (CEREDIGION,)).fetchone() == (0, 0)
+        with conn.transaction():
+            runs.make_current(conn, before["id"], 10)
+        table = area_table(conn, "la")
+    assert table["addresses"] is False and table["run"] == "before"
+    rows = {r["code"]: r for r in table["rows"]}
+    assert (rows[CEREDIGION]["premises"], rows[CEREDIGION]["residential"],
+            rows[CEREDIGION]["business"]) == (7, None, None)
+    assert table["total"]["residential"] is None
+    cells = {code: cells for code, _, cells in rows_of(_page(addressed, "/en/areas"))}
+    assert cells[CEREDIGION][:3] == ["3,077", "7", NOT_KNOWN]
+
+
+def test_a_run_made_before_the_counts_existed_still_shows(addressed):
+    """A current run whose statistics have no residential or business column (made before
+    the classification counted them): the page works and says they are not known."""
+    import psycopg
+
+    from connectivity import runs
+
+    with psycopg.connect(addressed.conninfo, autocommit=True) as conn:
+        current = runs.current(conn, with_rules=True)
+        columns = [c for (c,) in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum", (f"gapmap.area_stats_{current.id}",))
+            if c not in ("residential", "business")]
+        with conn.transaction():
+            import datetime as dt
+
+            old = runs.start(conn, "old", {}, current.rules, False, dt.datetime.now(dt.UTC))
+            conn.execute(f"CREATE TABLE gapmap.premises_class_{old} AS "
+                         f"SELECT * FROM gapmap.premises_class_{current.id}")
+            conn.execute(f"CREATE TABLE gapmap.area_stats_{old} AS SELECT {', '.join(columns)} "
+                         f"FROM gapmap.area_stats_{current.id}")
+            runs.make_current(conn, old, 6)
+        table = area_table(conn, "la", sort="residential")
+        assert "residential" not in {c for (c,) in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'gapmap.area_stats'::regclass")}
+    assert table["run"] == "old" and table["addresses"] is False
+    rows = {r["code"]: r for r in table["rows"]}
+    assert (rows[CEREDIGION]["premises"], rows[CEREDIGION]["residential"]) == (4, None)
+    page = _page(addressed, "/cy/areas?sort=business&order=desc")
+    cells = {code: cells for code, _, cells in rows_of(page)}
+    assert cells[CEREDIGION][:3] == ["3,077", "4", "Dim yn hysbys (dim AddressBase wedi'i lwytho)"]
+    with app_for(addressed.replace(secret_key="x" * 40)) as app:
+        data = app.test_client().get("/en/areas.csv").get_data().decode("utf-8-sig")
+    record = next(r for r in csv.DictReader(io.StringIO(data)) if r["code"] == CEREDIGION)
+    assert (record["premises"], record["residential"], record["business"]) == ("4", "", "")
+
+
+# --- The stored summary (gapmap.area_summary) against the spatial joins it replaces ---
+
+def test_the_stored_summary_equals_the_st_covers_counts_it_replaces(loaded_settings):
+    """Every level of the demo data: the postcodes and authorities stored when the boundaries
+    and postcodes were loaded are those ST_Covers finds over the whole polygons."""
+    import psycopg
+
+    with psycopg.connect(loaded_settings.conninfo) as conn:
+        live = conn.execute(
+            """SELECT a.level, a.code,
+                      (SELECT count(*) FROM gapmap.postcode p WHERE ST_Covers(a.geom, p.geom)),
+                      CASE WHEN a.level IN ('ward', 'lsoa', 'msoa') THEN
+                          (SELECT l.code FROM gapmap.area l WHERE l.level = 'la'
+                           AND ST_Covers(l.geom, ST_PointOnSurface(a.geom))
+                           ORDER BY l.code LIMIT 1) END
+               FROM gapmap.area a ORDER BY 1, 2""").fetchall()
+        stored = conn.execute("SELECT level, code, postcodes, la_code FROM gapmap.area_summary "
+                              "ORDER BY 1, 2").fetchall()
+    assert len(stored) == 22 + 852 + 1909 + 410 + 32
+    assert stored == live
+    summary = {(level, code): (n, la) for level, code, n, la in stored}
+    # hand-checked figures the page showed before (the tests above): Ceredigion, a ward in it
+    assert summary[("la", "W06000008")] == (3077, None)
+    assert summary[("ward", "W05000383")] == (68, "W06000008")
+    assert summary[("la", "W06000015")] == (7678, None)
+
+
+def test_the_summary_follows_the_loads_and_a_failed_load_leaves_it(settings, tmp_path):
+    """Boundaries then postcodes, each refreshing the summary in its own transaction; a load
+    that fails rolls the summary back with it."""
+    import psycopg
+
+    from etl import LOADERS, run_load
+    from gapmap.demo import bundled_inputs
+
+    inputs = {(kind, options.get("level")): (paths, options)
+              for kind, paths, options, _ in bundled_inputs(settings)}
+
+    def summary() -> dict:
+        with psycopg.connect(settings.conninfo) as conn:
+            return {(level, code): (n, la) for level, code, n, la in conn.execute(
+                "SELECT level, code, postcodes, la_code FROM gapmap.area_summary")}
+
+    paths, options = inputs[("boundaries", "ward")]
+    run_load(settings, LOADERS["boundaries"](), paths, options=options)
+    # wards before any authority or postcode: none counted, no authority yet
+    assert summary()[("ward", "W05000383")] == (0, None) and len(summary()) == 852
+    paths, options = inputs[("boundaries", "la")]
+    run_load(settings, LOADERS["boundaries"](), paths, options=options)
+    assert summary()[("ward", "W05000383")] == (0, "W06000008")
+    paths, options = inputs[("postcodes", None)]
+    run_load(settings, LOADERS["postcodes"](), paths, options=options)
+    good = summary()
+    assert good[("ward", "W05000383")] == (68, "W06000008")
+    assert good[("la", "W06000008")] == (3077, None)
+    # one more postcode, in Llangybi ward: a load that gets as far as its last statement and
+    # fails there (the database refuses to mark it finished) after refreshing the summary
+    more = tmp_path / "one_more_postcode.csv"
+    more.write_text("postcode,eastings,northings\nSA48 0ZZ,261000,253000\n", encoding="utf-8")
+    with psycopg.connect(settings.conninfo, autocommit=True) as conn:
+        inside = conn.execute(
+            "SELECT level, code FROM gapmap.area WHERE ST_Covers(geom, "
+            "ST_SetSRID(ST_MakePoint(261000, 253000), 27700)) ORDER BY 1, 2").fetchall()
+        assert inside == [("la", "W06000008"), ("ward", "W05000383")]
+        conn.execute("ALTER TABLE gapmap.load_run ADD CONSTRAINT refuse_postcodes CHECK ("
+                     "kind <> 'postcodes' OR status <> 'succeeded' OR finished_at IS NULL) "
+                     "NOT VALID")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        run_load(settings, LOADERS["postcodes"](), [more])
+    assert summary() == good
+    with psycopg.connect(settings.conninfo, autocommit=True) as conn:
+        conn.execute("ALTER TABLE gapmap.load_run DROP CONSTRAINT refuse_postcodes")
+    run_load(settings, LOADERS["postcodes"](), [more])
+    after = summary()
+    assert after[("ward", "W05000383")] == (69, "W06000008")
+    assert after[("la", "W06000008")] == (3078, None)
+    assert {k: v for k, v in after.items() if k not in (("ward", "W05000383"),
+                                                         ("la", "W06000008"))} == {
+        k: v for k, v in good.items() if k not in (("ward", "W05000383"), ("la", "W06000008"))}

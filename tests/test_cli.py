@@ -17,7 +17,7 @@ from tests.conftest import ROOT, free_port
 #: every migration, in order (tests/test_migrate.py checks the same list against a fresh database)
 MIGRATIONS = ["0001_initial", "0002_classification", "0003_membership", "0004_places_and_map",
               "0005_officers", "0006_lists", "0007_challenges", "0008_plans",
-              "0009_membership_indexes", "0010_place_welsh_names", "0011_list_speedtests", "0012_addresses", "0013_list_oa_fwa", "0014_list_addresses", "0015_performance_bands"]
+              "0009_membership_indexes", "0010_place_welsh_names", "0011_list_speedtests", "0012_addresses", "0013_list_oa_fwa", "0014_list_addresses", "0015_performance_bands", "0016_area_summary"]
 
 BIN = Path(sys.executable).parent / "connectivity"
 

@@ -25,7 +25,7 @@ def test_an_empty_database_migrates_once_and_then_is_current(empty_settings):
             "0001_initial", "0002_classification", "0003_membership", "0004_places_and_map",
             "0005_officers", "0006_lists", "0007_challenges", "0008_plans",
             "0009_membership_indexes", "0010_place_welsh_names",
-            "0011_list_speedtests", "0012_addresses", "0013_list_oa_fwa", "0014_list_addresses", "0015_performance_bands"]
+            "0011_list_speedtests", "0012_addresses", "0013_list_oa_fwa", "0014_list_addresses", "0015_performance_bands", "0016_area_summary"]
         assert migrate(conn) == []
         assert current_version(conn) == available_migrations()[-1].version
         assert pending_migrations(conn) == []
@@ -63,7 +63,7 @@ def test_schema_tables(db):
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'gapmap' "
         "AND table_type = 'BASE TABLE' ORDER BY 1")]
     assert tables == ["account", "account_area", "account_session", "address", "api_token", "area",
-                      "area_part", "audit_event", "challenge", "challenge_event",
+                      "area_part", "area_summary", "audit_event", "challenge", "challenge_event",
                       "classification_run", "correction_conflict", "ev_area_coverage",
                       "ev_bduk", "ev_correction", "ev_postcode_coverage", "ev_postcode_performance",
                       "ev_premises_speed", "ev_speedtest_tile", "hex_cell", "load_run",

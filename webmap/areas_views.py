@@ -50,7 +50,8 @@ def _labels() -> dict[str, str]:
     """Each column's heading in the page's language (the CSV's header stays English)."""
     return {
         "code": _("Code"), "la": _("Local authority"), "postcodes": _("Postcodes"),
-        "premises": _("Premises"), "below": _("Below 30 Mbit/s"),
+        "premises": _("Premises"), "residential": _("Residential premises"),
+        "business": _("Business premises"), "below": _("Below 30 Mbit/s"),
         "possibly_below": _("Possibly below 30 Mbit/s"),
         "expected_below_30": _("Expected below 30 Mbit/s"),
         "share_below": _("Share below 30 Mbit/s"),
@@ -206,7 +207,12 @@ def areas_csv_metadata():
                     + (f" in {table['la']['name_en']}" if table["la"] else ""),
         "dc:description": (SYNTHETIC_NOTICE if synthetic else "")
                           + f"Classification {table['run'] or '(none yet)'}. "
-                          + "Empty cells: no premises loaded for the area. " + TABLE_ATTRIBUTION,
+                          + "Empty cells: no premises loaded for the area. "
+                          + ("" if table["addresses"] else
+                             "Residential and business are empty for every area: not known, "
+                             "since no AddressBase was loaded when the classification ran. ")
+                          + "Residential and business premises come from OS AddressBase; a "
+                          + "dual-use premises counts in both. " + TABLE_ATTRIBUTION,
         "dc:license": {"@id": OGL},
         "dc:rights": TABLE_ATTRIBUTION,
         "dialect": {"encoding": "utf-8", "header": True, "lineTerminators": ["\r\n"]},
