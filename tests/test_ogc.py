@@ -3,9 +3,13 @@ client, then GDAL's OAPIF driver (ogrinfo, ogr2ogr) against the app served on lo
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
+import sqlite3
 import subprocess
 
+import psycopg
 import pyogrio
 import pytest
 from openapi_spec_validator import validate
@@ -15,6 +19,15 @@ from tests.conftest import TEST_SECRET
 
 BASE = "http://localhost/ogc"
 BOX = "-4.45,52.07,-4.43,52.09"  # rural Ceredigion: 35 premises, 3 of them below 30 Mbit/s
+#: the classification's newer evidence (issue 17) as the demo has it: no AddressBase, no output
+#: areas, no speed tests; Ofcom's fixed wireless share 0 in every postcode file
+DEMO_EVIDENCE = {"address_kind": None, "oa_code": None, "oa_premises": None, "oa_unable_30": None,
+                 "oa_unable_decent": None, "fwa_decent_pct": 0.0, "speedtest_down": None,
+                 "speedtest_up": None, "speedtest_tests": None, "speedtest_release": None,
+                 "speedtest_moved": None}
+EVIDENCE_NAMES = ["address_kind", "oa_code", "oa_premises", "oa_unable_30", "oa_unable_decent",
+                  "fwa_decent_pct", "speedtest_down", "speedtest_up", "speedtest_tests",
+                  "speedtest_release", "speedtest_moved"]
 BELOW_IN_BOX = [
     {"type": "Feature", "id": 990600000214,
      "geometry": {"type": "Point", "coordinates": [-4.435057, 52.075553]},
@@ -22,21 +35,24 @@ BELOW_IN_BOX = [
                     "probability_below": 1.0, "best_down_mbps": 20.9, "best_up_mbps": 5.1,
                     "band": "10<30", "evidence": "ofcom-api", "evidence_release": "2026-07",
                     "eligible_abc": "eligible", "eligible_lbf": "eligible",
-                    "eligible_uso": "not_eligible", "planned_build": False, "approximate": False}},
+                    "eligible_uso": "not_eligible", "planned_build": False, "approximate": False,
+                    **DEMO_EVIDENCE}},
     {"type": "Feature", "id": 990600000215,
      "geometry": {"type": "Point", "coordinates": [-4.445969, 52.079673]},
      "properties": {"uprn": 990600000215, "postcode": "SA38 9EX", "status": "below",
                     "probability_below": 1.0, "best_down_mbps": 19.3, "best_up_mbps": 4.7,
                     "band": "10<30", "evidence": "ofcom-api", "evidence_release": "2026-07",
                     "eligible_abc": "eligible", "eligible_lbf": "eligible",
-                    "eligible_uso": "not_eligible", "planned_build": False, "approximate": False}},
+                    "eligible_uso": "not_eligible", "planned_build": False, "approximate": False,
+                    **DEMO_EVIDENCE}},
     {"type": "Feature", "id": 990600000216,
      "geometry": {"type": "Point", "coordinates": [-4.441936, 52.080683]},
      "properties": {"uprn": 990600000216, "postcode": "SA38 9EX", "status": "below",
                     "probability_below": 1.0, "best_down_mbps": 8.0, "best_up_mbps": 0.7,
                     "band": "5<10", "evidence": "ofcom-api", "evidence_release": "2026-07",
                     "eligible_abc": "eligible", "eligible_lbf": "eligible",
-                    "eligible_uso": "eligible", "planned_build": False, "approximate": False}},
+                    "eligible_uso": "eligible", "planned_build": False, "approximate": False,
+                    **DEMO_EVIDENCE}},
 ]
 MERTHYR = {"code": "W06000024", "name_en": "Merthyr Tydfil", "name_cy": "Merthyr Tudful",
            "premises": 28602, "below": 66, "possibly_below": 1148, "expected_below_30": 225.0,
@@ -84,6 +100,8 @@ def test_collections_with_extents(client):
     assert premises["extent"] == {"spatial": {
         "bbox": [[-4.711121, 51.624608, -3.28223, 52.562491]],
         "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
+    # the demo's classifications read no speed tests: no licence link, the description as ever
+    assert premises["description"].endswith("The feature id is the UPRN.")
     assert links(premises) == {
         "self": (f"{BASE}/collections/premises", "application/json"),
         "items": (f"{BASE}/collections/premises/items", "application/geo+json"),
@@ -276,12 +294,17 @@ def test_gdal_lists_the_collections(live_server):
     summary = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "premises")
     assert "Feature Count: 63225" in summary
     assert "Extent: (-4.711121, 51.624608) - (-3.282230, 52.562491)" in summary
-    assert re.findall(r"^(\w+): (\S+)", summary, re.M)[-14:] == [
+    # the newer evidence is null throughout the demo: typed from the schema too
+    assert re.findall(r"^(\w+): (\S+)", summary, re.M)[-25:] == [
         ("postcode", "String"), ("status", "String"),
         ("probability_below", "Real"), ("best_down_mbps", "Real"), ("best_up_mbps", "Real"),
         ("band", "String"), ("evidence", "String"), ("evidence_release", "String"),
         ("eligible_abc", "String"), ("eligible_lbf", "String"), ("eligible_uso", "String"),
         ("planned_build", "Integer(Boolean)"), ("approximate", "Integer(Boolean)"),
+        ("address_kind", "String"), ("oa_code", "String"), ("oa_premises", "Integer"),
+        ("oa_unable_30", "Integer"), ("oa_unable_decent", "Integer"), ("fwa_decent_pct", "Real"),
+        ("speedtest_down", "Real"), ("speedtest_up", "Real"), ("speedtest_tests", "Integer"),
+        ("speedtest_release", "String"), ("speedtest_moved", "String"),
         ("uprn", "Integer64")]  # from the features: GDAL 3.6 reads a schema integer as 32-bit
     areas = gdal("ogrinfo", "-ro", "-so", f"OAPIF:{live_server}/ogc", "wards")
     assert re.findall(r"^(\w+): (\S+)", areas, re.M)[-12:] == [
@@ -296,9 +319,19 @@ def test_collection_schema(client):
     assert schema["$id"] == f"{BASE}/collections/premises/schema"
     assert schema["properties"]["id"]["format"] == "int64"
     props = schema["properties"]["properties"]["properties"]
-    assert list(props) == [p.name for p in COLLECTIONS["premises"].properties if p.name != "uprn"]
+    assert list(props) == [p.name for p in COLLECTIONS["premises"].properties
+                           if p.name != "uprn"] + EVIDENCE_NAMES
     assert props["best_down_mbps"] == {"type": "number", "nullable": True,
                                        "description": "Best predicted download, Mbit/s"}
+    assert props["oa_premises"] == {
+        "type": "integer", "nullable": True,
+        "description": "Ofcom's premises in the output area (All Premises, from AddressBase: not "
+                       "our count)"}
+    assert props["speedtest_moved"] == {
+        "type": "string", "nullable": True, "enum": ["below", "above"],
+        "description": "Where speed tests moved a possibly-below premises (null: not moved)"}
+    assert props["address_kind"]["enum"] == ["residential", "business", "dual_use"]
+    assert "address_en" not in props  # public_addresses is off
     wards = get(client, "/ogc/collections/wards/schema", mimetype="application/schema+json")
     assert list(wards["properties"]["properties"]["properties"]) == [
         p.name for p in COLLECTIONS["wards"].properties]
@@ -325,12 +358,97 @@ def test_ogr2ogr_to_geopackage(live_server, tmp_path):
     frame = pyogrio.read_dataframe(out)
     assert frame.crs.to_epsg() == 4326
     rows = frame.drop(columns="geometry").to_dict("records")
+    # pandas reads a null number as NaN (the newer evidence is null throughout the demo)
+    rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+            for r in rows]
     assert rows == [f["properties"] for f in BELOW_IN_BOX]
     assert [(round(p.x, 6), round(p.y, 6)) for p in frame.geometry] == [
         tuple(f["geometry"]["coordinates"]) for f in BELOW_IN_BOX]
+    # the collection's description is the layer's (where the speed tests' licence is said)
+    with contextlib.closing(sqlite3.connect(out)) as gpkg:
+        description = gpkg.execute("SELECT description FROM gpkg_contents "
+                                   "WHERE table_name = 'premises'").fetchone()[0]
+    assert description.startswith("Every premises of the current classification: ")
+    assert description.endswith("The feature id is the UPRN.")
     areas = tmp_path / "areas.gpkg"
     gdal("ogr2ogr", "-f", "GPKG", str(areas), f"OAPIF:{live_server}/ogc", "local-authorities")
     las = pyogrio.read_dataframe(areas)
     assert len(las) == 22
     merthyr = las[las["code"] == "W06000024"].drop(columns="geometry").to_dict("records")
     assert merthyr == [{"id": "W06000024", **MERTHYR}]  # GDAL keeps a string feature id as a field
+
+
+# --- The newer evidence where it is: speed tests (CC BY-NC-SA), addresses (a setting) ----------
+
+@pytest.fixture(scope="module")
+def evidence_ogc(server, base_db):
+    """tests/test_resident_web.py's evidence copy (an Ookla tile over its postcode's first
+    premises, AddressBase addresses for the first two), classified once more so the current run
+    also reads the addresses' kind; apps with public_addresses off (the default) and on."""
+    from connectivity.classify import classify
+    from connectivity.rules import load_rules
+    from tests.conftest import app_for
+    from tests.test_resident_web import build_evidence_db
+
+    built = build_evidence_db(server, base_db)
+    settings = built["settings"]
+    with psycopg.connect(settings.conninfo, autocommit=True) as db:
+        classify(db, load_rules(settings.rules_file), label="2026-01 with addresses")
+    base = settings.replace(secret_key=TEST_SECRET)
+    with app_for(base) as off, app_for(base.replace(public_addresses=True)) as on:
+        yield {**built, "off": off.test_client(), "on": on.test_client()}
+    server.drop(built["name"])
+
+
+LICENCE = {"href": "https://creativecommons.org/licenses/by-nc-sa/4.0/", "rel": "license",
+           "type": "text/html",
+           "title": "Speed test figures (speedtest_*): Speedtest\u00ae by Ookla\u00ae Global Fixed "
+                    "and Mobile Network Performance Maps, CC BY-NC-SA 4.0: non-commercial use only"}
+
+
+def test_speed_tests_carry_their_licence_and_addresses_need_the_setting(evidence_ogc):
+    first, second, third = evidence_ogc["uprns"][:3]
+    off, on = evidence_ogc["off"], evidence_ogc["on"]
+    feature = get(off, f"/ogc/collections/premises/items/{first}", mimetype="application/geo+json")
+    assert feature["classification"] == "2026-01 with addresses"
+    props = feature["properties"]
+    # the hand-made tile (6.2 down, 0.8 up, 41 tests, 2026-Q2), AddressBase's RD04 and the
+    # hand-made postcode coverage (40 % by fixed wireless), which this run read
+    assert {k: props[k] for k in EVIDENCE_NAMES if k != "speedtest_moved"} == {
+        "address_kind": "residential", "oa_code": None, "oa_premises": None,
+        "oa_unable_30": None, "oa_unable_decent": None, "fwa_decent_pct": 40.0,
+        "speedtest_down": 6.2, "speedtest_up": 0.8, "speedtest_tests": 41,
+        "speedtest_release": "2026-Q2"}
+    assert props["speedtest_moved"] in (None, "below", "above")
+    assert "address_en" not in props and "address_cy" not in props
+    assert feature["links"][-1] == LICENCE
+    collection = get(off, "/ogc/collections/premises")
+    assert collection["links"][-1] == LICENCE
+    assert collection["description"].endswith(
+        " The feature id is the UPRN. Speed test figures (speedtest_*): Speedtest\u00ae by "
+        "Ookla\u00ae Global Fixed and Mobile Network Performance Maps, CC BY-NC-SA 4.0: "
+        "non-commercial use only (https://creativecommons.org/licenses/by-nc-sa/4.0/).")
+    assert LICENCE not in get(off, "/ogc/collections/wards")["links"]
+    page = get(off, f"/ogc/collections/premises/items?postcode={evidence_ogc['full']}&limit=3",
+               mimetype="application/geo+json")
+    assert [f["properties"]["address_kind"] for f in page["features"]] == [
+        "residential", "residential", None]  # the third has no AddressBase record
+    assert page["links"][-1] == LICENCE
+    body = off.get(f"/ogc/collections/premises/items?postcode={evidence_ogc['full']}")
+    assert "HIGH STREET" not in body.get_data(as_text=True)
+    # on: the addresses, in English and in Welsh where AddressBase has it
+    page = get(on, f"/ogc/collections/premises/items?postcode={evidence_ogc['full']}&limit=3",
+               mimetype="application/geo+json")
+    assert [(f["id"], f["properties"]["address_en"], f["properties"]["address_cy"])
+            for f in page["features"]] == [
+        (first, "1 HIGH STREET, ABERAERON", "1 STRYD FAWR, ABER-AERON"),
+        (second, "2 HIGH STREET, ABERAERON", None), (third, None, None)]
+    schema = get(on, "/ogc/collections/premises/schema", mimetype="application/schema+json")
+    assert list(schema["properties"]["properties"]["properties"])[-2:] == ["address_en",
+                                                                          "address_cy"]
+    document = on.get("/ogc/api").get_json()
+    validate(document)
+    assert "address_en" in document["components"]["schemas"]["premises-feature"]["properties"][
+        "properties"]["properties"]
+    assert "address_en" not in off.get("/ogc/api").get_json()["components"]["schemas"][
+        "premises-feature"]["properties"]["properties"]["properties"]

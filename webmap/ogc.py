@@ -7,13 +7,16 @@ description is at ``/ogc/api``. Errors have the API's one shape (webmap/errors.p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request, url_for
+import psycopg
+from flask import Blueprint, Response, current_app, request, url_for
 
-from connectivity import __version__
+from connectivity import __version__, runs
+from connectivity.db import SCHEMA
 from connectivity.errors import BadRequest
 from connectivity.features import (
     COLLECTIONS,
@@ -21,6 +24,7 @@ from connectivity.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     Collection,
+    Prop,
     collection,
     extent,
     item,
@@ -29,7 +33,10 @@ from connectivity.features import (
     parse_filters,
     parse_paging,
 )
-from connectivity.lookup import MAX_OFFSET
+from connectivity.lookup import MAX_OFFSET, SPEEDTEST_LICENCE
+from connectivity.outputs import used_speedtests
+from connectivity.reasons import missing_columns_sql
+from connectivity.vocab import ADDRESS_KINDS, SPEEDTEST_ATTRIBUTION
 
 from .pool import db_connection
 
@@ -48,6 +55,89 @@ TITLE = "Broadband gap map for Wales"
 DESCRIPTION = ("Premises broadband status and scheme eligibility, and figures per area, as OGC API "
                "- Features (GeoJSON, CRS84). Open Government Licence v3.0; contains OS data (c) "
                "Crown copyright and database right 2025.")
+
+
+def _evidence(name: str, type_: str, description: str, enum: tuple[str, ...] | None = None) -> Prop:
+    return Prop(name, f"c.{name}", type_, description, nullable=True, enum=enum)
+
+
+#: the classification's newer evidence (issue 17), after the premises collection's own
+#: properties (connectivity/features.py): null for a run classified before it was evidence
+EVIDENCE = (
+    _evidence("address_kind", "string", "What AddressBase says the premises is: residential, "
+              "business or dual_use (null without an AddressBase record)",
+              ADDRESS_KINDS.codes[:3]),  # not_premises are not classified
+    _evidence("oa_code", "string", "The output area whose Ofcom counts were read for the premises"),
+    _evidence("oa_premises", "integer",
+              "Ofcom's premises in the output area (All Premises, from AddressBase: not our count)"),
+    _evidence("oa_unable_30", "integer",
+              "Ofcom: premises in the output area unable to receive 30 Mbit/s"),
+    _evidence("oa_unable_decent", "integer",
+              "Ofcom: premises in the output area unable to receive decent broadband from fixed "
+              "or fixed wireless"),
+    _evidence("fwa_decent_pct", "number",
+              "Ofcom: % of premises in the postcode able to receive decent broadband by fixed "
+              "wireless (which can meet a USO request)"),
+    _evidence("speedtest_down", "number",
+              "Average download of the speed tests in the premises' tile, Mbit/s (Speedtest by "
+              "Ookla, CC BY-NC-SA 4.0, non-commercial use only: the collection's license link)"),
+    _evidence("speedtest_up", "number",
+              "Average upload of the speed tests in the premises' tile, Mbit/s (Speedtest by "
+              "Ookla, CC BY-NC-SA 4.0, non-commercial use only)"),
+    _evidence("speedtest_tests", "integer", "How many speed tests the tile's averages are of"),
+    _evidence("speedtest_release", "string", "The quarter of the speed tests (Ookla open data)"),
+    _evidence("speedtest_moved", "string", "Where speed tests moved a possibly-below premises "
+              "(null: not moved)", ("below", "above")),
+)
+#: the premises' address (AddressBase), only with the public_addresses setting on
+ADDRESSES = (
+    Prop("address_en", "a.address_en", "string", "Address (AddressBase), in English",
+         nullable=True),
+    Prop("address_cy", "a.address_cy", "string",
+         "Address in Welsh, where AddressBase has the Welsh-language variant", nullable=True),
+)
+
+
+def _addresses() -> bool:
+    return current_app.config["GAPMAP_SETTINGS"].public_addresses
+
+
+def _served(coll: Collection, addresses: bool) -> Collection:
+    """``coll`` as served: premises with the newer evidence (and the addresses when
+    ``addresses``). They are not queryable: the filters are features.py's."""
+    if coll.level is not None:
+        return coll
+    return dataclasses.replace(coll, properties=(*coll.properties, *EVIDENCE,
+                                                 *(ADDRESSES if addresses else ())))
+
+
+def _add_evidence(conn: psycopg.Connection, features: list[dict[str, Any]],
+                  addresses: bool) -> None:
+    """Each premises feature's newer evidence (and address), read by UPRN in one query from
+    the current run (the same run as the page: a request's connection holds the views, see
+    webmap/pool.py); a run classified before the columns existed gives nulls."""
+    if not features:
+        return
+    props = (*EVIDENCE, *(ADDRESSES if addresses else ()))
+    join = f" LEFT JOIN {SCHEMA}.address a ON a.uprn = c.uprn" if addresses else ""
+    cur = conn.execute(
+        f"""SELECT c.uprn, {', '.join(f'{p.sql} AS {p.name}' for p in props)}
+            FROM (SELECT *{missing_columns_sql(conn, 'premises_class')}
+                  FROM {SCHEMA}.premises_class) c{join}
+            WHERE c.uprn = ANY(%s)""", ([f["id"] for f in features],))
+    found = {row[0]: row[1:] for row in cur.fetchall()}
+    for feature in features:
+        values = found.get(feature["id"], (None,) * len(props))
+        feature["properties"].update(zip((p.name for p in props), values, strict=True))
+
+
+def _licence_links(conn: psycopg.Connection) -> list[dict[str, str]]:
+    """The speed tests' licence (CC BY-NC-SA 4.0), while the current run read Ookla."""
+    run = runs.current(conn)
+    if run is None or not used_speedtests(conn, run.label):
+        return []
+    return [_link(SPEEDTEST_LICENCE[1], "license", "text/html",
+                  f"Speed test figures (speedtest_*): {SPEEDTEST_ATTRIBUTION.name('en')}")]
 
 
 def _response(document: Any, mimetype: str = JSON) -> Response:
@@ -99,6 +189,12 @@ def _collection_doc(conn, coll: Collection) -> dict[str, Any]:
         _link(_url("schema_page", cid=coll.id), "describedBy", JSON_SCHEMA,
               f"{coll.title}: the schema of a feature"),
     ]
+    if coll.level is None:
+        # the licence in the description too: GDAL keeps a collection's description as its
+        # layer's (a GeoPackage written from it keeps it), where links are lost
+        for link in _licence_links(conn):
+            doc["links"].append(link)
+            doc["description"] += f" {link['title']} ({link['href']})."
     return doc
 
 
@@ -148,7 +244,7 @@ def schema_page(cid: str):
     _check_args({"f"})
     url = _url("schema_page", cid=coll.id)
     return _response({"$id": url, "title": f"{coll.title}: a feature",
-                      **_feature_schema(coll, for_gdal=True)}, JSON_SCHEMA)
+                      **_feature_schema(_served(coll, _addresses()), for_gdal=True)}, JSON_SCHEMA)
 
 
 @bp.get("/collections/<cid>/items")
@@ -158,8 +254,12 @@ def items_page(cid: str):
     bbox = parse_crs84_bbox(args["bbox"]) if "bbox" in args else None
     limit, offset = parse_paging(args.get("limit"), args.get("offset"))
     filters = parse_filters(coll, args)
+    licences: list[dict[str, str]] = []
     with db_connection() as conn:
         page = items(conn, coll, bbox=bbox, filters=filters, limit=limit, offset=offset)
+        if coll.level is None:
+            _add_evidence(conn, page["features"], _addresses())
+            licences = _licence_links(conn)
     returned = len(page["features"])
 
     def page_url(start: int) -> str:
@@ -174,6 +274,7 @@ def items_page(cid: str):
         links.append(_link(page_url(offset + limit), "next", GEOJSON, "Next page"))
     if offset > 0:
         links.append(_link(page_url(max(0, offset - limit)), "prev", GEOJSON, "Previous page"))
+    links += licences
     return _response({
         "type": "FeatureCollection",
         "numberMatched": page["matched"], "numberReturned": returned,
@@ -186,11 +287,16 @@ def items_page(cid: str):
 def item_page(cid: str, fid: str):
     coll = collection(cid)
     _check_args({"f"})
+    licences: list[dict[str, str]] = []
     with db_connection() as conn:
         feature = item(conn, coll, fid)
+        if coll.level is None:
+            _add_evidence(conn, [feature], _addresses())
+            licences = _licence_links(conn)
     feature["links"] = [
         _link(_url("item_page", cid=coll.id, fid=feature["id"]), "self", GEOJSON, "This feature"),
         _link(_url("collection_page", cid=coll.id), "collection", JSON, coll.title),
+        *licences,
     ]
     return _response(feature, GEOJSON)
 
@@ -198,7 +304,7 @@ def item_page(cid: str, fid: str):
 @bp.get("/api")
 def api():
     _check_args({"f"})
-    return _response(openapi_document(_url("landing")), OPENAPI_30)
+    return _response(openapi_document(_url("landing"), _addresses()), OPENAPI_30)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +354,9 @@ def _feature_schema(coll: Collection, for_gdal: bool = False) -> dict[str, Any]:
     }
 
 
-def openapi_document(server: str) -> dict[str, Any]:
+def openapi_document(server: str, addresses: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.0 description; ``addresses``: the premises carry their addresses (the
+    public_addresses setting)."""
     def op(summary: str, ok: dict, *errors: str, parameters: list | None = None) -> dict:
         return {"get": {"summary": summary, "parameters": parameters or [_ref("f")],
                         "responses": {"200": ok, **{e: _ERRORS[e] for e in errors}}}}
@@ -318,7 +426,8 @@ def openapi_document(server: str) -> dict[str, Any]:
                     "type": "object", "required": ["status", "code", "message"],
                     "properties": {"status": {"type": "integer"}, "code": {"type": "string"},
                                    "message": {"type": "string"}}}}},
-                **{f"{c.id}-feature": _feature_schema(c) for c in COLLECTIONS.values()},
+                **{f"{c.id}-feature": _feature_schema(_served(c, addresses))
+                   for c in COLLECTIONS.values()},
             },
         },
     }
