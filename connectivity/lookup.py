@@ -371,10 +371,13 @@ def premises_geojson(conn: psycopg.Connection,
     else:
         lon, lat, radius = near
         point = "ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 27700)"
-        where.append(f"ST_DWithin(p.geom, {point}, %(radius)s)" if in_service_area(lon, lat)
-                     else "false")
+        inside = in_service_area(lon, lat)
+        where.append(f"ST_DWithin(p.geom, {point}, %(radius)s)" if inside else "false")
         params.update(lon=lon, lat=lat, radius=radius)
-        distance = f", round(ST_Distance(p.geom, {point})::numeric, 1)::float8 AS distance_m"
+        # outside, the point is never transformed: the planner folds the constant transform
+        # even under WHERE false, and PROJ refuses points far outside the grid
+        distance = (f", round(ST_Distance(p.geom, {point})::numeric, 1)::float8 AS distance_m"
+                    if inside else ", NULL::float8 AS distance_m")
         order = "distance_m, c.uprn"
     extra, join = _address_join(addresses)
     # not a prepared statement: a generic plan would transform the box or point once per row
