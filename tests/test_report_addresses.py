@@ -8,7 +8,12 @@ from __future__ import annotations
 import html
 import re
 
-from tests.test_resident_web import ADDRESSES, evidence, evidence_apps  # noqa: F401 (fixtures)
+from tests import test_resident_web
+
+ADDRESSES = test_resident_web.ADDRESSES
+#: the evidence copy and its two apps (addresses off and on), the fixtures of test_resident_web
+evidence = test_resident_web.evidence
+evidence_apps = test_resident_web.evidence_apps
 
 
 def _options(page: str) -> list[str]:
