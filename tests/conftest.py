@@ -235,10 +235,12 @@ def gunicorn(url: str, folder: Path, workers: int = 2, env: dict | None = None):
                 proc.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_db(server, template_db):
     """The demo data as `connectivity demo` loads it (authorities, postcodes, the synthetic
-    premises) with only the first release, 2026-01, loaded and classified. Tests copy it."""
+    premises) with only the first release, 2026-01, loaded and classified, once per session.
+    Tests copy it (copy_of) and never write to it; a template takes no other connection while
+    it is copied, so close any you open to it."""
     from connectivity.classify import classify
     from connectivity.db import connect
     from connectivity.rules import load_rules

@@ -107,13 +107,20 @@ def test_the_map_draws_the_same_features_from_the_archive(browser, servers, ward
     assert archive[f"{x}:{y}:{z}"] == dynamic[f"{x}:{y}:{z}"] != []
 
 
-@pytest.mark.parametrize("lang", ["en", "cy"])
-def test_the_open_data_page_is_axe_clean_with_no_csp_violation(browser, loaded_settings,
-                                                               tmp_path, lang):
-    out = tmp_path / "open-data"
+@pytest.fixture(scope="module")
+def published(loaded_settings, tmp_path_factory):
+    """The open data folder `connectivity publish` writes (once for both languages: read only)."""
+    out = tmp_path_factory.mktemp("published") / "open-data"
     result = CliRunner().invoke(main, ["--database-url", loaded_settings.conninfo, "publish",
                                        "--out", str(out)])
     assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "cy"])
+def test_the_open_data_page_is_axe_clean_with_no_csp_violation(browser, loaded_settings,
+                                                               published, lang):
+    out = published
     settings = loaded_settings.replace(secret_key=TEST_SECRET, publish_dir=out)
     with app_for(settings) as app, serve_in_thread(app) as base:
         for folder in (out, None):
