@@ -113,7 +113,7 @@ def test_lsoas_carry_the_wimd_rank_in_welsh(client):
     assert "Safle MALlC 2019 (1 = mwyaf difreintiedig)" in page
     rows = rows_of(page)
     assert len(rows) == 46
-    assert rows[0] == ("W01000511", "Ceredigion 009E", ["69", "814", "Dim yn hysbys (dim "
+    assert rows[0] == ("W01000511", "Ceredigion 009E", ["69", "814", "Anhysbys (dim "
                                                          "AddressBase wedi'i lwytho)", "0", "0",
                                                          "0.0", "0.0 %", "0", "0", "80", "125"])
     ranks = [int(cells[-1].replace(",", "")) for _, _, cells in rows]
@@ -453,7 +453,7 @@ def test_a_run_made_before_the_counts_existed_still_shows(addressed):
     assert (rows[CEREDIGION]["premises"], rows[CEREDIGION]["residential"]) == (4, None)
     page = _page(addressed, "/cy/areas?sort=business&order=desc")
     cells = {code: cells for code, _, cells in rows_of(page)}
-    assert cells[CEREDIGION][:3] == ["3,077", "4", "Dim yn hysbys (dim AddressBase wedi'i lwytho)"]
+    assert cells[CEREDIGION][:3] == ["3,077", "4", "Anhysbys (dim AddressBase wedi'i lwytho)"]
     with app_for(addressed.replace(secret_key="x" * 40)) as app:
         data = app.test_client().get("/en/areas.csv").get_data().decode("utf-8-sig")
     record = next(r for r in csv.DictReader(io.StringIO(data)) if r["code"] == CEREDIGION)
