@@ -48,8 +48,11 @@ MORE_COUNTS = {
     "uso_eligible_fwa": "eligible_uso = 'eligible' AND fwa_decent_pct > 0",
 }
 #: evidence about one premises (premises-level): what output-area and postcode shares are
-#: pooled around
+#: pooled around, and whose speeds the median download of an area is taken over
 PREMISES_LEVEL = ("correction", "ofcom-api")
+#: levels of many small areas: their statistics are summed from the combinations of areas,
+#: postcode and hexagons themselves; the other levels' from those summed without these keys
+FINE_LEVELS = ("oa", "postcode", "hex500")
 
 
 def _month_key(label: str) -> str:
@@ -634,52 +637,98 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
     """Statistics per area for every loaded level, per postcode and per hexagon size.
 
     Not one grouping of every premises per level: premises are first counted per combination
-    of their areas, postcode and hexagons (about eight premises each), and those counts are
-    then summed for every level at once with GROUPING SETS. The median download needs the
-    speeds themselves: a second grouping over premises-level evidence only.
+    of their areas, postcode and hexagons (about eight premises each) and, for premises-level
+    evidence, its download speed, in one pass over the run's table joined to membership. Those
+    counts are then summed with GROUPING SETS: the levels of many small areas (output areas,
+    postcodes, 500 m hexagons) from the combinations, the others from the combinations summed
+    once more without those keys (a few thousand rows). The exact median download of an area
+    comes from the same counts: its premises-level speeds with how many premises have each, in
+    order, the middle one or two picked by cumulative count (what ``percentile_cont(0.5)`` of
+    every premises gives, without reading the premises again and sorting them for each level).
     """
     keys: dict[str, list[str]] = {level: [level] for level in LEVEL_COLUMNS}
     keys["postcode"] = ["postcode"]
     keys.update({f"hex{s}": [f"hex{s}_i", f"hex{s}_j"] for s in HEX_SIZES})
     columns = ", ".join(col for cols in keys.values() for col in cols)
+    fine = {name: cols for name, cols in keys.items() if name in FINE_LEVELS}
+    coarse = {name: cols for name, cols in keys.items() if name not in FINE_LEVELS}
+    coarse_columns = ", ".join(col for cols in coarse.values() for col in cols)
+    names = list(COUNTS | MORE_COUNTS)
     counts = ",\n".join(f"(count(*) FILTER (WHERE {cond}))::int AS {name}"
                          for name, cond in (COUNTS | MORE_COUNTS).items())
     source = f"{SCHEMA}.premises_class_{run_id} c JOIN {SCHEMA}.premises_place m USING (uprn)"
+    premises_level = ", ".join(f"'{e}'" for e in PREMISES_LEVEL)
     # The planner takes every premises for a combination of its own (it cannot know there are
     # about eight a combination) and would sort 1.5 million rows on 14 keys; hashing them is
-    # twice as fast.
+    # twice as fast. `speed` is the download of premises-level evidence (NULL otherwise): a
+    # combination has a row per speed among its premises (at Wales scale 238,000 rows for
+    # 183,000 combinations), which is what the medians need.
     conn.execute("SET LOCAL enable_sort = off")
     conn.execute(
         f"""CREATE TEMP TABLE c_groups ON COMMIT DROP AS
-            SELECT {columns}, count(*)::int AS premises, {counts},
+            SELECT {columns},
+              CASE WHEN evidence IN ({premises_level}) THEN best_down END AS speed,
+              count(*)::int AS premises, {counts},
               sum(CASE WHEN status = 'below' THEN 1
                        WHEN status = 'possibly_below' THEN probability_below::numeric
                        ELSE 0 END) AS expected
             FROM {source}
-            GROUP BY {columns}""")
+            GROUP BY {columns}, speed""")
     conn.execute("SET LOCAL enable_sort TO DEFAULT")
-    # Outlines of the hexagons that hold premises (the same cells as ST_HexagonGrid's).
-    cells = " UNION ".join(f"SELECT DISTINCT {s} AS size, hex{s}_i AS i, hex{s}_j AS j FROM c_groups"
-                           for s in HEX_SIZES)
-    conn.execute(
-        f"""INSERT INTO {SCHEMA}.hex_cell (size, code, geom)
-            SELECT size, 'H' || size || '_' || i || '_' || j, ST_Hexagon(size, i, j, {_ORIGIN})
-            FROM ({cells}) c
-            ON CONFLICT (code) DO NOTHING""")
-    sets, level, code = _grouping(keys)
-    sums = ", ".join(f"sum({name}) AS {name}" for name in COUNTS | MORE_COUNTS)
+
+    def summed(group: dict[str, list[str]], rows: str) -> str:
+        sets, level, code = _grouping(group)
+        return f"""SELECT {level} AS level, {code} AS code, sum(premises) AS premises,
+                       round(sum(expected), 2)::float8 AS expected_below_30,
+                       {', '.join(f'sum({n}) AS {n}' for n in names)}
+                   FROM {rows} g GROUP BY GROUPING SETS ({sets})"""
+
+    def speeds(group: dict[str, list[str]], rows: str) -> str:
+        _, level, code = _grouping(group)
+        sets = ", ".join(f"({', '.join([*cols, 'speed'])})" for cols in group.values())
+        return f"""SELECT {level} AS level, {code} AS code, speed::float8 AS speed,
+                       sum(premises)::int AS n
+                   FROM {rows} g GROUP BY GROUPING SETS ({sets})"""
+
+    # the coarse levels' rows: the combinations summed without the fine keys (each sum an
+    # integer again, so that summing it gives the type a sum of counts has)
+    coarse_sums = (f"""(SELECT {coarse_columns}, sum(premises)::int AS premises,
+                        {', '.join(f'sum({n})::int AS {n}' for n in names)},
+                        sum(expected) AS expected
+                        FROM c_groups GROUP BY {coarse_columns})""")
+    coarse_speeds = (f"""(SELECT {coarse_columns}, speed, sum(premises)::int AS premises
+                          FROM c_groups WHERE speed IS NOT NULL
+                          GROUP BY {coarse_columns}, speed)""")
+    fine_speeds = "(SELECT * FROM c_groups WHERE speed IS NOT NULL)"
+    conn.execute("SET LOCAL enable_sort = off")
     conn.execute(
         f"""CREATE TABLE {SCHEMA}.area_stats_{run_id} AS
             WITH sums AS (
-                SELECT {level} AS level, {code} AS code, sum(premises) AS premises,
-                       round(sum(expected), 2)::float8 AS expected_below_30, {sums}
-                FROM c_groups GROUP BY GROUPING SETS ({sets})
+                {summed(fine, "c_groups")}
+                UNION ALL
+                {summed(coarse, coarse_sums)}
+            ), speeds AS (
+                -- each area's premises-level speeds, with how many premises have each
+                {speeds(fine, fine_speeds)}
+                UNION ALL
+                {speeds(coarse, coarse_speeds)}
+            ), ranked AS (
+                SELECT level, code, speed, sum(n) OVER upto AS upto,
+                       sum(n) OVER area AS total
+                FROM speeds
+                WINDOW area AS (PARTITION BY level COLLATE "C", code COLLATE "C"),
+                       upto AS (area ORDER BY speed)
             ), medians AS (
-                SELECT {level} AS level, {code} AS code,
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY best_down) AS median_down
-                FROM {source}
-                WHERE evidence IN ('correction', 'ofcom-api')
-                GROUP BY GROUPING SETS ({sets})
+                -- percentile_cont(0.5) of N speeds: the speeds at 0-based positions
+                -- floor((N - 1) / 2) and floor(N / 2) (the first speed whose cumulative count
+                -- passes each), interpolated as PostgreSQL does, in float8: lo + 0.5 (hi - lo)
+                SELECT level, code,
+                       CASE WHEN lo = hi THEN lo ELSE lo + 0.5::float8 * (hi - lo) END
+                         AS median_down
+                FROM (SELECT level, code,
+                             min(speed) FILTER (WHERE upto > (total - 1) / 2) AS lo,
+                             min(speed) FILTER (WHERE upto > total / 2) AS hi
+                      FROM ranked GROUP BY level, code) middle
             )
             SELECT s.level, s.code, s.premises, {', '.join(f's.{n}' for n in list(COUNTS)[:4])},
                    s.expected_below_30, m.median_down,
@@ -691,4 +740,17 @@ def _build_stats(conn: psycopg.Connection, run_id: int) -> None:
             LEFT JOIN medians m ON m.level = s.level AND m.code = s.code
             LEFT JOIN {SCHEMA}.wimd w ON s.level = 'lsoa' AND w.lsoa_code = s.code
             WHERE s.code IS NOT NULL""")
+    conn.execute("SET LOCAL enable_sort TO DEFAULT")
+    # Outlines of the hexagons that hold premises (the same cells as ST_HexagonGrid's): the
+    # hexagon rows just made, those without an outline yet (usually none: cells are kept).
+    hexes = ", ".join(f"'hex{s}'" for s in HEX_SIZES)
+    conn.execute(
+        f"""INSERT INTO {SCHEMA}.hex_cell (size, code, geom)
+            SELECT size, code, ST_Hexagon(size, split_part(code, '_', 2)::int,
+                                          split_part(code, '_', 3)::int, {_ORIGIN})
+            FROM (SELECT substr(level, 4)::int AS size, code
+                  FROM {SCHEMA}.area_stats_{run_id} s
+                  WHERE level IN ({hexes})
+                    AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.hex_cell h WHERE h.code = s.code)) c
+            ON CONFLICT (code) DO NOTHING""")
     conn.execute(f"ALTER TABLE {SCHEMA}.area_stats_{run_id} ADD PRIMARY KEY (level, code)")
