@@ -277,9 +277,9 @@ AXE_TAGS = ("{runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'w
             "'wcag22aa', 'best-practice']}}")
 
 
-# Module scope, not session: Playwright's sync API refuses a second sync_playwright() while one
-# is running, and test_areas_page.py and test_lists.py still start their own inside their tests.
-# Once they take this fixture instead, it can be session-scoped.
+# Module scope: every browser test takes this fixture now (none starts Playwright of its own), so
+# it could be session-scoped; it is kept per module so that no Chromium stays open through the
+# modules that use none, at the cost of a launch (about a second) per browser module.
 @pytest.fixture(scope="module")
 def browser():
     """Chromium, one per test module."""

@@ -277,48 +277,43 @@ def test_the_api_summaries_keep_their_shape(client, loaded_settings):
 @pytest.mark.parametrize("path", ["/en/areas?level=lsoa&la=W06000008",
                                   "/cy/areas?level=ward&sort=share_below&order=desc"])
 def test_in_a_real_browser_the_table_is_axe_clean_and_sorts_and_filters_by_keyboard(
-        live_server, path):
-    from playwright.sync_api import sync_playwright
+        live_server, path, browser):
+    from tests.conftest import axe_serious, watch_csp
 
-    from tests.test_browser import ARGS, CHROMIUM, watch_csp
-    from tests.test_officer_web import axe_serious
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            failed, external = [], []
-            page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
-                    if r.status >= 400 else None)
-            page.route(lambda url: not url.startswith(live_server),
-                       lambda route: (external.append(route.request.url), route.abort()))
-            csp = watch_csp(page)
-            page.goto(f"{live_server}{path}")
-            assert axe_serious(page) == []
-            lang = path[1:3]
-            share = "Share below 30 Mbit/s" if lang == "en" else "Cyfran o dan 30 Mbit/s"
-            header = page.locator("thead th", has_text=share)
-            before = header.get_attribute("aria-sort")
-            # sort by keyboard: focus the header's link and press Enter
-            header.locator("a").focus()
-            page.keyboard.press("Enter")
-            page.wait_for_load_state()
-            after = page.locator("thead th", has_text=share).get_attribute("aria-sort")
-            assert (before, after) == ((None, "descending") if lang == "en"
-                                       else ("descending", "ascending"))
-            assert page.locator("th[aria-sort]").count() == 1
-            # the authority filter is a plain GET form: choose, then press the button
-            page.select_option("#la-filter", "W06000024")
-            page.locator(".table-filter button").press("Enter")
-            page.wait_for_load_state()
-            assert "la=W06000024" in page.url and "sort=share_below" in page.url
-            caption = " ".join(page.locator("caption").inner_text().split())
-            assert caption.startswith(("LSOAs (Merthyr Tydfil): ", "Wardiau (Merthyr Tudful): "))
-            assert axe_serious(page) == []
-            assert failed == [] and external == [] and csp == []
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        failed, external = [], []
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
+                if r.status >= 400 else None)
+        page.route(lambda url: not url.startswith(live_server),
+                   lambda route: (external.append(route.request.url), route.abort()))
+        csp = watch_csp(page)
+        page.goto(f"{live_server}{path}")
+        assert axe_serious(page) == []
+        lang = path[1:3]
+        share = "Share below 30 Mbit/s" if lang == "en" else "Cyfran o dan 30 Mbit/s"
+        header = page.locator("thead th", has_text=share)
+        before = header.get_attribute("aria-sort")
+        # sort by keyboard: focus the header's link and press Enter
+        header.locator("a").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        after = page.locator("thead th", has_text=share).get_attribute("aria-sort")
+        assert (before, after) == ((None, "descending") if lang == "en"
+                                   else ("descending", "ascending"))
+        assert page.locator("th[aria-sort]").count() == 1
+        # the authority filter is a plain GET form: choose, then press the button
+        page.select_option("#la-filter", "W06000024")
+        page.locator(".table-filter button").press("Enter")
+        page.wait_for_load_state()
+        assert "la=W06000024" in page.url and "sort=share_below" in page.url
+        caption = " ".join(page.locator("caption").inner_text().split())
+        assert caption.startswith(("LSOAs (Merthyr Tydfil): ", "Wardiau (Merthyr Tudful): "))
+        assert axe_serious(page) == []
+        assert failed == [] and external == [] and csp == []
+    finally:
+        context.close()
 
 
 # --- Residential and business counts (AddressBase), a small database of its own ---

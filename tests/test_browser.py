@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-# ARGS, CHROMIUM and watch_csp are still imported from here by test_areas_page.py and test_lists.py
-from tests.conftest import ARGS, CHROMIUM, axe_run, watch_csp  # noqa: F401
+from tests.conftest import axe_run
 
 pytestmark = pytest.mark.browser
 

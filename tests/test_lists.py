@@ -622,18 +622,14 @@ def test_the_dashboard_shows_the_officers_figures_with_their_change_and_stale_so
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["en", "cy"])
-def test_draw_a_polygon_save_and_export_in_a_real_browser(lw, lw_app, lang, tmp_path):
+def test_draw_a_polygon_save_and_export_in_a_real_browser(lw, lw_app, lang, tmp_path,
+                                                          browser):
     """Sign in, draw a rectangle on the builder's map (Leaflet-Geoman), watch the live count,
     save, open the list and download its GeoPackage: in Welsh and English, axe-clean, no CSP
     violation."""
-    from playwright.sync_api import sync_playwright
+    from tests.conftest import axe_serious, serve_in_thread, watch_csp
 
-    from tests.conftest import serve_in_thread
-    from tests.test_browser import ARGS, CHROMIUM, watch_csp
-    from tests.test_officer_web import axe_serious
-
-    with serve_in_thread(lw_app) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with serve_in_thread(lw_app) as base:
         context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
         page = context.new_page()
         csp = watch_csp(page)
@@ -671,7 +667,7 @@ def test_draw_a_polygon_save_and_export_in_a_real_browser(lw, lw_app, lang, tmp_
         path = tmp_path / "drawn.gpkg"
         download.value.save_as(path)
         assert csp == []
-        browser.close()
+        context.close()
     saved = polygon_from_geojson(drawn)
     with psycopg.connect(lw["url"]) as conn:
         expected = {p[0] for p in points_of(conn, "2026-07", CEREDIGION)
