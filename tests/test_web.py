@@ -65,7 +65,7 @@ def test_areas_table_page(client):
     assert ("W06000015", "Caerdydd ") in rows and ("W06000023", "Powys") in rows
     assert '<td class="num">7,678</td>' in html
     assert '<td class="num">92,244</td>' in html
-    assert "<td class=\"num none\" colspan=\"8\">Dim safleoedd wedi'u llwytho</td>" in html
+    assert "<td class=\"num none\" colspan=\"10\">Dim safleoedd wedi'u llwytho</td>" in html
 
 
 def test_unknown_language_and_page_are_404_pages_in_the_right_language(client):
