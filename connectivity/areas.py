@@ -23,19 +23,28 @@ from .vocab import AREA_LEVELS
 _POSTCODES = (f"coalesce(sm.postcodes, (SELECT count(*) FROM {SCHEMA}.postcode p "
               "WHERE ST_Covers(a.geom, p.geom)))::int")
 
-_SUMMARY_SQL = f"""
+def _summary_sql(where: str = "", addresses: bool = False) -> str:
+    """One row per area of ``%(level)s`` (and ``where``): names, size, postcodes and the current
+    run's figures; the residential and business premises only when ``addresses``
+    (:func:`address_counts_known`), else NULL: not known, which is not 0."""
+    homes = ("st.residential, st.business" if addresses
+             else "NULL::int AS residential, NULL::int AS business")
+    return f"""
 SELECT a.code, a.name_en, a.name_cy, a.vintage,
        round((ST_Area(a.geom) / 1e6)::numeric, 1)::float8 AS area_km2,
        {_POSTCODES} AS postcodes,
-       coalesce(st.premises, 0) AS premises, st.expected_below_30, st.share_below::float8
+       coalesce(st.premises, 0) AS premises, st.expected_below_30, st.share_below::float8,
+       {homes}
 FROM {SCHEMA}.area a
 LEFT JOIN {SCHEMA}.area_summary sm ON sm.level = a.level AND sm.code = a.code
 LEFT JOIN {SCHEMA}.area_stats st ON st.level = a.level AND st.code = a.code
-WHERE a.level = %(level)s {{where}}
+WHERE a.level = %(level)s {where}
 ORDER BY a.code
 """
 
-_GEOJSON_SQL = f"""
+
+def _geojson_sql(addresses: bool) -> str:
+    return f"""
 SELECT json_build_object(
     'type', 'FeatureCollection',
     'features', coalesce(json_agg(json_build_object(
@@ -45,14 +54,16 @@ SELECT json_build_object(
         'properties', json_build_object(
             'code', s.code, 'name_en', s.name_en, 'name_cy', s.name_cy,
             'postcodes', s.postcodes, 'premises', s.premises, 'area_km2', s.area_km2,
-            'expected_below_30', s.expected_below_30, 'share_below', s.share_below))
+            'expected_below_30', s.expected_below_30, 'share_below', s.share_below,
+            'residential', s.residential, 'business', s.business))
         ORDER BY s.code), '[]'::json))
-FROM ({_SUMMARY_SQL.format(where="")}) s
+FROM ({_summary_sql(addresses=addresses)}) s
 JOIN {SCHEMA}.area a ON a.level = %(level)s AND a.code = s.code
 """
 
+
 _KEYS = ("code", "name_en", "name_cy", "vintage", "area_km2", "postcodes", "premises",
-         "expected_below_30", "share_below")
+         "expected_below_30", "share_below", "residential", "business")
 
 
 def check_level(level: str) -> str:
@@ -61,7 +72,8 @@ def check_level(level: str) -> str:
 
 def area_summaries(conn: psycopg.Connection, level: str = "la") -> list[dict[str, Any]]:
     """Every area of ``level`` with its names and counts of postcodes and premises inside it."""
-    rows = conn.execute(_SUMMARY_SQL.format(where=""), {"level": check_level(level)}).fetchall()
+    rows = conn.execute(_summary_sql(addresses=address_counts_known(conn)),
+                        {"level": check_level(level)}).fetchall()
     return [dict(zip(_KEYS, row, strict=True)) | {"level": level} for row in rows]
 
 
@@ -73,7 +85,7 @@ def area_detail(conn: psycopg.Connection, code: str) -> dict[str, Any]:
     if level_row is None:
         raise NotFound(f"no area with code {code!r}")
     row = conn.execute(
-        _SUMMARY_SQL.format(where="AND a.code = %(code)s"),
+        _summary_sql("AND a.code = %(code)s", address_counts_known(conn)),
         {"level": level_row[0], "code": code.upper()},
     ).fetchone()
     bbox = conn.execute(
@@ -87,7 +99,8 @@ def area_detail(conn: psycopg.Connection, code: str) -> dict[str, Any]:
 
 def area_geojson(conn: psycopg.Connection, level: str = "la") -> dict[str, Any]:
     """A GeoJSON FeatureCollection (WGS84, simplified) of the areas of ``level`` with their counts."""
-    row = conn.execute(_GEOJSON_SQL, {"level": check_level(level)}).fetchone()
+    row = conn.execute(_geojson_sql(address_counts_known(conn)),
+                       {"level": check_level(level)}).fetchone()
     value = row[0]
     return value if isinstance(value, dict) else json.loads(value)
 

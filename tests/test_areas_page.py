@@ -263,14 +263,16 @@ def test_before_any_classification_every_area_has_no_premises_loaded(settings):
 
 
 def test_the_api_summaries_keep_their_shape(client, loaded_settings):
-    """The table is new functions; area_summaries (API, OGC) answers as before."""
+    """The table is new functions; area_summaries (the areas API) answers as before, with the
+    residential and business counts added at the end (null here: the demo has no AddressBase)."""
     import psycopg
 
     with psycopg.connect(loaded_settings.conninfo) as conn:
         summaries = area_summaries(conn, "la")
     assert list(summaries[0]) == ["code", "name_en", "name_cy", "vintage", "area_km2",
                                   "postcodes", "premises", "expected_below_30", "share_below",
-                                  "level"]
+                                  "residential", "business", "level"]
+    assert {(s["residential"], s["business"]) for s in summaries} == {(None, None)}
 
 
 @pytest.mark.browser
@@ -388,10 +390,20 @@ def test_residential_and_business_counts_from_addressbase(addressed):
     total = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S).group(1)
     assert [c.strip() for c in CELL.findall(total)][:4] == ["92,244", "6", "4", "3"]
     with app_for(addressed.replace(secret_key="x" * 40)) as app:
-        data = app.test_client().get("/en/areas.csv").get_data().decode("utf-8-sig")
+        client = app.test_client()
+        data = client.get("/en/areas.csv").get_data().decode("utf-8-sig")
+        api = {a["code"]: a for a in client.get("/api/v1/areas?level=la").get_json()["areas"]}
+        one = client.get(f"/api/v1/areas/{GWYNEDD}").get_json()
+        geo = {f["id"]: f["properties"] for f in
+               client.get("/api/v1/areas.geojson?level=la").get_json()["features"]}
     records = {r["code"]: r for r in csv.DictReader(io.StringIO(data))}
     assert (records[CEREDIGION]["residential"], records[CEREDIGION]["business"]) == ("3", "2")
     assert (records["W06000015"]["residential"], records["W06000015"]["business"]) == ("", "")
+    # the areas API says the same (Cardiff: no premises, so no statistics row: null)
+    assert (api[CEREDIGION]["residential"], api[CEREDIGION]["business"]) == (3, 2)
+    assert (one["residential"], one["business"]) == (1, 1)
+    assert (geo[CEREDIGION]["residential"], geo[CEREDIGION]["business"]) == (3, 2)
+    assert (api["W06000015"]["residential"], api["W06000015"]["business"]) == (None, None)
 
 
 def test_a_run_with_no_addressbase_says_not_known_not_zero(addressed):
@@ -453,6 +465,9 @@ def test_a_run_made_before_the_counts_existed_still_shows(addressed):
         data = app.test_client().get("/en/areas.csv").get_data().decode("utf-8-sig")
     record = next(r for r in csv.DictReader(io.StringIO(data)) if r["code"] == CEREDIGION)
     assert (record["premises"], record["residential"], record["business"]) == ("4", "", "")
+    with app_for(addressed.replace(secret_key="x" * 40)) as app:
+        area = app.test_client().get(f"/api/v1/areas/{CEREDIGION}").get_json()
+    assert (area["premises"], area["residential"], area["business"]) == (4, None, None)
 
 
 # --- The stored summary (gapmap.area_summary) against the spatial joins it replaces ---

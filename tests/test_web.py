@@ -86,7 +86,7 @@ def test_api_areas(client):
     assert cardiff == {"code": "W06000015", "name_en": "Cardiff", "name_cy": "Caerdydd",
                        "vintage": "LAD25", "area_km2": 142.4, "postcodes": 7678, "premises": 0,
                        "expected_below_30": None, "share_below": None,
-                       "level": "la"}
+                       "residential": None, "business": None, "level": "la"}
 
 
 def test_api_area_detail_and_geojson(client):

@@ -95,6 +95,11 @@ _SCHEMAS = {
         "premises": {"type": "integer"},
         "expected_below_30": _null("number", description="Expected premises below 30 Mbit/s"),
         "share_below": _null("number", description="expected_below_30 / premises"),
+        "residential": _null("integer", description="Residential premises (AddressBase: "
+                             "residential and dual use); null when not known: no AddressBase "
+                             "was loaded when the current classification ran"),
+        "business": _null("integer", description="Business premises (AddressBase: business and "
+                          "dual use); null when not known"),
         "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
                  "description": "west, south, east, north (WGS84); one area only"},
     }, optional=("bbox",)),
@@ -112,7 +117,8 @@ _SCHEMAS = {
                 "code": {"type": "string"}, "name_en": {"type": "string"},
                 "name_cy": _null("string"), "postcodes": {"type": "integer"},
                 "premises": {"type": "integer"}, "area_km2": {"type": "number"},
-                "expected_below_30": _null("number"), "share_below": _null("number")})})}}),
+                "expected_below_30": _null("number"), "share_below": _null("number"),
+                "residential": _null("integer"), "business": _null("integer")})})}}),
     "Scheme": _object({
         "eligible": {"type": "string", "enum": ["eligible", "possibly", "not_eligible", "unknown"]},
         "reason_code": {"type": "string"}, "reason": {"type": "string"}}),
