@@ -77,15 +77,18 @@ def area_summaries(conn: psycopg.Connection, level: str = "la") -> list[dict[str
     return [dict(zip(_KEYS, row, strict=True)) | {"level": level} for row in rows]
 
 
-def area_detail(conn: psycopg.Connection, code: str) -> dict[str, Any]:
-    """One area by code (any level)."""
+def area_detail(conn: psycopg.Connection, code: str, *,
+                addresses: bool | None = None) -> dict[str, Any]:
+    """One area by code (any level). ``addresses``: :func:`address_counts_known`, when the
+    caller already asked (asked here otherwise)."""
     level_row = conn.execute(
         f"SELECT level FROM {SCHEMA}.area WHERE code = %s ORDER BY level LIMIT 1", (code.upper(),)
     ).fetchone()
     if level_row is None:
         raise NotFound(f"no area with code {code!r}")
     row = conn.execute(
-        _summary_sql("AND a.code = %(code)s", address_counts_known(conn)),
+        _summary_sql("AND a.code = %(code)s",
+                     address_counts_known(conn) if addresses is None else addresses),
         {"level": level_row[0], "code": code.upper()},
     ).fetchone()
     bbox = conn.execute(

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from . import runs
-from .areas import area_detail, check_level
+from .areas import address_counts_known, area_detail, check_level
 from .db import SCHEMA
 from .errors import BadRequest, NotFound
 from .maptiles import buffered_envelope
@@ -421,7 +421,8 @@ def areas_at(conn: psycopg.Connection, lon: float, lat: float,
               AND (%(level)s::text IS NULL OR level = %(level)s)
             ORDER BY array_position(%(levels)s, level), code""",
         {"lon": lon, "lat": lat, "level": level, "levels": list(AREA_LEVELS.codes)}, prepare=False).fetchall()
-    return [area_detail(conn, code) for (code,) in codes]
+    known = address_counts_known(conn)  # once for every area, not once each
+    return [area_detail(conn, code, addresses=known) for (code,) in codes]
 
 
 def premises_tile(conn: psycopg.Connection, z: int, x: int, y: int) -> tuple[bytes, str]:
